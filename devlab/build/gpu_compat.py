@@ -1,0 +1,221 @@
+"""Predict which ops the TFLite GPU delegate takes, which it leaves on the CPU, and why.
+
+TF's model analyzer no longer performs this check (it reports "compatible" regardless), so devlab carries its own
+rules, written from the delegate's public compatibility checks (../shared/specs/gpu_delegate.md):
+- the op must be one the delegate parses, at a version it accepts;
+- no runtime tensor of rank > 4, no dynamic shapes, float/quantized types only;
+- op-specific rules: reduction axes constant, SOFTMAX beta == 1, BATCH_MATMUL with exactly 2 inputs,
+  FULLY_CONNECTED with default weights and a runtime input, limited broadcasting for binary ops.
+Then the graph is cut into partitions the way TFLite's partitioner does (alternating maximal sets of supported /
+unsupported nodes whose inputs are ready), and only the largest `max_delegated_partitions` partitions are
+delegated (the GPU delegate's default is 1); supported ops outside them run on the CPU too, and say so.
+These are predictions: `devlab` records them next to what a real delegate reported, never instead of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from devlab.build.tflite_graph import OpNode, TfliteGraph
+
+Applied = Literal["full", "partial", "none"]
+
+SUPPORTED_OPS = frozenset("""
+ABS ADD ADD_N AVERAGE_POOL_2D BATCH_MATMUL CAST CONCATENATION CONV_2D COS CUMSUM DENSIFY DEPTH_TO_SPACE
+DEPTHWISE_CONV_2D DEQUANTIZE DIV ELU EQUAL EXP FLOOR FLOOR_DIV FLOOR_MOD FULLY_CONNECTED GATHER GELU GREATER
+GREATER_EQUAL HARD_SWISH LEAKY_RELU LESS LESS_EQUAL LOG LOGICAL_AND LOGISTIC LSTM MAX_POOL_2D MAXIMUM MEAN
+MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL ONE_HOT PACK PAD PADV2 POW PRELU QUANTIZE REDUCE_MAX REDUCE_MIN REDUCE_PROD
+RELU RELU_0_TO_1 RELU6 RELU_N1_TO_1 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR RSQRT SELECT SELECT_V2 SIGN
+SIN SLICE SOFTMAX SPACE_TO_DEPTH SPLIT SPLIT_V SQRT SQUARE SQUARED_DIFFERENCE STRIDED_SLICE SUB SUM TANH TILE
+TRANSPOSE TRANSPOSE_CONV UNPACK
+""".split())
+
+SUPPORTED_CUSTOM_OPS = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D",
+                                  "Resampler"})
+
+# Highest op version the delegate accepts, for the ops whose limit we know; others are not version-checked.
+MAX_OP_VERSION = {
+    "ADD": 2, "CONCATENATION": 2, "CONV_2D": 6, "DEPTHWISE_CONV_2D": 6, "FULLY_CONNECTED": 9, "MUL": 3,
+    "SOFTMAX": 2, "RESHAPE": 1, "PAD": 2, "AVERAGE_POOL_2D": 2, "MAX_POOL_2D": 2, "TRANSPOSE_CONV": 3,
+}
+
+_FLOAT_TYPES = frozenset({"float32", "float16"})
+_GPU_TYPES = _FLOAT_TYPES | {"int8", "uint8", "int32", "bool", "int16"}
+_REDUCTIONS = frozenset({"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"})
+_BROADCAST_CHECKED = frozenset({"ADD", "MUL", "SUB", "DIV"})
+
+
+@dataclass(frozen=True)
+class OpVerdict:
+    node: int
+    op: str
+    on_gpu: bool
+    reason: str | None          # why it is not on the GPU (None when it is)
+    supported: bool = True      # the delegate could run it; False means an op-level rule rejected it
+
+
+@dataclass(frozen=True)
+class DelegationPlan:
+    verdicts: tuple[OpVerdict, ...]
+    partitions: tuple[tuple[int, ...], ...]     # every partition of supported nodes, execution order
+    delegated: tuple[int, ...]                  # nodes the delegate takes, execution order
+    applied: Applied
+    ops_on_gpu: int
+    ops_on_cpu: int
+    max_delegated_partitions: int = 1
+
+    def cpu_ops(self) -> tuple[OpVerdict, ...]:
+        return tuple(v for v in self.verdicts if not v.on_gpu)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": "estimated",
+            "applied": self.applied,
+            "ops_on_gpu": self.ops_on_gpu,
+            "ops_on_cpu": self.ops_on_cpu,
+            "partitions": len(self.partitions),
+            "delegated_partitions": min(len(self.partitions), self.max_delegated_partitions),
+            "delegated_nodes": list(self.delegated),
+            "cpu_ops": [{"node": v.node, "op": v.op, "reason": v.reason} for v in self.cpu_ops()],
+        }
+
+
+def check_op(graph: TfliteGraph, node: OpNode) -> str | None:
+    """The reason the delegate rejects this op, or None when it accepts it."""
+    if node.op.startswith("CUSTOM:"):
+        name = node.op.split(":", 1)[1]
+        return None if name in SUPPORTED_CUSTOM_OPS else f"Not supported custom op {name}"
+    if node.op not in SUPPORTED_OPS:
+        return f"Not supported op {node.op}"
+    limit = MAX_OP_VERSION.get(node.op)
+    if limit is not None and node.version > limit:
+        return f"Max version supported: {limit}. Requested version {node.version}."
+    for index in (*node.inputs, *node.outputs):
+        if index < 0:
+            continue
+        tensor = graph.tensor(index)
+        if tensor.rank > 4 and not tensor.is_constant:
+            return "Tensor dimensions must be less than 5 (found rank %d on %s)" % (tensor.rank, tensor.name)
+        if tensor.dynamic:
+            return f"Dynamic shapes are not supported (tensor {tensor.name})"
+        if tensor.dtype not in _GPU_TYPES:
+            return f"Tensor type {tensor.dtype} is not supported (tensor {tensor.name})"
+    rule = _OP_RULES.get(node.op)
+    if rule is None and node.op in _REDUCTIONS:
+        rule = _reduction_rule
+    return rule(graph, node) if rule else None
+
+
+def plan_gpu_delegation(graph: TfliteGraph, max_delegated_partitions: int = 1) -> DelegationPlan:
+    limit = max(1, max_delegated_partitions)  # the GPU delegate treats <= 0 as 1
+    reasons = {node.index: check_op(graph, node) for node in graph.ops}
+    supported = {index for index, reason in reasons.items() if reason is None}
+    partitions = partition_nodes(graph, supported)
+    chosen = sorted(partitions, key=lambda part: (-len(part), part[0]))[:limit]
+    delegated = tuple(sorted(index for part in chosen for index in part))
+    delegated_set = set(delegated)
+    verdicts = []
+    for node in graph.ops:
+        reason = reasons[node.index]
+        on_gpu = node.index in delegated_set
+        if reason is None and not on_gpu:
+            reason = (f"supported, but outside the delegated partition (the delegate takes only the largest "
+                      f"{limit} of {len(partitions)} partitions)")
+        verdicts.append(OpVerdict(node.index, node.op, on_gpu, None if on_gpu else reason,
+                                  supported=reasons[node.index] is None))
+    on_gpu_count = len(delegated)
+    total = len(graph.ops)
+    applied: Applied = "full" if total and on_gpu_count == total else ("none" if on_gpu_count == 0 else "partial")
+    return DelegationPlan(tuple(verdicts), tuple(partitions), delegated, applied, on_gpu_count,
+                          total - on_gpu_count, limit)
+
+
+def partition_nodes(graph: TfliteGraph, supported: set[int]) -> list[tuple[int, ...]]:
+    """Cut the graph like TFLite's partitioner: alternate between supported and unsupported nodes, each time
+    taking every node of the current kind whose producers are all done; keep the supported subsets."""
+    producer = {}
+    for node in graph.ops:
+        for tensor in node.outputs:
+            producer[tensor] = node.index
+    deps = {node.index: {producer[t] for t in node.inputs if t in producer} for node in graph.ops}
+    done: set[int] = set()
+    pending = [node.index for node in graph.ops]
+    partitions: list[tuple[int, ...]] = []
+    if not pending:
+        return partitions
+    want_supported = pending[0] in supported
+    while pending:
+        subset: list[int] = []
+        progress = True
+        while progress:
+            progress = False
+            for index in pending:
+                if index in done or (index in supported) != want_supported:
+                    continue
+                if deps[index] <= done:
+                    subset.append(index)
+                    done.add(index)
+                    progress = True
+        pending = [index for index in pending if index not in done]
+        if subset and want_supported:
+            partitions.append(tuple(sorted(subset)))
+        want_supported = not want_supported
+    return partitions
+
+
+def _runtime_inputs(graph: TfliteGraph, node: OpNode) -> list[int]:
+    return [i for i in node.inputs if i >= 0 and not graph.tensor(i).is_constant]
+
+
+def _reduction_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+    if len(node.inputs) < 2 or node.inputs[1] < 0 or not graph.tensor(node.inputs[1]).is_constant:
+        return f"{node.op} needs constant int32 axes"
+    return None
+
+
+def _softmax_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+    beta = float(node.options.get("beta", 1.0))
+    return None if abs(beta - 1.0) < 1e-6 else f"Softmax.beta != 1 is not supported (beta={beta:g})"
+
+
+def _batch_matmul_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+    if len(node.inputs) != 2 or len(node.outputs) != 1:
+        return f"Expected 2 inputs and 1 output, got: {len(node.inputs)} inputs and {len(node.outputs)} outputs"
+    return None
+
+
+def _fully_connected_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+    if int(node.options.get("weightsFormat", 0)) != 0:
+        return f"Unsupported FullyConnected weights format: {node.options.get('weightsFormat')}"
+    if len(_runtime_inputs(graph, node)) > 2:
+        return "FullyConnected doesn't support more than 2 runtime inputs."
+    if node.inputs and graph.tensor(node.inputs[0]).is_constant:
+        return "FullyConnected doesn't support constant input."
+    if node.options.get("keepNumDims"):
+        if graph.tensor(node.inputs[0]).rank != graph.tensor(node.outputs[0]).rank:
+            return "Input and output dimensions different and FullyConnected doesn't support keep_num_dims."
+    return None
+
+
+def _broadcast_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+    if len(node.inputs) != 2:
+        return f"{node.op} requires two input tensors."
+    first, second = (graph.tensor(i).shape for i in node.inputs)
+    if len(first) > 1 and len(second) > 1 and len(first) != len(second):
+        longer, shorter = (first, second) if len(first) >= len(second) else (second, first)
+        ok = (len(longer) == 4 and len(shorter) == 3 and longer[0] == 1) or \
+             (len(longer) == 4 and len(shorter) == 2 and longer[0] == 1 and shorter == (1, 1)) or \
+             (len(longer) == 4 and len(shorter) == 2 and longer[0] == shorter[0] and longer[3] == shorter[1])
+        if not ok:
+            return (f"Doesn't support broadcasting - input0: [{','.join(map(str, first))}], "
+                    f"input1: [{','.join(map(str, second))}]")
+    return None
+
+
+_OP_RULES: dict[str, Callable[[TfliteGraph, OpNode], str | None]] = {
+    "SOFTMAX": _softmax_rule,
+    "BATCH_MATMUL": _batch_matmul_rule,
+    "FULLY_CONNECTED": _fully_connected_rule,
+    **{op: _broadcast_rule for op in _BROADCAST_CHECKED},
+}
