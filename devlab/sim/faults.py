@@ -1,0 +1,44 @@
+"""Fault injection for tests: the simulated phone can misbehave on purpose.
+
+Faults are system properties of the simulated phone, so they can be set three ways:
+- at start: `devlab sim start --fault drop_after_bytes=1000000 --fault hang=benchmark_model` (or `SimServer(faults=)`);
+- at run time over adb: `adb shell setprop devlab.fault.hang sleep`;
+- at run time from the host through the control file (works even when the phone is offline):
+  `devlab sim fault --port P offline=1` writes `key=value` lines to `<state dir>/<port>.faults`, which the server
+  polls (every 0.2 s) and applies as `devlab.fault.<key>`. An empty value clears a fault.
+
+Keys (`devlab.fault.<key>`):
+- `drop_after_bytes=N`: the next connection that moves more than N payload bytes (both directions, counted from
+  when the fault is set) is closed abruptly, mid-stream. Fires once, then clears itself.
+- `hang=<command>`: running `<command>` (its name, e.g. `benchmark_model`) blocks until the fault is cleared or
+  the stream is closed; then it exits 137 as if killed.
+- `offline=1`: every connection is closed and new ones are closed at once, until the fault is cleared.
+"""
+
+from __future__ import annotations
+
+PREFIX = "devlab.fault."
+DROP_AFTER_BYTES = PREFIX + "drop_after_bytes"
+HANG = PREFIX + "hang"
+OFFLINE = PREFIX + "offline"
+KNOWN = ("drop_after_bytes", "hang", "offline")
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """`key=value` -> (`devlab.fault.key`, value); raises ValueError for an unknown key or no `=`."""
+    key, sep, value = text.partition("=")
+    key = key.strip().removeprefix(PREFIX)
+    if not sep or key not in KNOWN:
+        raise ValueError(f"fault {text!r}: expected one of {', '.join(k + '=...' for k in KNOWN)}")
+    return PREFIX + key, value.strip()
+
+
+def read_control_file(text: str) -> dict[str, str]:
+    """The control file's `key=value` lines as props; blank lines and `#` comments are skipped."""
+    props: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, value = parse_assignment(line)
+            props[key] = value
+    return props

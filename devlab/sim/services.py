@@ -1,0 +1,220 @@
+"""adb services of the simulated phone: shell (v1, v2), exec, sync (v1)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from typing import Callable
+
+from devlab.sim import adb_protocol as P
+from devlab.sim.server import Stream, StreamReader
+from devlab.sim.shell import Shell
+from devlab.sim.state import DeviceState
+
+Handler = Callable[[Stream, DeviceState], None]
+_U32 = struct.Struct("<I")
+_SYNC_CHUNK = 64 * 1024
+
+
+def find_service(service: str) -> Handler | None:
+    if service.startswith("shell") and ":" in service:
+        options, _, command = service.partition(":")
+        if options.split(",")[0] != "shell":
+            return None
+        v2 = "v2" in options.split(",")[1:]
+        return lambda stream, device: run_shell(stream, device, command, v2)
+    if service.startswith("exec:"):
+        return lambda stream, device: run_shell(stream, device, service[5:], False)
+    if service == "sync:":
+        return run_sync
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------ shell
+class _Out:
+    def __init__(self, stream: Stream, packet_id: int | None) -> None:
+        self.stream, self.packet_id = stream, packet_id
+
+    def write(self, data: bytes | str) -> None:
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        if not raw:
+            return
+        if self.packet_id is None:
+            self.stream.write(raw)
+            return
+        for start in range(0, len(raw), self.stream.conn.max_payload - 5):
+            self.stream.write(P.shell_packet(self.packet_id, raw[start:start + self.stream.conn.max_payload - 5]))
+
+
+class _V2Stdin:
+    """Host stdin for shell v2, read lazily: only commands that read stdin wait for close-stdin."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.buffer = bytearray()
+        self.data = bytearray()
+        self.eof = False
+
+    def read_all(self) -> bytes:
+        while not self.eof:
+            chunk = self.stream.read()
+            if not chunk:
+                break
+            self.buffer += chunk
+            for packet_id, payload in P.parse_shell_packets(self.buffer):
+                if packet_id == P.SHELL_STDIN:
+                    self.data += payload
+                elif packet_id == P.SHELL_CLOSE_STDIN:
+                    self.eof = True
+        self.eof = True
+        return bytes(self.data)
+
+
+def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool) -> None:
+    cancelled = threading.Event()
+    watcher = threading.Thread(target=lambda: (stream.closed.wait(), cancelled.set()), daemon=True)
+    watcher.start()
+    stdout = _Out(stream, P.SHELL_STDOUT if v2 else None)
+    stderr = _Out(stream, P.SHELL_STDERR if v2 else None)
+    shell = Shell(device, cancelled=cancelled)
+    if v2:
+        stdin = _V2Stdin(stream)
+        status = shell.run(command, stdout, stderr, stdin.read_all) if command.strip() else _interactive(
+            shell, stream, stdout, stderr)
+        stream.write(P.shell_packet(P.SHELL_EXIT, bytes([status & 0xFF])))
+    elif command.strip():
+        shell.run(command, stdout, stderr)
+    else:
+        _interactive(shell, stream, stdout, stderr)
+
+
+def _interactive(shell: Shell, stream: Stream, stdout: _Out, stderr: _Out) -> int:
+    """`adb shell` with no command: run each line the host types (v1 raw bytes or v2 stdin packets)."""
+    status, pending, packets = 0, bytearray(), bytearray()
+    v2 = stdout.packet_id is not None
+    while True:
+        chunk = stream.read()
+        if not chunk:
+            return status
+        if v2:
+            packets += chunk
+            for packet_id, payload in P.parse_shell_packets(packets):
+                if packet_id == P.SHELL_STDIN:
+                    pending += payload
+                elif packet_id == P.SHELL_CLOSE_STDIN:
+                    return status
+        else:
+            pending += chunk
+        while b"\n" in pending:
+            line, _, rest = bytes(pending).partition(b"\n")
+            pending = bytearray(rest)
+            status = shell.run(line.decode(errors="replace"), stdout, stderr)
+            shell.env["?"] = str(status)
+
+
+# ------------------------------------------------------------------------------------------------------------- sync
+def _fail(stream: Stream, message: str) -> None:
+    data = message.encode()
+    stream.write(b"FAIL" + _U32.pack(len(data)) + data)
+
+
+def run_sync(stream: Stream, device: DeviceState) -> None:
+    reader = StreamReader(stream)
+    while True:
+        header = reader.read_exact(8)
+        request, length = header[:4], _U32.unpack(header[4:])[0]
+        if request == b"QUIT":
+            return
+        path = reader.read_exact(length).decode(errors="replace")
+        if request == b"STAT":
+            stream.write(b"STAT" + struct.pack("<3I", *device.fs.stat_triplet(path)))
+        elif request == b"LIST":
+            _list(stream, device, path)
+        elif request == b"SEND":
+            _send(stream, reader, device, path)
+        elif request == b"RECV":
+            _recv(stream, device, path)
+        else:
+            _fail(stream, f"unknown sync request {request!r}")
+            return
+
+
+def _list(stream: Stream, device: DeviceState, path: str) -> None:
+    out = bytearray()
+    host = device.fs.resolve(path)
+    names = [".", ".."] + sorted(os.listdir(host)) if host.is_dir() else []
+    for name in names:
+        mode, size, mtime = device.fs.stat_triplet(path.rstrip("/") + "/" + name) if name not in (".", "..") \
+            else device.fs.stat_triplet(path)
+        encoded = name.encode(errors="surrogateescape")
+        out += b"DENT" + struct.pack("<4I", mode, size, mtime, len(encoded)) + encoded
+    out += b"DONE" + bytes(16)
+    stream.write(bytes(out))
+
+
+def _send(stream: Stream, reader: StreamReader, device: DeviceState, spec: str) -> None:
+    path, _, mode_text = spec.rpartition(",")
+    if not path:
+        path, mode_text = spec, "33188"
+    mode = int(mode_text) if mode_text.isdigit() else 0o100644
+    error: str | None = None
+    handle = None
+    try:
+        host = device.fs.resolve(path)
+        host.parent.mkdir(parents=True, exist_ok=True)  # fixed_push_mkdir
+        if host.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        handle = open(host, "wb")
+    except OSError as exc:
+        error = f"couldn't create file: {exc.strerror or exc}"
+    mtime = 0
+    try:
+        while True:
+            header = reader.read_exact(8)
+            request, value = header[:4], _U32.unpack(header[4:])[0]
+            if request == b"DATA":
+                data = reader.read_exact(value)
+                if handle is not None:
+                    handle.write(data)
+            elif request == b"DONE":
+                mtime = value
+                break
+            else:
+                error = error or f"invalid data message {request!r}"
+                break
+    finally:
+        if handle is not None:
+            handle.close()
+    if error is None:
+        host = device.fs.resolve(path)
+        os.chmod(host, mode & 0o777 or 0o644)
+        if mtime:
+            os.utime(host, (mtime, mtime))
+        stream.write(b"OKAY" + bytes(4))
+    else:
+        _fail(stream, error)
+
+
+def _recv(stream: Stream, device: DeviceState, path: str) -> None:
+    host = device.fs.resolve(path)
+    try:
+        handle = open(host, "rb")
+    except OSError as exc:
+        _fail(stream, f"open failed: {exc.strerror or exc}")
+        return
+    per_write = 16  # DATA messages per stream.write (1 MiB); the stream splits it into WRTEs of max_payload
+    with handle:
+        while True:
+            out = bytearray()
+            for _ in range(per_write):
+                data = handle.read(_SYNC_CHUNK)
+                if not data:
+                    break
+                out += b"DATA" + _U32.pack(len(data)) + data
+            if not out:
+                break
+            stream.write(bytes(out))
+            if len(out) < per_write * (_SYNC_CHUNK + 8):
+                break
+    stream.write(b"DONE" + bytes(4))

@@ -1,0 +1,25 @@
+"""What a fresh simulated phone has on its filesystem: thermal zones, simulated binaries, /proc/cpuinfo."""
+
+from __future__ import annotations
+
+from devlab.sim import commands
+from devlab.sim.shell import sim_marker
+from devlab.sim.state import DeviceState
+
+
+def populate(device: DeviceState) -> None:
+    fs = device.fs
+    for index, zone in enumerate(device.profile.thermal_zones):
+        folder = fs.resolve(f"/sys/class/thermal/thermal_zone{index}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "type").write_text(zone.type + "\n")
+        (folder / "temp").write_text(f"{zone.temp_millic}\n")
+    # Each registered command is also a file in /system/bin, so `ls`, `test -x` and absolute paths work.
+    for name in commands.names():
+        if name.isidentifier() or name.replace("_", "").isalnum():
+            binary = fs.resolve(f"/system/bin/{name}")
+            binary.write_bytes(sim_marker(name))
+            binary.chmod(0o755)
+    cpus = "".join(f"processor\t: {i}\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\n\n"
+                   for i in range(device.profile.cost.max_cpu_threads * 2))
+    fs.resolve("/proc/cpuinfo").write_text(cpus + f"Hardware\t: {device.profile.prop('ro.soc.model')}\n")

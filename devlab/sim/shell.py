@@ -1,0 +1,437 @@
+"""A small POSIX-like shell for the simulated phone (what adb clients and our device layer send).
+
+Supported: quotes ('..', "..", backslash), `;` `&&` `||` `|` `&`, newlines, `#` comments, `$VAR` `${VAR}` `$?` `$!`
+`$$`, globs (`*` `?` `[..]`) on unquoted words, `NAME=value` before a command (or alone), `export`, `exec`, `cd`,
+`exit`, redirections `>` `>>` `<` `2>` `2>>` `2>&1` `>&2` into the sandbox. Pipelines run stage after stage
+(each stage's stdout buffered into the next one's stdin), which is all our tools need. No `$(..)`: it stays literal.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from devlab.sim import commands, faults
+from devlab.sim.commands import CommandContext, Output
+from devlab.sim.state import DeviceState
+
+SH = "/system/bin/sh"
+_OPERATORS = ("&&", "||", ";", "|", "&", "\n")
+_SIM_MARKER = b"#!devlab-sim "
+
+
+class ShellSyntaxError(Exception):
+    pass
+
+
+class ShellExit(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Word:
+    # segments of (text, mode): "lit" (quoted '..' or \x: as is), "dq" ("..": $ expanded), "raw" ($ and globs)
+    parts: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, text: str, mode: str) -> None:
+        self.parts.append((text, mode))
+
+    @property
+    def plain(self) -> str | None:
+        """The text when the word is unquoted and has no `$` (for operators like `2>&1` and assignments)."""
+        if all(mode == "raw" for _, mode in self.parts):
+            return "".join(text for text, _ in self.parts)
+        return None
+
+
+@dataclass
+class Redirect:
+    fd: int
+    op: str          # ">", ">>", "<", ">&"
+    target: Word
+
+
+@dataclass
+class Simple:
+    words: list[Word] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------- tokenizer
+def tokenize(line: str) -> list[object]:
+    """Words (Word) and operators (str: the _OPERATORS and redirections `>`, `>>`, `<`, `N>`, `N>>`, `N>&`)."""
+    tokens: list[object] = []
+    word: Word | None = None
+    i, n = 0, len(line)
+
+    def finish() -> None:
+        nonlocal word
+        if word is not None:
+            tokens.append(word)
+            word = None
+
+    while i < n:
+        ch = line[i]
+        if ch in " \t":
+            finish()
+            i += 1
+        elif ch == "#" and word is None:
+            while i < n and line[i] != "\n":
+                i += 1
+        elif ch == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise ShellSyntaxError("unterminated '")
+            word = word or Word()
+            word.add(line[i + 1:end], "lit")
+            i = end + 1
+        elif ch == '"':
+            i += 1
+            buf: list[str] = []
+            word = word or Word()
+            while True:
+                if i >= n:
+                    raise ShellSyntaxError('unterminated "')
+                c = line[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "\\" and i + 1 < n and line[i + 1] in '"\\$`\n':
+                    if buf:
+                        word.add("".join(buf), "dq")
+                        buf = []
+                    word.add(line[i + 1], "lit")
+                    i += 2
+                    continue
+                buf.append(c)
+                i += 1
+            word.add("".join(buf), "dq")
+        elif ch == "\\":
+            word = word or Word()
+            if i + 1 < n and line[i + 1] != "\n":
+                word.add(line[i + 1], "lit")
+            i += 2
+        elif ch in "<>":
+            fd = ""
+            if word is not None and word.plain is not None and word.plain.isdigit():
+                fd, word = word.plain, None
+            finish()
+            op = ch
+            if line.startswith(">>", i):
+                op = ">>"
+            elif line.startswith(">&", i) or line.startswith("<&", i):
+                op = ch + "&"
+            i += len(op)
+            tokens.append((fd or ("0" if ch == "<" else "1")) + op)
+        elif any(line.startswith(op, i) for op in _OPERATORS):
+            finish()
+            op = next(op for op in _OPERATORS if line.startswith(op, i))
+            tokens.append(";" if op == "\n" else op)
+            i += len(op)
+        else:
+            start = i
+            while i < n and line[i] not in " \t'\"\\<>;&|\n":
+                i += 1
+            word = word or Word()
+            word.add(line[start:i], "raw")
+    finish()
+    return tokens
+
+
+def parse(line: str) -> list[tuple[list[Simple], str]]:
+    """[(pipeline, connector)] where connector is how the NEXT item depends on this one: ';', '&&', '||', '&'."""
+    items: list[tuple[list[Simple], str]] = []
+    pipeline: list[Simple] = []
+    cmd = Simple()
+    tokens = tokenize(line)
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if isinstance(tok, Word):
+            cmd.words.append(tok)
+        elif tok[-1] in "<>&" and tok[0].isdigit():
+            if i + 1 >= len(tokens) or not isinstance(tokens[i + 1], Word):
+                raise ShellSyntaxError(f"syntax error: missing redirection target after {tok[1:]}")
+            cmd.redirects.append(Redirect(int(tok[:-2] if tok.endswith((">>", ">&", "<&")) else tok[:-1]),
+                                          tok.lstrip("0123456789"), tokens[i + 1]))
+            i += 1
+        elif tok == "|":
+            if not cmd.words and not cmd.redirects:
+                raise ShellSyntaxError("syntax error: unexpected '|'")
+            pipeline.append(cmd)
+            cmd = Simple()
+        else:  # ; && || &
+            if cmd.words or cmd.redirects:
+                pipeline.append(cmd)
+            elif pipeline or tok != ";":
+                raise ShellSyntaxError(f"syntax error: unexpected '{tok}'")
+            if pipeline:
+                items.append((pipeline, tok))
+            pipeline, cmd = [], Simple()
+        i += 1
+    if cmd.words or cmd.redirects:
+        pipeline.append(cmd)
+    elif pipeline:
+        raise ShellSyntaxError("syntax error: unexpected end of line after '|'")
+    if pipeline:
+        items.append((pipeline, ";"))
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------- execution
+class BufferOut:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes | str) -> None:
+        self.data += data.encode() if isinstance(data, str) else data
+
+
+class FileOut:
+    def __init__(self, handle) -> None:  # an open binary host file inside the sandbox
+        self.handle = handle
+
+    def write(self, data: bytes | str) -> None:
+        self.handle.write(data.encode() if isinstance(data, str) else data)
+
+
+class QuietOut:
+    """For background jobs whose stream may be gone: writes that fail are dropped, as a closed pty would."""
+
+    def __init__(self, inner: Output) -> None:
+        self.inner = inner
+
+    def write(self, data: bytes | str) -> None:
+        try:
+            self.inner.write(data)
+        except Exception:
+            pass
+
+
+_VAR = __import__("re").compile(r"\$(\?|!|\$|\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class Shell:
+    def __init__(self, device: DeviceState, env: dict[str, str] | None = None, cwd: str = "/",
+                 cancelled: threading.Event | None = None) -> None:
+        self.device = device
+        self.env = {"PATH": "/system/bin:/vendor/bin", "HOME": "/", "SHELL": SH, "TMPDIR": "/data/local/tmp",
+                    "?": "0", "$": str(device.new_pid())}
+        self.env.update(env or {})
+        self.cwd = cwd
+        self.cancelled = cancelled or threading.Event()
+
+    # -- public --------------------------------------------------------------------------------------------------
+    def run(self, line: str, stdout: Output, stderr: Output, stdin_reader=lambda: b"") -> int:
+        try:
+            items = parse(line)
+        except ShellSyntaxError as exc:
+            stderr.write(f"{SH}: {exc}\n")
+            return 2
+        status = 0
+        run_next = True
+        try:
+            for pipeline, connector in items:
+                if run_next:
+                    if connector == "&":
+                        status = self._background(pipeline, stdout, stderr)
+                    else:
+                        status = self._pipeline(pipeline, stdout, stderr, stdin_reader)
+                    self.env["?"] = str(status)
+                if connector == "&&":
+                    run_next = status == 0 if run_next else False
+                elif connector == "||":
+                    run_next = status != 0 if run_next else True
+                else:
+                    run_next = True
+                if self.cancelled.is_set():
+                    break
+        except ShellExit as done:
+            return done.code
+        return status
+
+    # -- expansion -----------------------------------------------------------------------------------------------
+    def _subst(self, text: str) -> str:
+        def value(match) -> str:
+            name = match.group(1).strip("{}")
+            return self.env.get(name, "")
+        return _VAR.sub(value, text)
+
+    def expand(self, word: Word, glob: bool = True) -> list[str]:
+        text = "".join(t if mode == "lit" else self._subst(t) for t, mode in word.parts)
+        has_glob = glob and any(mode == "raw" and any(c in t for c in "*?[") for t, mode in word.parts)
+        if has_glob:
+            pattern = "".join(self._subst(t) if mode == "raw" else _glob_escape(
+                t if mode == "lit" else self._subst(t)) for t, mode in word.parts)
+            matches = self.device.fs.glob(pattern, self.cwd)
+            if matches:
+                return matches
+        return [text]
+
+    # -- pipelines -----------------------------------------------------------------------------------------------
+    def _background(self, pipeline: list[Simple], stdout: Output, stderr: Output) -> int:
+        child = Shell(self.device, dict(self.env), self.cwd)
+        out, err = QuietOut(stdout), QuietOut(stderr)
+
+        def job(stop: threading.Event) -> int:
+            child.cancelled = stop
+            try:
+                return child._pipeline(pipeline, out, err, lambda: b"")
+            except ShellExit as done:
+                return done.code
+
+        self.env["!"] = str(self.device.spawn_job("sh", job).pid)
+        return 0
+
+    def _pipeline(self, pipeline: list[Simple], stdout: Output, stderr: Output, stdin_reader) -> int:
+        status = 0
+        reader = stdin_reader
+        for position, cmd in enumerate(pipeline):
+            last = position == len(pipeline) - 1
+            out: Output = stdout if last else BufferOut()
+            try:
+                status = self._simple(cmd, out, stderr, reader)
+            except ShellExit as done:
+                if len(pipeline) == 1:
+                    raise
+                status = done.code
+            if not last:
+                piped = bytes(out.data)  # type: ignore[attr-defined]
+                reader = lambda piped=piped: piped
+        return status
+
+    def _simple(self, cmd: Simple, stdout: Output, stderr: Output, stdin_reader) -> int:
+        assignments: dict[str, str] = {}
+        words = list(cmd.words)
+        while words:
+            first = words[0].parts[0] if words[0].parts else ("", "lit")
+            name, eq, _ = first[0].partition("=")
+            if first[1] == "raw" and eq and _NAME.match(name):
+                assignments[name] = self.expand(words.pop(0), glob=False)[0][len(name) + 1:]
+            else:
+                break
+        argv = [arg for word in words for arg in self.expand(word)]
+        handles = []
+        try:
+            fds: dict[int, object] = {0: stdin_reader, 1: stdout, 2: stderr}
+            for redirect in cmd.redirects:
+                target = self.expand(redirect.target, glob=False)[0]
+                if redirect.op in (">&", "<&"):
+                    if target not in ("0", "1", "2"):
+                        stderr.write(f"{SH}: {target}: bad file descriptor\n")
+                        return 1
+                    fds[redirect.fd] = fds[int(target)]
+                    continue
+                try:
+                    host = self.device.fs.resolve(target, self.cwd)
+                    if redirect.op == "<":
+                        data = host.read_bytes()
+                        fds[redirect.fd] = lambda data=data: data
+                    else:
+                        handle = open(host, "ab" if redirect.op == ">>" else "wb")
+                        handles.append(handle)
+                        fds[redirect.fd] = FileOut(handle)
+                except OSError as exc:
+                    verb = "can't open" if redirect.op == "<" else "can't create"
+                    stderr.write(f"{SH}: {verb} {target}: {exc.strerror or exc}\n")
+                    return 1
+            out, err, reader = fds[1], fds[2], fds[0]
+            if not argv:
+                self.env.update(assignments)
+                return 0
+            return self._command(argv, assignments, out, err, reader)  # type: ignore[arg-type]
+        finally:
+            for handle in handles:
+                handle.close()
+
+    def _command(self, argv: list[str], assignments: dict[str, str], stdout: Output, stderr: Output,
+                 stdin_reader) -> int:
+        name = argv[0]
+        if name == "exec":
+            if len(argv) == 1:
+                return 0
+            argv, name = argv[1:], argv[1]
+        if name == "export":
+            for arg in argv[1:]:
+                key, eq, value = arg.partition("=")
+                if eq:
+                    self.env[key] = value
+            return 0
+        if name == "exit":
+            raise ShellExit(int(argv[1]) & 0xFF if len(argv) > 1 and argv[1].lstrip("-").isdigit()
+                            else int(self.env.get("?", "0")))
+        if name == "cd":
+            target = self.device.fs.device_path(argv[1] if len(argv) > 1 else "/", self.cwd)
+            if not self.device.fs.resolve(target).is_dir():
+                stderr.write(f"{SH}: cd: {argv[1]}: No such file or directory\n")
+                return 2
+            self.cwd = target
+            return 0
+        if name == ":":
+            return 0
+        hang = self.device.getprop(faults.HANG)
+        if hang and hang == name.rsplit("/", 1)[-1]:
+            while self.device.getprop(faults.HANG) == hang and not self.cancelled.wait(0.05):
+                pass
+            return 137
+        fn = self._resolve(argv, stderr)
+        if isinstance(fn, int):
+            return fn
+        ctx = CommandContext(argv=argv, stdout=stdout, stderr=stderr, env={**self.env, **assignments},
+                             cwd=self.cwd, device=self.device, cancelled=self.cancelled, stdin_reader=stdin_reader,
+                             run_argv=lambda inner: self._command(inner, assignments, stdout, stderr, stdin_reader))
+        if fn is _run_script:
+            return self._script(argv, ctx)
+        try:
+            return fn(ctx)
+        except ShellExit:
+            raise
+        except Exception as exc:  # a buggy simulated command must look like a crashed process, not kill the phone
+            stderr.write(f"{name}: internal error in the simulated command: {type(exc).__name__}: {exc}\n")
+            return 134
+
+    def _resolve(self, argv: list[str], stderr: Output):
+        name = argv[0]
+        if "/" not in name:
+            fn = commands.lookup(name)
+            if fn is None:
+                stderr.write(f"{SH}: {name}: inaccessible or not found\n")
+                return 127
+            return fn
+        host = self.device.fs.resolve(name, self.cwd)
+        if not host.is_file():
+            stderr.write(f"{SH}: {name}: inaccessible or not found\n")
+            return 127
+        with open(host, "rb") as handle:
+            head = handle.read(256)
+        if head.startswith(_SIM_MARKER):
+            target = head[len(_SIM_MARKER):].split(b"\n", 1)[0].decode(errors="replace").strip()
+            fn = commands.lookup(target)
+            if fn is not None:
+                return fn
+        if head.startswith(b"#!"):
+            return _run_script
+        stderr.write(f"{SH}: {name}: can't execute: this simulated phone runs only its own simulated binaries "
+                     f"and shell scripts\n")
+        return 126
+
+    def _script(self, argv: list[str], ctx: CommandContext) -> int:
+        text = self.device.fs.resolve(argv[0], self.cwd).read_text(errors="replace")
+        child = Shell(self.device, {**ctx.env, **{str(i): a for i, a in enumerate(argv)}}, self.cwd, self.cancelled)
+        return child.run(text, ctx.stdout, ctx.stderr, ctx.stdin_reader)
+
+
+def _run_script(ctx: CommandContext) -> int:  # marker: a `#!` script, run by Shell._script
+    return 0
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def sim_marker(command: str) -> bytes:
+    """The content of a simulated binary file: running it runs the registered command `command`."""
+    return _SIM_MARKER + command.encode() + b"\n"
