@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from devlab.bench.log_lines import clean_lines
+from devlab.bench.log_lines import LogLine, clean_lines
 from devlab.bench.stats_line import NUMBER, StatsLine, parse_stats_line, to_float, to_int
 from devlab.errors import ParseError
 from devlab.provenance import OP_PROFILE, Source
@@ -203,7 +203,8 @@ def _row(table: _Table, line: str, section: Section, subgraph: int | None) -> Op
                         kernel_node_ids=node_ids, start_ms=number("start"))
 
 
-def _parse(text: str) -> OpProfile | None:
+def parse_op_profile_lines(lines: list[LogLine]) -> OpProfile | None:
+    """The op-profile tables among already cleaned lines (see log_lines.clean_lines), or None."""
     rows: list[OpProfileRow] = []
     by_type: list[OpTypeSummary] = []
     timings: list[ProfileTimings] = []
@@ -214,7 +215,7 @@ def _parse(text: str) -> OpProfile | None:
     table_kind: str | None = None   # title of the table being read
     table: _Table | None = None
     found = False
-    for log_line in clean_lines(text):
+    for log_line in lines:
         line = log_line.text
         stripped = line.strip()
         if not stripped:
@@ -269,12 +270,12 @@ def _parse(text: str) -> OpProfile | None:
 
 def parse_op_profile_tables(text: str) -> OpProfile | None:
     """The op-profile tables in a stdout/logcat capture, or None when it holds none."""
-    return _parse(text)
+    return parse_op_profile_lines(clean_lines(text))
 
 
 def parse_op_profile_csv(text: str) -> OpProfile:
     """An `--op_profiling_output_mode=csv` file. Raises ParseError when it holds no profile table."""
-    profile = _parse(text)
+    profile = parse_op_profile_lines(clean_lines(text))
     if profile is None:
         raise ParseError("the file holds no op-profiling table (no `node type, ...` header with rows)",
                          "pass the file benchmark_model wrote with --enable_op_profiling=true "
