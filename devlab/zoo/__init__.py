@@ -1,0 +1,77 @@
+"""The model zoo: small builders of real architectures with seeded random weights (no downloads).
+
+Every builder takes `GraphOptions` (how GroupNorm, GELU and attention are written into the graph: the naive Keras
+way or the GPU-friendly way of devlab.zoo.layers) and a seed, and returns a Keras model with static batch 1.
+Builders import TensorFlow/Keras lazily: importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal
+
+from devlab.errors import UsageError
+
+if TYPE_CHECKING:
+    import keras
+
+GroupNormImpl = Literal["keras", "4d"]
+GeluImpl = Literal["erf", "builtin", "tanh"]
+AttentionImpl = Literal["keras", "4d", "4d-fused-softmax"]
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """How the three GPU-sensitive blocks are written; the defaults are what a user writes in plain Keras."""
+
+    groupnorm: GroupNormImpl = "keras"
+    gelu: GeluImpl = "erf"
+    attention: AttentionImpl = "keras"
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    name: str
+    description: str
+    build: Callable[[GraphOptions, int], "keras.Model"]  # (options, seed) -> model with seeded random weights
+
+
+def _sd_block(options: GraphOptions, seed: int) -> "keras.Model":
+    from devlab.zoo.sd_block import build_sd_block
+    return build_sd_block(options, seed)
+
+
+def _sd_unet(options: GraphOptions, seed: int) -> "keras.Model":
+    from devlab.zoo.sd_unet import build_sd_unet
+    return build_sd_unet(options, seed)
+
+
+def _clip_text(options: GraphOptions, seed: int) -> "keras.Model":
+    from devlab.zoo.clip_text import build_clip_text
+    return build_clip_text(options, seed)
+
+
+def _mobilenet_v2(options: GraphOptions, seed: int) -> "keras.Model":
+    from devlab.zoo.mobilenet import build_mobilenet_v2
+    return build_mobilenet_v2(options, seed)
+
+
+ZOO: dict[str, ZooModel] = {
+    "sd-block": ZooModel("sd-block", "Stable-Diffusion-style UNet block: GroupNorm(32), 3x3 conv, self-attention "
+                         "(4 heads), GELU MLP on a 32x32x64 feature map", _sd_block),
+    "sd-unet": ZooModel("sd-unet", "SD-1.4-architecture UNet (resnet blocks, cross-attention on a text context, "
+                        "timestep embedding, down/up paths with skips), small width and resolution", _sd_unet),
+    "clip-text": ZooModel("clip-text", "CLIP-style text encoder: token + position embeddings, pre-LayerNorm "
+                          "transformer blocks with causal self-attention and GELU MLP", _clip_text),
+    "mobilenet-v2": ZooModel("mobilenet-v2", "keras.applications.MobileNetV2 (alpha 0.35, 128x128), seeded random "
+                             "weights", _mobilenet_v2),
+}
+
+DEFAULT_MODEL = "sd-block"
+
+
+def get_zoo_model(name: str) -> ZooModel:
+    model = ZOO.get(name)
+    if model is None:
+        raise UsageError(f"unknown zoo model {name!r}", f"pick one of: {', '.join(sorted(ZOO))}")
+    return model
