@@ -1,0 +1,287 @@
+"""`analyze(path) -> TraceSummary`: a trace boiled down to aggregates while streaming (bounded memory).
+
+`TraceSummary.to_json()` is a public contract (`devlab trace analyze --json`): packets, duration_ms, processes,
+threads, slices, counters, gpu_render_stages, errors, plus sched, config and backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devlab.trace.reader import TraceReader, protobuf_backend
+from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, ProcessName, Record, SchedSwitch,
+                                  Slice, ThreadName)
+
+SAMPLE_CAP = 2048     # per name: exact percentiles up to this many samples, a uniform thinning beyond
+MAX_ERRORS = 50
+NS_PER_MS = 1e6
+
+
+class _Thinned:
+    """Keeps every k-th value, doubling k whenever the buffer fills: bounded, time-ordered, evenly spread."""
+
+    __slots__ = ("values", "stride", "seen")
+
+    def __init__(self) -> None:
+        self.values: list[tuple[int, float]] = []
+        self.stride = 1
+        self.seen = 0
+
+    def add(self, ts: int, value: float) -> None:
+        if self.seen % self.stride == 0:
+            self.values.append((ts, value))
+            if len(self.values) >= SAMPLE_CAP:
+                self.values = self.values[::2]
+                self.stride *= 2
+        self.seen += 1
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100) of already-sorted values; None when empty."""
+    if not sorted_values:
+        return None
+    pos = (len(sorted_values) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+class _DurationStats:
+    __slots__ = ("count", "total", "max", "samples")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+        self.max = 0
+        self.samples = _Thinned()
+
+    def add(self, ts: int, dur: int) -> None:
+        self.count += 1
+        self.total += dur
+        if dur > self.max:
+            self.max = dur
+        self.samples.add(ts, dur)
+
+
+class _CounterStats:
+    __slots__ = ("unit", "count", "total", "min", "max", "samples")
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.count = 0
+        self.total = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+        self.samples = _Thinned()
+
+    def add(self, ts: int, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+        self.samples.add(ts, value)
+
+
+@dataclass(frozen=True)
+class DurationAggregate:
+    name: str
+    count: int
+    total_ms: float
+    mean_ms: float
+    max_ms: float
+    p50_ms: float | None
+    p90_ms: float | None
+
+
+@dataclass(frozen=True)
+class CounterAggregate:
+    name: str
+    unit: str
+    samples: int
+    min: float
+    mean: float
+    max: float
+    series: tuple[tuple[int, float], ...] = field(repr=False, default=())  # thinned (ts_ns, value), for throttling
+
+
+@dataclass(frozen=True)
+class ThreadSched:
+    tid: int
+    comm: str
+    switches_in: int
+    running_ms: float
+
+
+@dataclass(frozen=True)
+class SchedSummary:
+    switches: int
+    cpus: tuple[int, ...]
+    top_threads: tuple[ThreadSched, ...]     # by running time
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    path: str
+    backend: str                       # "builtin (protobuf upb)" or "trace_processor"
+    packets: int
+    unknown_packets: int
+    duration_ms: float | None
+    data_sources: tuple[str, ...]      # from the trace_config packet
+    processes: tuple[tuple[int, str], ...]
+    threads: tuple[tuple[int | None, int, str], ...]     # (pid, tid, name)
+    slices: tuple[DurationAggregate, ...]
+    counters: tuple[CounterAggregate, ...]
+    gpu_render_stages: tuple[DurationAggregate, ...]
+    sched: SchedSummary
+    errors: tuple[str, ...]
+
+    def slice(self, name: str) -> DurationAggregate | None:
+        return next((s for s in self.slices if s.name == name), None)
+
+    def counter(self, name: str) -> CounterAggregate | None:
+        return next((c for c in self.counters if c.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "backend": self.backend,
+            "packets": self.packets,
+            "unknown_packets": self.unknown_packets,
+            "duration_ms": self.duration_ms,
+            "data_sources": list(self.data_sources),
+            "processes": [{"pid": pid, "name": name} for pid, name in self.processes],
+            "threads": [{"pid": pid, "tid": tid, "name": name} for pid, tid, name in self.threads],
+            "slices": [_duration_json(s) for s in self.slices],
+            "counters": [{"name": c.name, "unit": c.unit, "samples": c.samples, "min": c.min, "mean": c.mean,
+                          "max": c.max} for c in self.counters],
+            "gpu_render_stages": [_duration_json(s) for s in self.gpu_render_stages],
+            "sched": {"switches": self.sched.switches, "cpus": list(self.sched.cpus),
+                      "top_threads": [{"tid": t.tid, "comm": t.comm, "switches_in": t.switches_in,
+                                       "running_ms": t.running_ms} for t in self.sched.top_threads]},
+            "errors": list(self.errors),
+        }
+
+
+def _duration_json(agg: DurationAggregate) -> dict[str, Any]:
+    return {"name": agg.name, "count": agg.count, "total_ms": agg.total_ms, "mean_ms": agg.mean_ms,
+            "max_ms": agg.max_ms, "p50_ms": agg.p50_ms, "p90_ms": agg.p90_ms}
+
+
+def _durations(stats: dict[str, _DurationStats]) -> tuple[DurationAggregate, ...]:
+    out = []
+    for name, s in stats.items():
+        ordered = sorted(d for _, d in s.samples.values)
+        p50, p90 = percentile(ordered, 50), percentile(ordered, 90)
+        out.append(DurationAggregate(name, s.count, s.total / NS_PER_MS, s.total / s.count / NS_PER_MS,
+                                     s.max / NS_PER_MS, None if p50 is None else p50 / NS_PER_MS,
+                                     None if p90 is None else p90 / NS_PER_MS))
+    return tuple(sorted(out, key=lambda a: (-a.total_ms, a.name)))
+
+
+class SummaryBuilder:
+    """Folds records into aggregates. Shared by every backend so they produce the same summary."""
+
+    def __init__(self) -> None:
+        self.slices: dict[str, _DurationStats] = {}
+        self.stages: dict[str, _DurationStats] = {}
+        self.counters: dict[str, _CounterStats] = {}
+        self.processes: dict[int, str] = {}
+        self.threads: dict[int, tuple[int | None, str]] = {}
+        self._problems: dict[str, list] = {}            # kind -> [first message, count]
+        self.data_sources: tuple[str, ...] = ()
+        self.switches = 0
+        self._running: dict[int, list] = {}          # tid -> [comm, switches_in, running_ns]
+        self._on_cpu: dict[int, tuple[int, int]] = {}  # cpu -> (since ts, tid)
+
+    def add_all(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.add(record)
+
+    def add(self, record: Record) -> None:
+        kind = type(record)
+        if kind is Slice or kind is GpuStage:
+            table = self.slices if kind is Slice else self.stages
+            stats = table.get(record.name)
+            if stats is None:
+                stats = table[record.name] = _DurationStats()
+            stats.add(record.ts_ns, record.dur_ns)
+        elif kind is CounterSample:
+            counter = self.counters.get(record.name)
+            if counter is None:
+                counter = self.counters[record.name] = _CounterStats(record.unit)
+            counter.add(record.ts_ns, record.value)
+        elif kind is SchedSwitch:
+            self._sched(record)
+        elif kind is ProcessName:
+            self.processes[record.pid] = record.name
+        elif kind is ThreadName:
+            self.threads[record.tid] = (record.pid, record.name)
+        elif kind is ConfigSeen:
+            self.data_sources = record.data_sources
+        elif kind is Problem:
+            self.error(record.message, record.kind)
+
+    def error(self, message: str, kind: str | None = None) -> None:
+        """Keep the first message of each kind and count the repeats (a ring-buffer trace can hold thousands)."""
+        key = kind or message
+        if key in self._problems:
+            self._problems[key][1] += 1
+        elif len(self._problems) < MAX_ERRORS:
+            self._problems[key] = [message, 1]
+
+    @property
+    def errors(self) -> list[str]:
+        return [msg if n == 1 else f"{msg} (and {n - 1} more like it)" for msg, n in self._problems.values()]
+
+    def _sched(self, sw: SchedSwitch) -> None:
+        self.switches += 1
+        previous = self._on_cpu.get(sw.cpu)
+        if previous is not None:
+            since, tid = previous
+            entry = self._running.get(tid)
+            if entry is not None:
+                entry[2] += sw.ts_ns - since
+        entry = self._running.get(sw.next_tid)
+        if entry is None:
+            entry = self._running[sw.next_tid] = [sw.next_comm, 0, 0]
+        entry[0] = sw.next_comm
+        entry[1] += 1
+        self._on_cpu[sw.cpu] = (sw.ts_ns, sw.next_tid)
+
+    def build(self, *, path: Path, backend: str, packets: int, unknown_packets: int,
+              duration_ns: int | None) -> TraceSummary:
+        counters = tuple(CounterAggregate(name, c.unit, c.count, c.min, c.total / c.count, c.max,
+                                          tuple(c.samples.values))
+                         for name, c in sorted(self.counters.items()))
+        # tid 0 is the idle task (swapper/N): it is not a thread anyone asked about
+        busy = sorted(((tid, e) for tid, e in self._running.items() if tid != 0), key=lambda t: -t[1][2])[:20]
+        sched = SchedSummary(self.switches, tuple(sorted(self._on_cpu)),
+                             tuple(ThreadSched(tid, e[0], e[1], e[2] / NS_PER_MS) for tid, e in busy))
+        return TraceSummary(
+            path=str(path), backend=backend, packets=packets, unknown_packets=unknown_packets,
+            duration_ms=None if duration_ns is None else duration_ns / NS_PER_MS,
+            data_sources=self.data_sources,
+            processes=tuple(sorted(self.processes.items())),
+            threads=tuple(sorted(((pid, tid, name) for tid, (pid, name) in self.threads.items()),
+                                 key=lambda t: t[1])),
+            slices=_durations(self.slices), counters=counters, gpu_render_stages=_durations(self.stages),
+            sched=sched, errors=tuple(self.errors))
+
+
+def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
+    """Summarize a trace file. Uses trace_processor when a binary is given (argument or DEVLAB_TRACE_PROCESSOR),
+    else the built-in streaming reader."""
+    binary = trace_processor or os.environ.get("DEVLAB_TRACE_PROCESSOR")
+    if binary:
+        from devlab.trace.tp_backend import analyze_with_trace_processor
+        return analyze_with_trace_processor(Path(path), Path(binary))
+    reader = TraceReader(Path(path))
+    builder = SummaryBuilder()
+    builder.add_all(reader.records())
+    span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
+    return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()})",
+                         packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
