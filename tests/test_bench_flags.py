@@ -67,3 +67,59 @@ def test_replace_revalidates():
     options = BenchmarkOptions(graph="m.tflite", num_runs=10)
     with pytest.raises(UsageError):
         dataclasses.replace(options, num_runs=-3)
+
+
+# --- locating the user's binary (devlab/bench/binary.py) ---
+
+import hashlib  # noqa: E402
+import shutil  # noqa: E402
+import struct  # noqa: E402
+
+from devlab.bench.binary import ENV_VAR, check_elf, locate_benchmark_model  # noqa: E402
+
+HOST_ELF = shutil.which("ls")
+
+
+def aarch64_elf(path):
+    """A real ELF64 little-endian AArch64 header (e_machine 183), as an Android arm64 build starts."""
+    header = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HHI", 2, 183, 1) + bytes(44)
+    path.write_bytes(header + b"\x00" * 64)
+    return path
+
+
+def test_flag_wins_over_env_and_config(tmp_path):
+    flag = aarch64_elf(tmp_path / "flag_bm")
+    env_bin = aarch64_elf(tmp_path / "env_bm")
+    found = locate_benchmark_model("arm64-v8a", flag_path=flag, env={ENV_VAR: str(env_bin)},
+                                   config={"arm64-v8a": "/nope"})
+    assert found.path == flag and found.origin == "flag" and found.machine == "AArch64"
+    assert found.sha256 == hashlib.sha256(flag.read_bytes()).hexdigest()
+    assert locate_benchmark_model("arm64-v8a", env={ENV_VAR: str(env_bin)}).origin == "env"
+    by_config = locate_benchmark_model("arm64-v8a", env={}, config={"arm64-v8a": str(env_bin)})
+    assert by_config.origin == "devlab.toml" and by_config.path == env_bin
+
+
+def test_missing_binary_says_where_to_get_one():
+    with pytest.raises(UsageError) as caught:
+        locate_benchmark_model("arm64-v8a", env={}, config={"x86_64": "/usr/bin/ls"})
+    message = caught.value.one_line()
+    assert "android_aarch64_benchmark_model" in message and "bazel" in message
+    assert ENV_VAR in message and "--benchmark-model" in message and "[benchmark_model]" in message
+
+
+def test_flag_pointing_nowhere(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        locate_benchmark_model("arm64-v8a", flag_path=tmp_path / "missing", env={})
+
+
+def test_not_an_elf_and_wrong_architecture(tmp_path):
+    script = tmp_path / "benchmark_model"
+    script.write_text("#!/bin/sh\necho hi\n")
+    with pytest.raises(UsageError, match="not an ELF"):
+        check_elf(script, "arm64-v8a")
+    assert HOST_ELF is not None
+    assert check_elf(__import__("pathlib").Path(HOST_ELF), "x86_64") == "x86-64"
+    with pytest.raises(UsageError, match="64-bit x86-64 binary, but the device ABI arm64-v8a needs 64-bit AArch64"):
+        locate_benchmark_model("arm64-v8a", flag_path=HOST_ELF, env={})
+    with pytest.raises(UsageError, match="needs 32-bit ARM"):
+        check_elf(aarch64_elf(tmp_path / "bm64"), "armeabi-v7a")
