@@ -1,0 +1,343 @@
+"""The simulated phone's `benchmark_model` (classic TFLite flags and output), at /system/bin/benchmark_model.
+
+It reads the .tflite from the sandbox (devlab.build.tflite_graph), decides the GPU partition like the delegate
+(devlab.build.gpu_compat), times every op with the profile's cost model (devlab/sim/costmodel.py; noise seeded from
+the model's sha256 and the flags, so a rerun prints the same numbers), really takes that long (times the phone's
+time scale), and prints what the classic tool prints.
+
+CONTRACT with attribution: a GPU kernel row is `Delegate/<label>:<i>` with `<i>` the dispatch index in a run and
+`<label>` = `<gpu op type> <id>[ -> <op> <id>]...`, where `<id>` is the POSITION of the TFLite node inside the
+delegated partition's execution order, 0-based (DelegationPlan.delegated[id] is the TFLite node).
+
+Profiled runs (op profiling, or ATrace via `debug.tflite.trace=1`) run the GPU graph once more per inference, as the
+OpenCL delegate does, so they are slower. With `debug.tflite.trace=1` (and no op profiling, which replaces ATrace)
+each run appends SimEvents to the phone's timeline: `Invoke`, `<OP>@<node>/0`, `TfLiteGpuDelegateV2@<node>/0`,
+one `gpu_stage` per kernel (label as above) and a `gpufreq` counter sample per run; timestamps and durations are
+wall time (simulated time times the time scale).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+
+from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.tflite_graph import TfliteGraph, read_tflite
+from devlab.errors import ModelError
+from devlab.sim.bench_flags import BenchFlags, parse_flags
+from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
+from devlab.sim.commands import CommandContext, register
+from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
+from devlab.sim.timeline import SimEvent
+
+_ECHO = (("Min num runs", "num_runs"), ("Min runs duration (seconds)", "min_secs"),
+         ("Max runs duration (seconds)", "max_secs"), ("Inter-run delay (seconds)", "run_delay"),
+         ("Num threads", "num_threads"), ("Min warmup runs", "warmup_runs"),
+         ("Min warmup runs duration (seconds)", "warmup_min_secs"), ("Graph", "graph"),
+         ("Require full delegation", "require_full_delegation"), ("Enable op profiling", "enable_op_profiling"),
+         ("Max profiling buffer entries", "max_profiling_buffer_entries"),
+         ("CSV File to export profiling data to", "op_profiling_output_file"),
+         ("Max number of delegated partitions", "max_delegated_partitions"), ("Use gpu", "use_gpu"),
+         ("Allow lower precision in gpu", "gpu_precision_loss_allowed"), ("GPU backend", "gpu_backend"),
+         ("Delegate serialize directory", "delegate_serialize_dir"),
+         ("Delegate serialize token", "delegate_serialize_token"),
+         ("Report the peak memory footprint", "report_peak_memory_footprint"))
+_FAILED = "Benchmarking failed."
+
+
+class _Log:
+    def __init__(self, ctx: CommandContext) -> None:
+        self.ctx = ctx
+
+    def info(self, text: str) -> None:
+        self.ctx.stdout.write(f"INFO: {text}\n")
+
+    def warn(self, text: str) -> None:
+        self.ctx.stdout.write(f"WARN: {text}\n")
+
+    def error(self, text: str) -> int:
+        self.ctx.stdout.write(f"ERROR: {text}\n")
+        return 1
+
+    def raw(self, text: str) -> None:
+        self.ctx.stdout.write(text + "\n")
+
+
+def _echo_value(flags: BenchFlags, name: str) -> str:
+    value = flags.text(name)
+    return {"true": "1", "false": "0"}.get(value, value)
+
+
+@register("benchmark_model")
+def benchmark_model(ctx: CommandContext) -> int:
+    log = _Log(ctx)
+    flags = parse_flags(ctx.argv[1:])
+    for error in flags.errors:
+        log.error(error)
+    if flags.errors:
+        return 1
+    log.info("STARTING!")
+    for label, name in _ECHO:
+        log.info(f"{label}: [{_echo_value(flags, name)}]")
+    if flags.unknown:
+        log.warn(f"Unconsumed cmdline flags: {' '.join(flags.unknown)}")
+    path = flags.text("graph")
+    if not path:
+        log.error("Please specify the name of your TF Lite input file with --graph")
+        return log.error(_FAILED)
+    host = ctx.fs.resolve(path, ctx.cwd)
+    if not host.is_file():
+        log.error(f"Could not open '{path}'.")
+        log.error(f"Failed to mmap model {path}")
+        return log.error(_FAILED)
+    data = host.read_bytes()
+    try:
+        graph = read_tflite(data)
+    except ModelError:
+        identifier = data[4:8].decode("latin-1") if len(data) >= 8 else ""
+        log.error(f"Model provided has model identifier '{identifier}', should be 'TFL3'")
+        log.error(f"Failed to mmap model {path}")
+        return log.error(_FAILED)
+    log.info(f"Loaded model {path}")
+    return _Run(ctx, log, flags, graph, data).execute()
+
+
+class _Run:
+    def __init__(self, ctx: CommandContext, log: _Log, flags: BenchFlags, graph: TfliteGraph, data: bytes) -> None:
+        self.ctx, self.log, self.flags, self.graph = ctx, log, flags, graph
+        self.cost = ctx.device.profile.cost
+        self.scale = ctx.device.time_scale
+        self.sha = hashlib.sha256(data).hexdigest()
+        self.model_mb = len(data) / 1e6  # the tool divides by 1e6 ("3.79893" for 3798928 bytes)
+        self.rng = random.Random(f"{self.sha}|{flags.echo_key()}")
+        self.profiling = flags.flag("enable_op_profiling")
+        self.tracing = ctx.getprop("debug.tflite.trace") == "1" and not self.profiling
+        threads = int(flags.number("num_threads"))
+        self.threads = min(self.cost.max_cpu_threads, threads if threads > 0 else self.cost.max_cpu_threads)
+        self.pid = ctx.device.new_pid()
+        self.delegate_node = len(graph.ops)
+
+    # -- phases ---------------------------------------------------------------------------------------------------
+    def execute(self) -> int:
+        plan = None
+        if self.flags.flag("use_gpu"):
+            plan = self._delegate()
+            if plan is None:
+                return 1
+        delegated = set(plan.delegated) if plan else set()
+        for node in self.graph.ops:
+            if node.index not in delegated and node.op.startswith("CUSTOM:"):
+                name = node.op.split(":", 1)[1]
+                self.log.error(f"Encountered unresolved custom op: {name}.")
+                self.log.raw("See instructions: https://www.tensorflow.org/lite/guide/ops_custom")
+                self.log.error(f"Node number {node.index} ({name}) failed to prepare.")
+                self.log.error("Failed to allocate tensors!")
+                return self.log.error(_FAILED)
+        fp16 = self.flags.flag("gpu_precision_loss_allowed")
+        costs = plan_costs(self.graph, plan, self.cost, self.threads, fp16)
+        init_ms = self._init_ms(costs, plan is not None)
+        if not self._sleep_ms(init_ms):
+            return 130
+        self.log.info(f"The input model file size (MB): {self.model_mb:g}")
+        self.log.info(f"Initialized session in {init_ms:.3f}ms.")
+        base_us = costs.total_us + (costs.gpu_us if (self.profiling or self.tracing) else 0.0)
+        warmup = self._phase(base_us, int(self.flags.number("warmup_runs")), self.flags.number("warmup_min_secs"),
+                             costs, first=True)
+        if warmup is None:
+            return 130
+        runs = self._phase(base_us, int(self.flags.number("num_runs")), self.flags.number("min_secs"), costs)
+        if runs is None:
+            return 130
+        self.log.info(f"Inference timings in us: Init: {int(init_ms * 1000)}, First inference: {int(warmup[0][0])}, "
+                      f"Warmup (avg): {sum(w for w, _ in warmup) / len(warmup):g}, "
+                      f"Inference (avg): {sum(r for r, _ in runs) / len(runs):g}")
+        self._memory(costs, plan is not None)
+        if self.profiling:
+            self._profile(init_ms, costs, runs)
+        return 0
+
+    def _delegate(self):
+        log, graph = self.log, self.graph
+        plan = plan_gpu_delegation(graph, max(1, int(self.flags.number("max_delegated_partitions"))))
+        log.info("Created TensorFlow Lite delegate for GPU.")
+        log.info("GPU delegate created.")
+        rejected = [v for v in plan.verdicts if not v.on_gpu]
+        if rejected:
+            log.error("Following operations are not supported by GPU delegate:")
+            seen: set[tuple[str, str]] = set()
+            for verdict in rejected:
+                key = (verdict.op, verdict.reason or "Operation is not supported.")
+                if key not in seen:
+                    seen.add(key)
+                    log.raw(f"{key[0]}: {key[1]}")
+            log.raw(f"{plan.ops_on_gpu} operations will run on the GPU, and the remaining {plan.ops_on_cpu} "
+                    f"operations will run on the CPU.")
+        if plan.delegated:
+            inside = set(plan.delegated)
+            flips = sum(1 for a, b in zip(graph.ops, graph.ops[1:]) if (a.index in inside) != (b.index in inside))
+            log.info(f"Replacing {len(plan.delegated)} out of {len(graph.ops)} node(s) with delegate "
+                     f"(TfLiteGpuDelegateV2) node, yielding {flips + 1} partitions for the whole graph.")
+            cached = self._serialized_cache(check_only=True)
+            backend = "OpenGL" if self.flags.text("gpu_backend") == "gl" else "OpenCL"
+            log.info(f"Initialized {backend}-based API" + (" from serialized data." if cached else "."))
+            log.info("Created 1 GPU delegate kernels.")
+        if plan.applied == "full":
+            log.info("Explicitly applied GPU delegate, and the model graph will be completely executed by the delegate.")
+        elif plan.applied == "partial":
+            log.info("Explicitly applied GPU delegate, and the model graph will be partially executed by the "
+                     "delegate w/ 1 delegate kernels.")
+        else:
+            log.info("Though GPU delegate is explicitly applied, the model graph will not be executed by the delegate.")
+        if plan.applied != "full" and self.flags.flag("require_full_delegation"):
+            log.error("Disallowed CPU fallback detected.")
+            log.error(_FAILED)
+            return None
+        return plan
+
+    def _serialized_cache(self, check_only: bool = False) -> bool:
+        folder, token = self.flags.text("delegate_serialize_dir"), self.flags.text("delegate_serialize_token")
+        if not folder or not token:
+            return False
+        cache = self.ctx.fs.resolve(f"{folder.rstrip('/')}/{token}_{self.sha[:16]}.bin", self.ctx.cwd)
+        if cache.is_file():
+            return True
+        if not check_only and cache.parent.is_dir():
+            cache.write_bytes(b"devlab-sim serialized GPU programs " + self.sha.encode() + b"\n")
+        return False
+
+    def _init_ms(self, costs: CostPlan, gpu: bool) -> float:
+        init = 4.0 + 1.5 * self.model_mb
+        if gpu and costs.kernels:
+            compile_ms = self.cost.gpu_init_ms + self.cost.gpu_init_per_kernel_ms * len(costs.kernels)
+            if self._serialized_cache():
+                compile_ms *= self.cost.serialized_init_factor
+            init += compile_ms
+        return init * (1.0 + self.cost.noise_rel * self.rng.uniform(-1, 1))
+
+    def _sleep_ms(self, ms: float) -> bool:
+        return self.ctx.sleep(ms / 1000.0 * self.scale)
+
+    def _phase(self, base_us: float, min_runs: int, min_secs: float, costs: CostPlan,
+               first: bool = False) -> list[tuple[float, float]] | None:
+        """Runs until both minimums are met (or max_secs); [(run_us, noise factor)], after really waiting."""
+        max_us = self.flags.number("max_secs") * 1e6
+        self.log.info(f"Running benchmark for at least {min_runs} iterations and at least {min_secs:g} seconds but "
+                      f"terminate if exceeding {self.flags.number('max_secs'):g} seconds.")
+        runs: list[tuple[float, float]] = []
+        elapsed = 0.0
+        while (len(runs) < max(1, min_runs) or elapsed < min_secs * 1e6) and elapsed < max_us:
+            factor = max(0.5, 1.0 + self.cost.noise_rel * self.rng.gauss(0.0, 1.0))
+            if first and not runs:
+                factor *= 1.35  # first inference: cold caches and lazy GPU buffer uploads
+            runs.append((base_us * factor, factor))
+            elapsed += base_us * factor
+        start_ns = time.monotonic_ns()
+        if not self._sleep_ms(elapsed / 1000.0):
+            return None
+        if self.tracing:
+            self._trace(start_ns, runs, costs)
+        self.log.info(stats_text([r for r, _ in runs]))
+        self.log.raw("")
+        return runs
+
+    def _memory(self, costs: CostPlan, gpu: bool) -> None:
+        activations_mb = sum(t.buffer_bytes == 0 and not t.is_constant and 4 * max(1, _elems(t.shape)) or 0
+                             for t in self.graph.tensors) / (1 << 20)
+        init_mb = 2.5 + self.model_mb + (28.0 if gpu and costs.kernels else 0.0)
+        overall_mb = init_mb + activations_mb
+        self.log.info("Note: as the benchmark tool itself affects memory footprint, the following is only "
+                      "APPROXIMATE to the actual memory footprint of the model at runtime. Take the information "
+                      "at your discretion.")
+        self.log.info(f"Memory footprint delta from the start of the tool (MB): init={init_mb:g} "
+                      f"overall={overall_mb:g}")
+        if self.flags.flag("report_peak_memory_footprint"):
+            self.log.info(f"Overall peak memory footprint (MB) via periodic monitoring: {overall_mb + 3.1:g}")
+
+    # -- execution plan shared by op profiles and traces --------------------------------------------------------
+    def _items(self, costs: CostPlan) -> list[tuple[str, int, float]]:
+        """(kind "cpu"|"gpu", node, us) in execution order; the delegate sits where its first node was."""
+        items: list[tuple[str, int, float]] = []
+        inside = set(costs.delegated)
+        placed = False
+        gpu_us = costs.gpu_us * (2.0 if (self.profiling or self.tracing) else 1.0) + costs.copy_us
+        for node in self.graph.ops:
+            if node.index in inside:
+                if not placed:
+                    items.append(("gpu", self.delegate_node, gpu_us))
+                    placed = True
+            else:
+                items.append(("cpu", node.index, costs.cpu_us[node.index]))
+        return items
+
+    def _name(self, tensors) -> str:
+        return ", ".join(self.graph.tensor(t).name for t in tensors if t >= 0)
+
+    def _profile(self, init_ms: float, costs: CostPlan, runs: list[tuple[float, float]]) -> None:
+        f0 = runs[0][1]
+        mean_f = sum(f for _, f in runs) / len(runs)
+        init_rows = []
+        if costs.kernels:
+            init_rows.append(Row("ModifyGraphWithDelegate", "ModifyGraphWithDelegate/0", init_ms * 0.97,
+                                 init_ms * 0.97, mem_kb=28.0 * 1024))
+        init_rows.append(Row("AllocateTensors", "AllocateTensors/0", 0.03, 0.02, times_called=2 if costs.kernels else 1))
+        rows: list[Row] = []
+        outputs = [t for t in boundary_tensors(self.graph, costs.delegated) if any(
+            t in self.graph.ops[n].outputs for n in costs.delegated)]
+        for kind, node, us in self._items(costs):
+            if kind == "cpu":
+                op = self.graph.ops[node]
+                rows.append(Row(op.op, f"[{self._name(op.outputs)}]:{node}", us * f0 / 1000, us * mean_f / 1000))
+                continue
+            rows.append(Row("TfLiteGpuDelegateV2", f"[{self._name(outputs)}]:{node}", us * f0 / 1000,
+                            us * mean_f / 1000))
+            for i, kernel in enumerate(costs.kernels):
+                rows.append(Row(kernel.label, f"Delegate/{kernel.label}:{i}", kernel.us * f0 / 1000,
+                                kernel.us * mean_f / 1000))
+        totals = [sum(us for _, _, us in self._items(costs)) * f for _, f in runs]
+        init_heading, run_heading = ("Profiling Info for Benchmark Initialization:",
+                                     "Operator-wise Profiling Info for Regular Benchmark Runs:")
+        csv = self.flags.text("op_profiling_output_mode") == "csv"
+        section = csv_section if csv else stdout_section
+        lines = section(init_heading, init_rows, [init_ms * 1000]) + section(run_heading, rows, totals)
+        target = self.flags.text("op_profiling_output_file")
+        if target:
+            host = self.ctx.fs.resolve(target, self.ctx.cwd)
+            try:
+                host.write_text("\n".join(lines) + "\n")
+            except OSError as exc:
+                self.log.error(f"Failed to open {target} for writing: {exc.strerror}")
+            return
+        for line in lines:
+            self.log.raw(line)
+
+    def _trace(self, start_ns: int, runs: list[tuple[float, float]], costs: CostPlan) -> None:
+        events: list[SimEvent] = []
+        items = self._items(costs)
+        ns = 1000.0 * self.scale  # simulated us -> wall ns
+        t = float(start_ns)
+        pid = self.pid
+        for run_us, factor in runs:
+            events.append(SimEvent("slice", "Invoke", int(t), int(run_us * ns), pid, pid, None, 0))
+            events.append(SimEvent("counter", "gpufreq", int(t), 0, pid, 0, float(self.cost.gpu_freq_hz), 0))
+            cursor = t
+            for kind, node, us in items:
+                dur = us * factor * ns
+                name = f"{self.graph.ops[node].op}@{node}/0" if kind == "cpu" else f"TfLiteGpuDelegateV2@{node}/0"
+                events.append(SimEvent("slice", name, int(cursor), int(dur), pid, pid, None, 1))
+                if kind == "gpu":
+                    gpu_cursor = cursor + costs.copy_us * factor * ns / 2
+                    for kernel in costs.kernels:
+                        kdur = kernel.us * factor * ns
+                        events.append(SimEvent("gpu_stage", kernel.label, int(gpu_cursor), int(kdur), pid, 0, None, 0))
+                        gpu_cursor += kdur
+                cursor += dur
+            t += run_us * ns
+        self.ctx.device.timeline.extend(events)
+
+
+def _elems(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= max(1, d)
+    return total
