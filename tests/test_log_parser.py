@@ -252,3 +252,40 @@ def test_litert_block_cut_before_inference_is_incomplete():
     r = parse_benchmark_log(LITERT_RUN[:LITERT_RUN.index("Inference (avg)")]).to_json()
     assert r["dialect"] == "litert" and r["status"] == "incomplete"
     assert r["init_us"] == 12340 and r["inference_avg_us"] is None and r["memory"] is None
+
+
+# --- through the real CLI: `python -m devlab bench parse` ---
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def devlab(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "devlab", *args], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=REPO)
+
+
+def test_cli_json_and_human_output(real_fixtures):
+    log = real_fixtures / LOGS / "anilsathyan7_mnv3seg_pocox3_gpu_opprofile.txt"
+    done = devlab("bench", "parse", str(log), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "ok" and data["inference_avg_us"] == 8680.33 and data["delegation"]["delegate"] == "gpu"
+    human = devlab("bench", "parse", str(log))
+    assert human.returncode == 0 and human.stdout == ""
+    assert "ok" in human.stderr and "8.680 ms" in human.stderr and "TfLiteGpuDelegateV2" in human.stderr
+    failed = devlab("bench", "parse", str(real_fixtures / LOGS / "lp6m_yolov5s_mi11_int8_nnapi_qtidsp_fail.txt"))
+    assert failed.returncode == 0 and "failed" in failed.stderr and "Benchmarking failed." in failed.stderr
+
+
+def test_cli_missing_file_is_a_usage_error(tmp_path):
+    done = devlab("bench", "parse", str(tmp_path / "nope.txt"), "--json")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "log file not found" in done.stderr
+    done = devlab("bench", "parse", str(tmp_path))
+    assert done.returncode == 2 and "is a directory" in done.stderr

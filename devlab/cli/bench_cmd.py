@@ -1,0 +1,83 @@
+"""`devlab bench ...`: benchmark_model output tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from devlab.bench.log_parser import parse_benchmark_log
+from devlab.bench.log_result import BenchmarkRun
+from devlab.cli import common
+from devlab.errors import UsageError
+
+app = typer.Typer(help="benchmark_model tools: parse any captured benchmark_model log.", no_args_is_help=True)
+
+_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _us(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1000.0:.3f} ms" if value >= 1000 else f"{value:.1f} µs"
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_BYTES:
+            raise UsageError(f"{path} is larger than 256 MB", "pass the benchmark_model log itself")
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError as exc:
+        raise UsageError(f"log file not found: {path}", "pass the path of a captured benchmark_model log") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path} is a directory", "pass the log file inside it") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", "check the path and its permissions") from exc
+
+
+def _render(run: BenchmarkRun, dialect: str, runs: int) -> None:
+    console = common.console
+    style = {"ok": "green", "failed": "bold red", "incomplete": "yellow"}[run.status]
+    console.print(f"[{style}]{run.status}[/] · {dialect} dialect · {runs} run(s) in log")
+    latency = Table(show_header=False, box=None, pad_edge=False)
+    for label, value in (("init", run.init_us), ("first inference", run.first_inference_us),
+                         ("warmup avg", run.warmup_avg_us), ("inference avg", run.inference_avg_us)):
+        latency.add_row(label, _us(value))
+    if run.inference is not None:
+        latency.add_row("inference min/max/std", f"{_us(run.inference.min_us)} / {_us(run.inference.max_us)} / "
+                        f"{_us(run.inference.std_us)} (n={run.inference.count})")
+    if run.memory is not None:
+        latency.add_row("memory (MB)", f"init {run.memory.init_mb} · overall {run.memory.overall_mb} · "
+                                       f"peak {run.memory.peak_mb}")
+    d = run.delegation
+    latency.add_row("delegation", f"{d.delegate or '—'} · applied {d.applied or '—'} · on delegate "
+                                  f"{d.ops_on_delegate if d.ops_on_delegate is not None else '—'} · on CPU "
+                                  f"{d.ops_on_cpu if d.ops_on_cpu is not None else '—'} · partitions "
+                                  f"{d.partitions if d.partitions is not None else '—'}")
+    console.print(latency)
+    for op in d.unsupported_ops:
+        console.print(f"  unsupported: {op.op}: {op.reason}", markup=False)
+    for error in run.errors:
+        console.print(f"  error: {error}", style="red", markup=False)
+    if run.op_profile is not None:
+        rows = sorted(run.op_profile.run_rows(), key=lambda row: row.avg_ms, reverse=True)[:10]
+        if rows:
+            top = Table(title="top ops (op-profile run: inflated, shares only)", title_justify="left")
+            for column in ("node type", "name", "avg ms", "%"):
+                top.add_column(column, overflow="fold")
+            for row in rows:
+                top.add_row(row.node_type, row.name, f"{row.avg_ms:.3f}",
+                            "—" if row.percent is None else f"{row.percent:.2f}")
+            console.print(top)
+
+
+@app.command("parse")
+def parse(file: Path = typer.Argument(..., help="A captured benchmark_model log (stdout, logcat, fragment)."),
+          json_out: bool = typer.Option(False, "--json", help="Print the contract JSON on stdout.")) -> None:
+    """Parse a benchmark_model log: status, latencies, memory, delegation, op profile."""
+    log = parse_benchmark_log(_read(file))
+    if json_out:
+        common.emit_json(log.to_json())
+        return
+    _render(log.result, log.dialect, len(log.runs))
