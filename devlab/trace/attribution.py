@@ -1,0 +1,248 @@
+"""Kernel attribution: where every millisecond of a clean inference went, kernel by kernel.
+
+Shares come from a profiled run (op profile, else the trace's ATrace slices and GPU render stages) and are scaled to
+the clean run's mean latency: profiled runs are inflated (the GPU delegate runs the graph once more on a profiling
+queue), so their absolute numbers are not the phone's. The rows always sum to the clean mean; the scaled numbers
+are `estimated`. Explicit rows: CPU-fallback ops, CPU<->GPU copies and sync (delegate wall time minus GPU kernel
+time) and `unattributed` (profiled inference time no op row covers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from devlab.bench.op_profile import OpProfile
+from devlab.build.gpu_compat import DelegationPlan
+from devlab.build.tflite_graph import TfliteGraph
+from devlab.errors import ParseError, UsageError
+from devlab.provenance import ESTIMATED, OP_PROFILE, TRACE, Source
+from devlab.trace.summary import CounterAggregate, TraceSummary
+
+Unit = Literal["GPU", "CPU", "-"]
+RowKind = Literal["gpu_kernel", "gpu_delegate", "cpu_op", "copy_sync", "unattributed"]
+SUM_TOLERANCE = 0.01
+THROTTLE_RATIO = 0.85
+COPY_SYNC = "CPU<->GPU copies + sync"
+UNATTRIBUTED = "unattributed"
+_OP_SLICE = re.compile(r"^(?P<op>[A-Za-z0-9_:]+)@(?P<node>\d+)/(?P<subgraph>\d+)$")
+_LABEL_IDS = re.compile(r" (\d+)(?= ->|$)")
+
+
+@dataclass(frozen=True)
+class KernelRow:
+    kernel: str                               # GPU kernel label, TFLite op slice, or an explicit row name
+    ops: tuple[tuple[int, str], ...]          # TFLite (node index, op type) it implements
+    unit: Unit
+    kind: RowKind
+    calls_per_inference: float | None
+    ms_per_inference: float                   # scaled to the clean latency: these sum to clean_mean_ms
+    mean_ms: float | None                     # per call
+    p50_ms: float | None                      # per call, where a distribution is known (trace)
+    p90_ms: float | None
+    share: float                              # of the inference, 0..1
+    source: Source                            # always `estimated`: a profiled share times the clean latency
+    basis: Source                             # where the share came from: op-profile or trace
+
+
+@dataclass(frozen=True)
+class GpuFrequency:
+    min_khz: float
+    mean_khz: float
+    max_khz: float
+    samples: int
+    throttled: bool | None      # None when too few samples to tell
+    source: Source = TRACE
+
+
+@dataclass(frozen=True)
+class KernelTable:
+    rows: tuple[KernelRow, ...]
+    clean_mean_ms: float
+    clean_source: Source           # measured on a phone, or simulated
+    profiled_ms: float             # per-inference total of the profiled run the shares came from
+    scale: float                   # clean / profiled
+    basis: Source
+    gpu_frequency: GpuFrequency | None
+    top_kernels: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    def total_ms(self) -> float:
+        return sum(row.ms_per_inference for row in self.rows)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """A profiled row before scaling."""
+
+    kernel: str
+    ops: tuple[tuple[int, str], ...]
+    unit: Unit
+    kind: RowKind
+    calls: float | None
+    ms: float                      # per inference, profiled
+    p50: float | None = None       # per call, profiled
+    p90: float | None = None
+
+
+def _op_type(graph: TfliteGraph | None, node: int, fallback: str) -> str:
+    if graph is not None and 0 <= node < len(graph.ops):
+        return graph.ops[node].op
+    return fallback
+
+
+def kernel_ops(label: str, plan: DelegationPlan | None, graph: TfliteGraph | None,
+               notes: list[str]) -> tuple[tuple[int, str], ...]:
+    """TFLite nodes of a GPU kernel label. CONTRACT: an id in the label is the position of the TFLite node in the
+    delegated partition's execution order (0-based), so node = plan.delegated[id]."""
+    ids = [int(n) for n in _LABEL_IDS.findall(label)]
+    if plan is None:
+        return ()
+    ops = []
+    for kernel_id in ids:
+        if kernel_id < len(plan.delegated):
+            node = plan.delegated[kernel_id]
+            ops.append((node, _op_type(graph, node, "?")))
+        else:
+            notes.append(f"kernel {label!r}: id {kernel_id} is outside the delegated partition "
+                         f"({len(plan.delegated)} nodes)")
+    return tuple(ops)
+
+
+def _delegated_ops(plan: DelegationPlan | None, graph: TfliteGraph | None) -> tuple[tuple[int, str], ...]:
+    if plan is None:
+        return ()
+    return tuple((node, _op_type(graph, node, "?")) for node in plan.delegated)
+
+
+def _split_delegate(kernels: list[_Measured], delegate_ms: float, delegate_calls: float | None,
+                    plan: DelegationPlan | None, graph: TfliteGraph | None, label: str,
+                    notes: list[str]) -> list[_Measured]:
+    """GPU kernel rows plus the copy/sync row (delegate wall time minus kernel time), or one delegate row."""
+    if not kernels:
+        notes.append("no per-kernel GPU rows: the delegate partition is one row (op profiling with a delegate that "
+                     "reports kernels, or a trace with GPU render stages, splits it)")
+        return [_Measured(label, _delegated_ops(plan, graph), "GPU", "gpu_delegate", delegate_calls, delegate_ms)]
+    kernel_ms = sum(k.ms for k in kernels)
+    if kernel_ms > delegate_ms > 0:
+        # Kernel times come from the profiling queue and can exceed the node's wall time: fit them into it.
+        fit = delegate_ms / kernel_ms
+        notes.append(f"GPU kernel times ({kernel_ms:.3f} ms) exceed the delegate's wall time ({delegate_ms:.3f} ms);"
+                     f" kernels scaled by {fit:.3f} and copies+sync set to 0")
+        kernels = [_Measured(k.kernel, k.ops, k.unit, k.kind, k.calls, k.ms * fit,
+                             None if k.p50 is None else k.p50 * fit, None if k.p90 is None else k.p90 * fit)
+                   for k in kernels]
+        kernel_ms = delegate_ms
+    if delegate_ms <= 0:
+        notes.append("no delegate wall time: copies+sync cannot be separated from kernel time")
+        return kernels
+    return kernels + [_Measured(COPY_SYNC, (), "-", "copy_sync", None, delegate_ms - kernel_ms)]
+
+
+def _from_op_profile(profile: OpProfile, plan: DelegationPlan | None, graph: TfliteGraph | None,
+                     notes: list[str]) -> tuple[list[_Measured], float]:
+    rows = [row for row in profile.run_rows() if row.subgraph in (None, 0)]
+    kernels = [_Measured(row.kernel_label or row.name, kernel_ops(row.kernel_label or "", plan, graph, notes),
+                         "GPU", "gpu_kernel", row.times_called, row.avg_ms)
+               for row in rows if row.is_gpu_kernel]
+    delegates = [row for row in rows if row.is_delegate_node]
+    cpu_ops = [row for row in rows if not row.is_gpu_kernel and not row.is_delegate_node
+               and not row.name.startswith("Delegate/")]
+    measured = [_Measured(f"{row.node_type}@{row.node_index}" if row.node_index is not None else row.name,
+                          ((row.node_index, row.node_type),) if row.node_index is not None else (),
+                          "CPU", "cpu_op", row.times_called, row.avg_ms) for row in cpu_ops]
+    if delegates:
+        delegate_ms = sum(row.avg_ms for row in delegates)
+        label = delegates[0].node_type if len(delegates) == 1 else f"{len(delegates)} delegate partitions"
+        measured = _split_delegate(kernels, delegate_ms, delegates[0].times_called, plan, graph, label,
+                                   notes) + measured
+    else:
+        measured = kernels + measured
+    node_ms = sum(row.avg_ms for row in delegates) + sum(row.avg_ms for row in cpu_ops)
+    timings = profile.run_timings()
+    total = timings.avg_us / 1000 if timings is not None and timings.avg_us is not None else node_ms
+    if timings is None:
+        notes.append("op profile has no Timings line: the profiled inference is taken as the sum of its op rows")
+    return measured, max(total, node_ms)
+
+
+def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteGraph | None,
+                notes: list[str]) -> tuple[list[_Measured], float]:
+    invoke = trace.slice("Invoke")
+    if invoke is None or invoke.count == 0:
+        raise UsageError("the trace has no `Invoke` slices to attribute",
+                         "record with `setprop debug.tflite.trace 1` and atrace_apps \"*\" (devlab trace config)")
+    runs = invoke.count
+    cpu_ops: list[_Measured] = []
+    delegate_ms, delegate_calls, label = 0.0, None, "TfLiteGpuDelegateV2"
+    for agg in trace.slices:
+        match = _OP_SLICE.match(agg.name)
+        if not match or match.group("subgraph") != "0":
+            continue
+        op, node = match.group("op"), int(match.group("node"))
+        if op.startswith("TfLite") and "Delegate" in op:
+            delegate_ms += agg.total_ms / runs
+            delegate_calls, label = agg.count / runs, op
+        else:
+            cpu_ops.append(_Measured(f"{op}@{node}", ((node, _op_type(graph, node, op)),), "CPU", "cpu_op",
+                                     agg.count / runs, agg.total_ms / runs, agg.p50_ms, agg.p90_ms))
+    kernels = [_Measured(stage.name, kernel_ops(stage.name, plan, graph, notes), "GPU", "gpu_kernel",
+                         stage.count / runs, stage.total_ms / runs, stage.p50_ms, stage.p90_ms)
+               for stage in trace.gpu_render_stages]
+    measured = (_split_delegate(kernels, delegate_ms, delegate_calls, plan, graph, label, notes)
+                if delegate_ms > 0 or kernels else []) + cpu_ops
+    return measured, invoke.mean_ms
+
+
+def gpu_frequency(trace: TraceSummary | None) -> GpuFrequency | None:
+    counter: CounterAggregate | None = trace.counter("gpufreq") if trace is not None else None
+    if counter is None or counter.samples == 0:
+        return None
+    values = [v for _, v in counter.series]
+    throttled = None
+    if len(values) >= 4:
+        # Throttling: the run's last quarter sits well below the peak its first half reached.
+        first_peak = max(values[: len(values) // 2])
+        tail = values[-(len(values) // 4):]
+        throttled = sum(tail) / len(tail) < THROTTLE_RATIO * first_peak
+    return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled)
+
+
+def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile | None = None,
+              trace: TraceSummary | None = None, graph: TfliteGraph | None = None,
+              plan: DelegationPlan | None = None, top: int = 5) -> KernelTable:
+    """The kernel table of one variant on one device. Needs an op profile or a trace with TFLite slices."""
+    if clean_mean_ms <= 0:
+        raise UsageError(f"clean latency {clean_mean_ms} ms is not a latency", "pass the clean run's mean in ms")
+    notes: list[str] = []
+    if profile is not None and profile.run_rows():
+        measured, profiled_ms = _from_op_profile(profile, plan, graph, notes)
+        basis: Source = OP_PROFILE
+    elif trace is not None:
+        measured, profiled_ms = _from_trace(trace, plan, graph, notes)
+        basis = TRACE
+    else:
+        raise UsageError("nothing to attribute: no op-profile rows and no trace",
+                         "run the op-profile run (--enable_op_profiling=true) or record a trace")
+    covered = sum(m.ms for m in measured)
+    profiled_ms = max(profiled_ms, covered)
+    measured.append(_Measured(UNATTRIBUTED, (), "-", "unattributed", None, profiled_ms - covered))
+    if profiled_ms <= 0:
+        raise ParseError("the profiled run has no time in it", "check the op-profile / trace run's output")
+    scale = clean_mean_ms / profiled_ms
+    rows = []
+    for m in measured:
+        mean = m.ms / m.calls if m.calls else None
+        rows.append(KernelRow(m.kernel, m.ops, m.unit, m.kind, m.calls, m.ms * scale,
+                              None if mean is None else mean * scale,
+                              None if m.p50 is None else m.p50 * scale, None if m.p90 is None else m.p90 * scale,
+                              m.ms / profiled_ms, ESTIMATED, basis))
+    total = sum(row.ms_per_inference for row in rows)
+    if abs(total - clean_mean_ms) > SUM_TOLERANCE * clean_mean_ms:
+        raise ParseError(f"kernel rows sum to {total:.3f} ms, not the clean mean {clean_mean_ms:.3f} ms",
+                         "report this with the run folder: the attribution inputs disagree")
+    ranked = sorted((r for r in rows if r.kind in ("gpu_kernel", "gpu_delegate", "cpu_op")),
+                    key=lambda r: -r.ms_per_inference)
+    return KernelTable(tuple(rows), clean_mean_ms, clean_source, profiled_ms, scale, basis,
+                       gpu_frequency(trace), tuple(r.kernel for r in ranked[:top]), tuple(notes))
