@@ -279,6 +279,7 @@ def test_cli_json_and_human_output(real_fixtures):
     human = devlab("bench", "parse", str(log))
     assert human.returncode == 0 and human.stdout == ""
     assert "ok" in human.stderr and "8.680 ms" in human.stderr and "TfLiteGpuDelegateV2" in human.stderr
+    assert "[Identity]:77" in human.stderr  # tensor names are not eaten as Rich markup
     failed = devlab("bench", "parse", str(real_fixtures / LOGS / "lp6m_yolov5s_mi11_int8_nnapi_qtidsp_fail.txt"))
     assert failed.returncode == 0 and "failed" in failed.stderr and "Benchmarking failed." in failed.stderr
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.log_result import BenchmarkRun
@@ -67,7 +68,7 @@ def _render(run: BenchmarkRun, dialect: str, runs: int) -> None:
             for column in ("node type", "name", "avg ms", "%"):
                 top.add_column(column, overflow="fold")
             for row in rows:
-                top.add_row(row.node_type, row.name, f"{row.avg_ms:.3f}",
+                top.add_row(Text(row.node_type), Text(row.name), f"{row.avg_ms:.3f}",
                             "—" if row.percent is None else f"{row.percent:.2f}")
             console.print(top)
 
