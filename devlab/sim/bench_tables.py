@@ -47,8 +47,12 @@ def _shares(rows: list[Row]) -> list[tuple[Row, float, float]]:
     return out
 
 
+def _title(title: str) -> str:
+    return f"============================== {title} =============================="
+
+
 def _run_table(title: str, rows: list[Row]) -> list[str]:
-    lines = [f"============================== {title} ==============================",
+    lines = [_title(title),
              "\t" + "\t".join(f"{h:>{w}}" for h, w in zip(_RUN_HEADER, (24, 9, 9, 8, 8, 10, 14, 0)))]
     for row, share, cdf in _shares(rows):
         lines.append(f"\t{row.node_type:>24}\t{row.first_ms:>9.3f}\t{row.avg_ms:>9.3f}\t{share:>7.3f}%\t"
@@ -81,11 +85,11 @@ def stdout_section(heading: str, rows: list[Row], totals_us: list[float]) -> lis
 
 
 def csv_section(heading: str, rows: list[Row], totals_us: list[float]) -> list[str]:
-    lines = [heading, "Run Order", CSV_RUN_HEADER]
+    lines = [heading, _title("Run Order"), CSV_RUN_HEADER]
     for row, share, cdf in _shares(rows):
         lines.append(f"{row.node_type}, {row.first_ms:.3f}, {row.avg_ms:.3f}, {share:.3f}%, {cdf:.3f}%, "
                      f"{row.mem_kb:.3f}, {row.times_called}, {row.name}")
-    lines += ["", "Summary by node type", CSV_TYPE_HEADER]
+    lines += [_title("Summary by node type"), CSV_TYPE_HEADER]
     for row, share, cdf in _shares(_by_type(rows)):
         lines.append(f"{row.node_type}, {row.name}, {row.avg_ms:.3f}, {share:.3f}%, {cdf:.3f}%, {row.mem_kb:.3f}, "
                      f"{row.times_called}")
