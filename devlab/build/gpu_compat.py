@@ -81,8 +81,19 @@ class DelegationPlan:
         }
 
 
-def check_op(graph: TfliteGraph, node: OpNode) -> str | None:
+def constant_like_tensors(graph: TfliteGraph) -> frozenset[int]:
+    """Constant tensors plus the outputs of DEQUANTIZE ops fed by constants: fp16-weight models store weights as
+    fp16 constants behind a DEQUANTIZE, and the GPU delegate folds those back into constant weights."""
+    constant = {t.index for t in graph.tensors if t.is_constant}
+    for node in graph.ops:
+        if node.op == "DEQUANTIZE" and node.inputs and node.inputs[0] in constant:
+            constant.update(node.outputs)
+    return frozenset(constant)
+
+
+def check_op(graph: TfliteGraph, node: OpNode, constants: frozenset[int] | None = None) -> str | None:
     """The reason the delegate rejects this op, or None when it accepts it."""
+    constants = constant_like_tensors(graph) if constants is None else constants
     if node.op.startswith("CUSTOM:"):
         name = node.op.split(":", 1)[1]
         return None if name in SUPPORTED_CUSTOM_OPS else f"Not supported custom op {name}"
@@ -95,7 +106,7 @@ def check_op(graph: TfliteGraph, node: OpNode) -> str | None:
         if index < 0:
             continue
         tensor = graph.tensor(index)
-        if tensor.rank > 4 and not tensor.is_constant:
+        if tensor.rank > 4 and index not in constants:
             return "Tensor dimensions must be less than 5 (found rank %d on %s)" % (tensor.rank, tensor.name)
         if tensor.dynamic:
             return f"Dynamic shapes are not supported (tensor {tensor.name})"
@@ -104,12 +115,13 @@ def check_op(graph: TfliteGraph, node: OpNode) -> str | None:
     rule = _OP_RULES.get(node.op)
     if rule is None and node.op in _REDUCTIONS:
         rule = _reduction_rule
-    return rule(graph, node) if rule else None
+    return rule(graph, node, constants) if rule else None
 
 
 def plan_gpu_delegation(graph: TfliteGraph, max_delegated_partitions: int = 1) -> DelegationPlan:
     limit = max(1, max_delegated_partitions)  # the GPU delegate treats <= 0 as 1
-    reasons = {node.index: check_op(graph, node) for node in graph.ops}
+    constants = constant_like_tensors(graph)
+    reasons = {node.index: check_op(graph, node, constants) for node in graph.ops}
     supported = {index for index, reason in reasons.items() if reason is None}
     partitions = partition_nodes(graph, supported)
     chosen = sorted(partitions, key=lambda part: (-len(part), part[0]))[:limit]
@@ -164,33 +176,33 @@ def partition_nodes(graph: TfliteGraph, supported: set[int]) -> list[tuple[int, 
     return partitions
 
 
-def _runtime_inputs(graph: TfliteGraph, node: OpNode) -> list[int]:
-    return [i for i in node.inputs if i >= 0 and not graph.tensor(i).is_constant]
+def _runtime_inputs(node: OpNode, constants: frozenset[int]) -> list[int]:
+    return [i for i in node.inputs if i >= 0 and i not in constants]
 
 
-def _reduction_rule(graph: TfliteGraph, node: OpNode) -> str | None:
-    if len(node.inputs) < 2 or node.inputs[1] < 0 or not graph.tensor(node.inputs[1]).is_constant:
+def _reduction_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
+    if len(node.inputs) < 2 or node.inputs[1] < 0 or node.inputs[1] not in constants:
         return f"{node.op} needs constant int32 axes"
     return None
 
 
-def _softmax_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+def _softmax_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
     beta = float(node.options.get("beta", 1.0))
     return None if abs(beta - 1.0) < 1e-6 else f"Softmax.beta != 1 is not supported (beta={beta:g})"
 
 
-def _batch_matmul_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+def _batch_matmul_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
     if len(node.inputs) != 2 or len(node.outputs) != 1:
         return f"Expected 2 inputs and 1 output, got: {len(node.inputs)} inputs and {len(node.outputs)} outputs"
     return None
 
 
-def _fully_connected_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+def _fully_connected_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
     if int(node.options.get("weightsFormat", 0)) != 0:
         return f"Unsupported FullyConnected weights format: {node.options.get('weightsFormat')}"
-    if len(_runtime_inputs(graph, node)) > 2:
+    if len(_runtime_inputs(node, constants)) > 2:
         return "FullyConnected doesn't support more than 2 runtime inputs."
-    if node.inputs and graph.tensor(node.inputs[0]).is_constant:
+    if node.inputs and node.inputs[0] in constants:
         return "FullyConnected doesn't support constant input."
     if node.options.get("keepNumDims"):
         if graph.tensor(node.inputs[0]).rank != graph.tensor(node.outputs[0]).rank:
@@ -198,7 +210,7 @@ def _fully_connected_rule(graph: TfliteGraph, node: OpNode) -> str | None:
     return None
 
 
-def _broadcast_rule(graph: TfliteGraph, node: OpNode) -> str | None:
+def _broadcast_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
     if len(node.inputs) != 2:
         return f"{node.op} requires two input tensors."
     first, second = (graph.tensor(i).shape for i in node.inputs)
@@ -213,7 +225,7 @@ def _broadcast_rule(graph: TfliteGraph, node: OpNode) -> str | None:
     return None
 
 
-_OP_RULES: dict[str, Callable[[TfliteGraph, OpNode], str | None]] = {
+_OP_RULES: dict[str, Callable[[TfliteGraph, OpNode, frozenset[int]], str | None]] = {
     "SOFTMAX": _softmax_rule,
     "BATCH_MATMUL": _batch_matmul_rule,
     "FULLY_CONNECTED": _fully_connected_rule,

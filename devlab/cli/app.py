@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import traceback
 
@@ -56,8 +58,17 @@ def _register() -> None:
                 raise
 
 
+def _silence_native_teardown() -> None:
+    """LiteRT logs its accelerators' teardown to fd 2 at interpreter exit; our output is complete by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
 def main() -> None:
     _register()
+    atexit.register(_silence_native_teardown)
     try:
         app(standalone_mode=False)
     except DevlabError as exc:

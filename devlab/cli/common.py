@@ -12,7 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(stderr=True, highlight=False)
+# Logs of CI jobs are not terminals: Rich would wrap tables at 80 columns there, so give them room.
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 _state = {"debug": False}
 
@@ -45,4 +46,4 @@ def emit_json(value: Any) -> None:
 
 def print_error(message: str) -> None:
     # markup=False: the message may hold user text with square brackets
-    console.print(f"error: {message}", style="bold red", markup=False, highlight=False)
+    console.print(f"error: {message}", style="bold red", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,61 @@
+"""The measurement plan on this machine: each variant on each available accelerator, logs kept in the run folder.
+
+LiteRT's Python API has no profiler hook, so a host run is a clean latency run only; the variant's predicted
+delegation comes from the build, and what the runtime reported (fully accelerated or not, its log) is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from devlab.bench.host_runtime import Accelerator, GpuUnavailable, HostBenchOptions, run_host_benchmark
+from devlab.build.pipeline import Manifest
+from devlab.errors import DevlabError
+from devlab.fsutil import atomic_write_text
+from devlab.provenance import MEASURED
+from devlab.report.run_record import Timing, VariantRun
+
+Progress = Callable[[str, str], None]   # (variant, accelerator)
+
+
+def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], options: HostBenchOptions,
+                         run_dir: Path, progress: Progress = lambda v, a: None,
+                         gpu_missing_reason: str | None = None) -> tuple[list[VariantRun], list[str]]:
+    """Returns the per-variant results and notes (e.g. 'no GPU on this machine'), never raising for one variant.
+    With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once."""
+    results: list[VariantRun] = []
+    notes: list[str] = []
+    if gpu_missing_reason and "gpu" in accelerators:
+        accelerators = [a for a in accelerators if a != "gpu"]
+        notes.append(f"GPU runs skipped: {gpu_missing_reason}")
+    for variant in manifest.variants:
+        for accelerator in accelerators:
+            progress(variant.name, accelerator)
+            base = dict(variant=variant.name, accelerator=accelerator, model_sha256=variant.sha256,
+                        model_bytes=variant.bytes, delegation_predicted=variant.delegation if accelerator == "gpu"
+                        else None)
+            if accelerator == "gpu" and gpu_missing_reason:
+                results.append(VariantRun(status="skipped", error=gpu_missing_reason, **base))
+                continue
+            try:
+                result = run_host_benchmark(variant.path, accelerator, options)
+            except GpuUnavailable as exc:
+                gpu_missing_reason = exc.problem
+                notes.append(f"GPU runs skipped: {exc.problem}")
+                results.append(VariantRun(status="skipped", error=exc.problem, **base))
+                continue
+            except DevlabError as exc:
+                results.append(VariantRun(status="failed", error=exc.one_line(), **base))
+                continue
+            log_name = f"logs/{variant.name}-{accelerator}.log"
+            atomic_write_text(run_dir / log_name, result.native_log)
+            reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
+                        "accelerator": accelerator} if accelerator == "gpu" else None
+            results.append(VariantRun(
+                status="ok",
+                timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
+                delegation_reported=reported, logs={"runtime": log_name},
+                extra={"threads": result.threads}, **base,
+            ))
+    return results, notes

@@ -1,0 +1,163 @@
+"""Benchmark a .tflite on this machine with the LiteRT runtime (ai-edge-litert CompiledModel).
+
+CPU (XNNPACK) always; GPU (LiteRT's WebGPU accelerator over Vulkan) where an adapter exists. GPU runs use
+GpuOptions(benchmark_mode=True) so each run waits for the GPU: without it runs return before the GPU finishes and
+the timings are fiction (../shared/specs/litert_host.md). Deliberately free of TensorFlow imports: this module runs
+on GPU machines that have only the LiteRT wheel.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from devlab.bench.stats import LatencyStats
+from devlab.errors import ModelError, ToolError, UsageError
+from devlab.native_output import captured_native_output
+from devlab.provenance import MEASURED
+
+Accelerator = Literal["cpu", "gpu"]
+NO_GPU_MARKERS = ("No adapters found", "Failed to initialize WebGPU", "Couldn't load Vulkan",
+                  "Failed to get or create delegate")
+
+
+@dataclass(frozen=True)
+class HostBenchOptions:
+    num_runs: int = 20
+    max_runs: int = 500            # keeps run.json small for sub-millisecond models that meet min_secs slowly
+    warmup_runs: int = 2
+    min_secs: float = 0.5
+    max_secs: float = 20.0
+    warmup_min_secs: float = 0.0
+    num_threads: int = 0           # 0: the runtime decides (the Python default of 1 thread would understate CPUs)
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.num_runs < 1:
+            raise UsageError(f"--runs must be at least 1 (got {self.num_runs})", "pass --runs 1 or more")
+        if self.warmup_runs < 0:
+            raise UsageError(f"--warmup must be 0 or more (got {self.warmup_runs})", "pass --warmup 0 or more")
+        if self.max_secs <= 0 or self.min_secs < 0:
+            raise UsageError("--min-secs must be >= 0 and --max-secs > 0", "fix the duration options")
+
+
+@dataclass(frozen=True)
+class HostBenchResult:
+    model: str
+    accelerator: Accelerator
+    threads: int
+    init_ms: float
+    first_run_ms: float
+    latency: LatencyStats
+    fully_accelerated: bool
+    native_log: str                 # what LiteRT and its delegates printed while loading and running
+
+
+class GpuUnavailable(ToolError):
+    """This machine has no GPU adapter LiteRT can use; reported once and the run goes on with CPU."""
+
+
+def run_host_benchmark(model_path: Path, accelerator: Accelerator, options: HostBenchOptions) -> HostBenchResult:
+    options.validate()
+    if not model_path.is_file():
+        raise ModelError(f"model file {model_path} does not exist", "run `devlab build` first or check the path")
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.options import CpuOptions, GpuOptions, HardwareAccelerator, Options
+
+    if accelerator == "gpu":
+        # GPU alone fails when any op is unsupported: allow CPU fallback and report the partition.
+        runtime_options = Options(HardwareAccelerator.GPU | HardwareAccelerator.CPU,
+                                  cpu_options=CpuOptions(num_threads=options.num_threads),
+                                  gpu_options=GpuOptions(benchmark_mode=True))
+    else:
+        runtime_options = Options(HardwareAccelerator.CPU, cpu_options=CpuOptions(num_threads=options.num_threads))
+
+    with captured_native_output() as capture:
+        try:
+            start = time.perf_counter()
+            model = CompiledModel.from_file(str(model_path), options=runtime_options)
+            inputs, outputs = _buffers(model, options.seed)
+            init_ms = (time.perf_counter() - start) * 1e3
+            error: str | None = None
+        except Exception as exc:  # LiteRT raises RuntimeError with its status text
+            error = str(exc)
+        if error is not None:
+            gc.collect()  # the half-built runtime logs its teardown: keep that inside the capture
+    if error is not None:
+        text = f"{error} {capture.text}"
+        if accelerator == "gpu" and any(marker in text for marker in NO_GPU_MARKERS):
+            raise GpuUnavailable("no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)",
+                                 "run on a machine with a Vulkan-capable GPU, or use --accelerator cpu",
+                                 stage="load")
+        raise ToolError(f"LiteRT could not load {model_path.name} on {accelerator}: {_first_error_line(text)}",
+                        "check the model with `devlab build --explain`; the full log is in the run folder",
+                        stage="load")
+
+    with captured_native_output() as run_capture:
+        first_start = time.perf_counter()
+        model.run_by_index(0, inputs, outputs)
+        first_run_ms = (time.perf_counter() - first_start) * 1e3
+        _timed_loop(model, inputs, outputs, options.warmup_runs, options.warmup_min_secs, options.max_secs,
+                    max(options.max_runs, options.warmup_runs))
+        samples = _timed_loop(model, inputs, outputs, options.num_runs, options.min_secs, options.max_secs,
+                              max(options.max_runs, options.num_runs))
+        fully_accelerated = bool(model.is_fully_accelerated())
+        del model, inputs, outputs  # LiteRT logs its teardown: let it land in the captured log
+    return HostBenchResult(
+        model=str(model_path), accelerator=accelerator, threads=options.num_threads, init_ms=init_ms,
+        first_run_ms=first_run_ms, latency=LatencyStats.from_samples(samples, MEASURED),
+        fully_accelerated=fully_accelerated, native_log=capture.text + run_capture.text,
+    )
+
+
+def _timed_loop(model, inputs, outputs, min_runs: int, min_secs: float, max_secs: float,
+                max_runs: int) -> list[float]:
+    """At least `min_runs` runs and `min_secs` seconds, stopping once `max_secs` is exceeded or `max_runs` done."""
+    samples: list[float] = []
+    loop_start = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - loop_start
+        if len(samples) >= min_runs and elapsed >= min_secs:
+            break
+        if samples and (elapsed > max_secs or len(samples) >= max_runs):
+            break
+        if min_runs == 0 and min_secs <= 0:
+            break
+        start = time.perf_counter_ns()
+        model.run_by_index(0, inputs, outputs)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+def _buffers(model, seed: int):
+    signatures = model.get_signature_list()
+    key = next(iter(signatures))
+    details = model.get_input_tensor_details(key)
+    inputs = model.create_input_buffers(0)
+    outputs = model.create_output_buffers(0)
+    rng = np.random.default_rng(seed)
+    for buffer, name in zip(inputs, signatures[key]["inputs"]):
+        spec = details[name]
+        buffer.write(random_tensor(rng, tuple(spec["shape"]), np.dtype(spec["dtype"])))
+    return inputs, outputs
+
+
+def random_tensor(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    if np.issubdtype(dtype, np.bool_):
+        return rng.integers(0, 2, shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -8), min(info.max, 8), shape).astype(dtype)
+
+
+def _first_error_line(text: str) -> str:
+    for line in text.splitlines():
+        if "ERROR" in line or "rror" in line:
+            return line.strip()[:300]
+    return text.strip().splitlines()[0][:300] if text.strip() else "unknown error"

@@ -1,0 +1,206 @@
+"""Build the requested variants of one model into a folder, with a manifest entry per variant.
+
+Each entry records path, sha256, bytes, op histogram, where it came from, the recipe, the predicted GPU
+delegation and, for every variant that is not the float reference, its numerical equivalence to it.
+Builds are cached by a key over everything that shapes the output, so a second `devlab run` converts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from devlab import __version__
+from devlab.build.convert import Converted, convert_keras, convert_saved_model, load_keras_model, quantize_tflite
+from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.sources import ModelSource
+from devlab.build.tflite_graph import read_tflite
+from devlab.build.variants import VariantSpec
+from devlab.errors import ToolError
+from devlab.fsutil import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA_VERSION = 1
+REFERENCE_FILE = "_reference-fp32.tflite"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuiltVariant:
+    name: str
+    path: Path
+    sha256: str
+    bytes: int
+    op_histogram: dict[str, int]
+    recipe: dict[str, object]
+    delegation: dict[str, object]          # predicted by gpu_compat: source "estimated"
+    equivalence: dict[str, object] | None  # vs the fp32 reference; None for the reference itself
+    cached: bool
+    build_seconds: float
+    build_key: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "bytes": self.bytes,
+                "op_histogram": self.op_histogram, "recipe": self.recipe, "delegation": self.delegation,
+                "equivalence": self.equivalence, "build_key": self.build_key}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: ModelSource
+    directory: Path
+    variants: tuple[BuiltVariant, ...]
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def variant(self, name: str) -> BuiltVariant:
+        return next(v for v in self.variants if v.name == name)
+
+    def to_json(self) -> dict[str, object]:
+        return {"schema_version": MANIFEST_SCHEMA_VERSION, "model": self.model.to_json(),
+                "variants": [v.to_json() for v in self.variants]}
+
+
+def default_build_dir(root: Path, source: ModelSource) -> Path:
+    return root / "models" / "build" / source.name
+
+
+def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path, *, seed: int = 0,
+                   progress: Progress = lambda _: None) -> Manifest:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = _read_previous(out_dir / MANIFEST_NAME)
+    builder = _Builder(source, out_dir, seed)
+    built: list[BuiltVariant] = []
+    reference_path: Path | None = None
+    for spec in _reference_first(specs):
+        progress(spec.name)
+        key = builder.key(spec)
+        cached = previous.get(spec.name)
+        path = out_dir / f"{spec.name}.tflite"
+        start = time.perf_counter()
+        if cached and cached.get("build_key") == key and path.is_file() and sha256_file(path) == cached.get("sha256"):
+            variant = _from_cache(spec, path, cached, key)
+        else:
+            converted = builder.convert(spec)
+            atomic_write_bytes(path, converted.data)
+            variant = _describe(spec, path, converted, key, time.perf_counter() - start, builder.recipe(spec, converted))
+            builder.logs[spec.name] = converted.log
+        if spec.is_reference:
+            reference_path = path
+        built.append(variant)
+    if any(not v.equivalence and not spec.is_reference for v, spec in zip(built, _reference_first(specs))):
+        reference_path = reference_path or builder.reference(out_dir / REFERENCE_FILE)
+        built = [_with_equivalence(v, spec, reference_path, seed)
+                 for v, spec in zip(built, _reference_first(specs))]
+    ordered = [next(v for v in built if v.name == spec.name) for spec in specs]
+    manifest = Manifest(source, out_dir, tuple(ordered), builder.logs)
+    merged = {**previous, **{v.name: v.to_json() for v in ordered}}
+    atomic_write_json(out_dir / MANIFEST_NAME, {**manifest.to_json(), "variants": list(merged.values())})
+    return manifest
+
+
+class _Builder:
+    """Turns a spec into .tflite bytes for one source; keeps the Keras model between variants."""
+
+    def __init__(self, source: ModelSource, out_dir: Path, seed: int) -> None:
+        self.source = source
+        self.out_dir = out_dir
+        self.seed = seed
+        self.logs: dict[str, str] = {}
+        self._keras_cache: dict[tuple[str, ...], object] = {}
+
+    def key(self, spec: VariantSpec) -> str:
+        return sha256_bytes(json.dumps({
+            "devlab": __version__, "source": self.source.to_json() | {"path": None}, "seed": self.seed,
+            "quantization": spec.quantization, "rewrites": list(spec.rewrites), "tf": _package_version("tensorflow"),
+        }, sort_keys=True).encode())[:16]
+
+    def recipe(self, spec: VariantSpec, converted: Converted) -> dict[str, object]:
+        from devlab.build.variants import available_rewrites
+        whys = available_rewrites() if spec.rewrites else {}
+        return {"quantization": spec.quantization, "converter": converted.converter, "seed": self.seed,
+                "rewrites": [{"name": r, "why": whys.get(r, "")} for r in spec.rewrites]}
+
+    def convert(self, spec: VariantSpec) -> Converted:
+        if self.source.type == "tflite":
+            assert self.source.path is not None
+            return quantize_tflite(self.source.path.read_bytes(), spec.quantization)
+        if self.source.type == "saved-model" and not spec.rewrites:
+            assert self.source.path is not None
+            return convert_saved_model(self.source.path, spec.quantization)
+        return convert_keras(self._keras_model(spec.rewrites), spec.quantization)
+
+    def reference(self, path: Path) -> Path:
+        if not path.is_file():
+            atomic_write_bytes(path, self.convert(VariantSpec("fp32", "none")).data)
+        return path
+
+    def _keras_model(self, rewrites: tuple[str, ...]):
+        if rewrites not in self._keras_cache:
+            from devlab.build import rewrites as rewrite_registry
+            if self.source.type == "zoo":
+                from devlab.zoo import get_zoo_model
+                options = rewrite_registry.graph_options_for(rewrites)
+                model = get_zoo_model(self.source.name).build(options, self.seed)
+            else:
+                if self.source.type == "saved-model":
+                    raise ToolError("graph rewrites need a Keras model, not a SavedModel directory",
+                                    "save the model as .keras (model.save('m.keras')) and pass that file",
+                                    stage="build")
+                model = load_keras_model(self.source)
+                if rewrites:
+                    model = rewrite_registry.rewrite_keras_model(model, rewrites)
+            self._keras_cache[rewrites] = model
+        return self._keras_cache[rewrites]
+
+
+def _reference_first(specs: list[VariantSpec]) -> list[VariantSpec]:
+    return sorted(specs, key=lambda spec: not spec.is_reference)
+
+
+def _describe(spec: VariantSpec, path: Path, converted: Converted, key: str, seconds: float,
+              recipe: dict[str, object]) -> BuiltVariant:
+    graph = read_tflite(converted.data)
+    return BuiltVariant(
+        name=spec.name, path=path, sha256=graph.sha256, bytes=graph.size_bytes,
+        op_histogram=graph.op_histogram(), recipe=recipe, delegation=plan_gpu_delegation(graph).to_json(),
+        equivalence=None, cached=False, build_seconds=seconds, build_key=key,
+    )
+
+
+def _from_cache(spec: VariantSpec, path: Path, entry: dict, key: str) -> BuiltVariant:
+    return BuiltVariant(
+        name=spec.name, path=path, sha256=str(entry["sha256"]), bytes=int(entry["bytes"]),
+        op_histogram=dict(entry["op_histogram"]), recipe=dict(entry["recipe"]),
+        delegation=dict(entry["delegation"]), equivalence=entry.get("equivalence"), cached=True,
+        build_seconds=0.0, build_key=key,
+    )
+
+
+def _with_equivalence(variant: BuiltVariant, spec: VariantSpec, reference: Path, seed: int) -> BuiltVariant:
+    if spec.is_reference or variant.equivalence is not None:
+        return variant
+    from dataclasses import replace
+
+    from devlab.build.equivalence import check_equivalence, tolerance_for
+    result = check_equivalence(reference, variant.path, seed=seed, tolerance=tolerance_for(spec.recipes))
+    return replace(variant, equivalence=result.to_json())
+
+
+def _read_previous(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text())
+        return {entry["name"]: entry for entry in data.get("variants", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # no manifest, or one from an older devlab: rebuild
+
+
+def _package_version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,48 @@
+"""`devlab build MODEL`: build variants, print the manifest, and with --explain the predicted GPU fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from devlab.cli.app import app
+from devlab.cli.common import console, emit_json
+from devlab.cli.progress import rich_progress
+
+
+@app.command("build")
+def build_command(
+    model: str = typer.Argument(..., help="Zoo name (see `devlab build --list`), .keras/.h5, SavedModel dir or .tflite."),
+    variants: Optional[str] = typer.Option(None, "--variants", "-v",
+                                           help="Comma-separated: fp32,fp16,int8-dynamic,gpu or rewrites joined "
+                                                "with '+' (groupnorm-4d+fp16). .tflite: as-is,int8-dynamic,"
+                                                "int8-weight-only."),
+    explain: bool = typer.Option(False, "--explain", help="Show, per variant, which ops would leave the GPU and why."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default models/build/<model>)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for zoo weights and equivalence inputs."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout."),
+) -> None:
+    """Build optimized TFLite variants of a model, with a manifest entry per variant."""
+    from devlab.build.pipeline import build_variants, default_build_dir
+    from devlab.build.sources import resolve_model
+    from devlab.build.variants import parse_variants
+    from devlab.report.console import explain_table, manifest_table
+
+    source = resolve_model(model)
+    specs = parse_variants(variants, source.kind)
+    out_dir = out or default_build_dir(Path("."), source)
+    with rich_progress() as progress:
+        progress.start("build", len(specs))
+        manifest = build_variants(source, specs, out_dir, seed=seed, progress=lambda name: progress.step("build", name))
+    if json_out:
+        emit_json(manifest.to_json())
+    console.print(manifest_table(manifest))
+    if explain:
+        for variant in manifest.variants:
+            if variant.delegation.get("cpu_ops"):
+                console.print(explain_table(variant.name, variant.delegation))
+            else:
+                console.print(f"{variant.name}: every op predicted on the GPU "
+                              f"({variant.delegation['ops_on_gpu']} ops, one partition)")

@@ -1,0 +1,89 @@
+"""Rich tables for the terminal. Every number shows its provenance column so nothing passes for what it is not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from devlab.build.pipeline import Manifest
+
+
+def variants_table(record: dict[str, Any]) -> Table:
+    device = record["device"]
+    title = f"{record['model']['name']} on {device.get('alias') or device['serial']} ({device['model']})"
+    if device.get("simulated"):
+        title += " — SIMULATED phone: numbers come from a cost model, not a phone"
+    show_delegation = any(v["accelerator"] == "gpu" for v in record["variants"])
+    table = Table(title=title, title_justify="left")
+    columns = ["variant", "unit", "mean ms", "median ms", "p90 ms", "min ms", "runs", "init ms", "source"]
+    if show_delegation:
+        columns.append("GPU ops (predicted)")
+    for column in columns:
+        table.add_column(column, justify="right" if "ms" in column or column == "runs" else "left")
+    for variant in record["variants"]:
+        timing = variant.get("timing")
+        row = [variant["variant"], variant["accelerator"]]
+        if timing:
+            latency = timing["latency_ms"]
+            row += [_ms(latency["mean_ms"]), _ms(latency["median_ms"]), _ms(latency["p90_ms"]),
+                    _ms(latency["min_ms"]), str(latency["count"]), _ms(timing.get("init_ms")), timing["source"]]
+        else:
+            row += [f"{variant['status']}: {variant.get('error') or ''}"[:60], "", "", "", "", "", ""]
+        if show_delegation:
+            predicted = (variant.get("delegation") or {}).get("predicted")
+            row.append(_delegation_text(predicted) if variant["accelerator"] == "gpu" else "")
+        table.add_row(*row)
+    return table
+
+
+def manifest_table(manifest: Manifest) -> Table:
+    table = Table(title=f"{manifest.model.name}: variants in {manifest.directory}", title_justify="left")
+    for column in ("variant", "KiB", "ops", "GPU (predicted)", "max abs err", "max rel err", "recipe", "cached"):
+        table.add_column(column)
+    for v in manifest.variants:
+        eq = v.equivalence or {}
+        recipe = "+".join([r["name"] for r in v.recipe.get("rewrites", [])] + [str(v.recipe.get("quantization"))])
+        table.add_row(v.name, f"{v.bytes / 1024:.1f}", str(sum(v.op_histogram.values())),
+                      _delegation_text(v.delegation), _num(eq.get("max_abs_error")), _num(eq.get("max_rel_error")),
+                      recipe, "yes" if v.cached else "no")
+    return table
+
+
+OUTSIDE_PARTITION = "supported, but outside the delegated partition"
+
+
+def explain_table(name: str, delegation: dict[str, Any]) -> Table:
+    """Ops the delegate rejects, one row each with the reason; supported ops stranded outside the delegated
+    partition are summed up in one row, since their reason is the rejected ops around them."""
+    cpu_ops = delegation.get("cpu_ops", [])
+    rejected = [op for op in cpu_ops if not (op["reason"] or "").startswith(OUTSIDE_PARTITION)]
+    stranded = [op for op in cpu_ops if (op["reason"] or "").startswith(OUTSIDE_PARTITION)]
+    table = Table(title=f"{name}: {delegation['ops_on_cpu']} ops predicted on the CPU, "
+                        f"{delegation['ops_on_gpu']} on the GPU, {delegation['partitions']} partitions",
+                  title_justify="left")
+    table.add_column("node", justify="right")
+    table.add_column("op")
+    table.add_column("why not on the GPU")
+    for op in rejected:
+        table.add_row(str(op["node"]), op["op"], op["reason"] or "")
+    if stranded:
+        nodes = ", ".join(str(op["node"]) for op in stranded[:12]) + (" ..." if len(stranded) > 12 else "")
+        table.add_row(nodes, f"{len(stranded)} supported ops",
+                      "outside the one delegated partition: the delegate takes only the largest partition, "
+                      "and the rejected ops above split the graph")
+    return table
+
+
+def _delegation_text(delegation: dict[str, Any] | None) -> str:
+    if not delegation:
+        return "-"
+    return f"{delegation['applied']} {delegation['ops_on_gpu']}/{delegation['ops_on_gpu'] + delegation['ops_on_cpu']}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2e}"

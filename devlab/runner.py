@@ -1,0 +1,92 @@
+"""`devlab run`: build the variants, measure them on the chosen device, write the run folder.
+
+The flow is one direction (DESIGN.md): build -> deploy -> measure -> parse -> attribute -> report. This module
+only sequences it; each step lives in its own module.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devlab.bench.host_runtime import Accelerator, HostBenchOptions
+from devlab.build.pipeline import Manifest, build_variants, default_build_dir
+from devlab.build.sources import ModelSource, resolve_model
+from devlab.build.variants import parse_variants
+from devlab.progress import NoProgress, ProgressSink
+from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
+
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    model: str
+    device: str = "host"
+    variants: str | None = None
+    out_root: Path = Path("traces")
+    build_root: Path = Path(".")
+    bench: HostBenchOptions = field(default_factory=HostBenchOptions)
+    accelerators: tuple[Accelerator, ...] = ("cpu", "gpu")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    record: RunRecord
+
+
+def build_for_request(request: RunRequest, progress: ProgressSink) -> tuple[ModelSource, Manifest]:
+    source = resolve_model(request.model)
+    specs = parse_variants(request.variants, source.kind)
+    progress.start("build", len(specs))
+    manifest = build_variants(source, specs, default_build_dir(request.build_root, source), seed=request.seed,
+                              progress=lambda name: progress.step("build", name))
+    return source, manifest
+
+
+def run(request: RunRequest, progress: ProgressSink = NoProgress()) -> RunOutcome:
+    from devlab.devices.resolve import resolve_device
+    source = resolve_model(request.model)
+    specs = parse_variants(request.variants, source.kind)   # validate before any device work
+    device = resolve_device(request.device)
+    _, manifest = build_for_request(request, progress)
+    run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
+    variants, notes = _measure(device, manifest, request, run_dir, progress)
+    record = RunRecord(
+        run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
+        tools=tool_versions(), settings=_settings(request, specs), variants=tuple(variants),
+        build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
+    )
+    record.write(run_dir)
+    return RunOutcome(run_dir, record)
+
+
+def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path,
+             progress: ProgressSink) -> tuple[list[VariantRun], list[str]]:
+    from devlab.bench.host_plan import run_manifest_on_host
+    missing = None if device.has_gpu else "no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)"
+    accelerators = [a for a in request.accelerators if not (a == "gpu" and missing)] or ["cpu"]
+    progress.start("bench", len(manifest.variants) * len(accelerators))
+    return run_manifest_on_host(manifest, list(request.accelerators), request.bench, run_dir,
+                                progress=lambda variant, acc: progress.step("bench", f"{variant} on {acc}"),
+                                gpu_missing_reason=missing)
+
+
+def _settings(request: RunRequest, specs) -> dict[str, object]:
+    bench = request.bench
+    return {"variants": [s.name for s in specs], "accelerators": list(request.accelerators),
+            "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "min_secs": bench.min_secs,
+            "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed}
+
+
+def tool_versions() -> dict[str, object]:
+    from importlib.metadata import PackageNotFoundError, version
+    versions: dict[str, object] = {"python": platform.python_version()}
+    for package in ("tensorflow", "tensorflow-cpu", "ai-edge-litert", "ai-edge-quantizer", "adbutils", "perfetto"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
