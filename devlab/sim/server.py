@@ -255,8 +255,12 @@ class SimServer:
         self._listener = listener
         threading.Thread(target=self._accept_loop, name="sim-accept", daemon=True).start()
         if self.control_file is not None:
-            threading.Thread(target=self._poll_control_file, name="sim-control", daemon=True).start()
+            self.start_control_polling()
         return self
+
+    def start_control_polling(self) -> None:
+        """Watch `control_file` for fault assignments (devlab/sim/faults.py)."""
+        threading.Thread(target=self._poll_control_file, name="sim-control", daemon=True).start()
 
     def stop(self) -> None:
         self._stopping.set()
