@@ -38,6 +38,11 @@ def state_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    try:  # reap it first when it is our own child (a zombie still answers kill 0)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
