@@ -53,7 +53,8 @@ def test_record_a_simulated_gpu_run(sim_phone, real_fixtures: Path, tmp_path: Pa
     assert recording.benchmark is not None and recording.benchmark.ok, recording.benchmark
     assert recording.offered is not None and "gpu.renderstages.adreno" in recording.used
     assert recording.path == tmp_path / "mnv3-gpu.perfetto-trace" and recording.path.stat().st_size > 0
-    assert {"atrace", "sched", "gpufreq", "gpu.renderstages"} <= set(recording.arrived), recording
+    assert {"atrace", "sched", "gpufreq", "gpu.renderstages"} <= set(recording.arrived), (
+        recording.summary.to_json() if recording.summary else None, recording.benchmark.stdout[:3000])
     summary = recording.summary
     invoke = summary.slice("Invoke")
     assert invoke is not None and invoke.count >= 5

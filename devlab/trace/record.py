@@ -22,6 +22,9 @@ TRACE_PROP = "debug.tflite.trace"
 CONFIG_DIR = "/data/misc/perfetto-configs"
 TRACE_DIR = "/data/misc/perfetto-traces"
 STOP_WAIT_S = 10.0
+# We stop perfetto with SIGTERM once the benchmark is done; duration_ms is only a safety cap, so it must be longer
+# than any benchmark (perfetto would otherwise stop by itself in the middle of the run).
+RECORD_CAP_MS = 600_000
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def _check(result: ShellResult, what: str, fix: str, device: str) -> ShellResult
 
 
 def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, name: str = "trace",
-                 options: TraceOptions = TraceOptions(), benchmark_timeout: float | None = None) -> TraceRecording:
+                 options: TraceOptions = TraceOptions(duration_ms=RECORD_CAP_MS), benchmark_timeout: float | None = None) -> TraceRecording:
     """setprop debug.tflite.trace 1, start perfetto in the background, run the benchmark, stop perfetto (SIGTERM
     flushes), restore the property whatever happens, pull the trace into run_dir."""
     label = device.info.alias or device.info.serial
