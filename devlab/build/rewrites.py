@@ -42,12 +42,14 @@ REWRITES: dict[str, Rewrite] = {r.name: r for r in (
              "into the query weights", attention="4d"),
     _rewrite("attention-4d-fused-softmax", "attention-4d with softmax's element-wise part after the matmul with V, "
              "so the seq x seq scores are not normalized in a separate pass", attention="4d-fused-softmax"),
+    _rewrite("upsample-resize", "keras UpSampling2D lowers to 5-D RESHAPE/TILE pairs the GPU delegate rejects; one "
+             "RESIZE_NEAREST_NEIGHBOR stays on the GPU", upsample="resize"),
     _rewrite("fp16", "float16 weights (converter recipe): half the bytes to load, and the GPU computes in fp16 "
              "anyway"),
 )}
 
 # `gpu` = every rewrite; of the alternatives it takes the builtin GELU op (one kernel) and plain 4-D attention.
-GPU_RECIPE = ("groupnorm-4d", "gelu-builtin", "attention-4d", "fp16")
+GPU_RECIPE = ("groupnorm-4d", "gelu-builtin", "attention-4d", "upsample-resize", "fp16")
 ALIASES: dict[str, tuple[str, ...]] = {"gpu": GPU_RECIPE}
 
 
@@ -85,7 +87,8 @@ def is_naive(options: GraphOptions) -> bool:
 def rewrite_keras_model(model: "keras.Model", recipes: Sequence[str]) -> "keras.Model":
     """Substitute GPU-friendly layers into a user's functional or Sequential Keras model, weights carried over.
 
-    keras GroupNormalization (channels-last, <=4-D input) -> GroupNorm4D; GELU activations (Activation("gelu"),
+    keras GroupNormalization (channels-last, <=4-D input) -> GroupNorm4D; UpSampling2D (nearest, square) ->
+    ResizeNearest; GELU activations (Activation("gelu"),
     any layer with activation=gelu) -> the chosen GELU; MultiHeadAttention on 3-D inputs without masks ->
     Attention4D. Layers that do not qualify, and all others, are kept as they are (shared, not copied).
     """
@@ -129,6 +132,11 @@ def _substitute_layer(layer: Any, options: GraphOptions, gpu_layers: Any, keras:
                                           value_dim=layer.value_dim, output_dim=_mha_output_dim(layer),
                                           use_bias=layer.use_bias,
                                           fused_softmax=options.attention == "4d-fused-softmax", name=layer.name)
+        return layer
+    if options.upsample == "resize" and isinstance(layer, keras.layers.UpSampling2D):
+        factor = tuple(layer.size)
+        if layer.interpolation == "nearest" and factor[0] == factor[1] and layer.data_format == "channels_last":
+            return gpu_layers.ResizeNearest(factor[0], name=layer.name)
         return layer
     if options.gelu != "erf" and _is_gelu(getattr(layer, "activation", None), keras):
         config = layer.get_config()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 GroupNormImpl = Literal["keras", "4d"]
 GeluImpl = Literal["erf", "builtin", "tanh"]
 AttentionImpl = Literal["keras", "4d", "4d-fused-softmax"]
+UpsampleImpl = Literal["keras", "resize"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class GraphOptions:
     groupnorm: GroupNormImpl = "keras"
     gelu: GeluImpl = "erf"
     attention: AttentionImpl = "keras"
+    upsample: UpsampleImpl = "keras"  # keras UpSampling2D lowers to 5-D TILEs; "resize": RESIZE_NEAREST_NEIGHBOR
 
 
 @dataclass(frozen=True)

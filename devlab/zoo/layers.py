@@ -176,6 +176,35 @@ class Attention4D(keras.layers.Layer):
                 "fused_softmax": self.fused_softmax}
 
 
+@keras.saving.register_keras_serializable(package="devlab")
+class ResizeNearest(keras.layers.Layer):
+    """Nearest-neighbour upsampling as one RESIZE_NEAREST_NEIGHBOR op.
+
+    keras UpSampling2D repeats rows and columns through 5-D RESHAPE/TILE pairs, which the GPU delegate rejects.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs: Any) -> Any:
+        height, width = int(inputs.shape[1]), int(inputs.shape[2])
+        return ops.image.resize(inputs, (height * self.factor, width * self.factor), interpolation="nearest")
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        batch, height, width, channels = input_shape
+        return (batch, height * self.factor, width * self.factor, channels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": self.factor}
+
+
+def upsample(options: GraphOptions, factor: int = 2, name: str | None = None) -> keras.layers.Layer:
+    if options.upsample == "resize":
+        return ResizeNearest(factor, name=name)
+    return keras.layers.UpSampling2D(factor, interpolation="nearest", name=name)
+
+
 def group_norm(options: GraphOptions, groups: int = 32, epsilon: float = 1e-5, name: str | None = None
                ) -> keras.layers.Layer:
     if options.groupnorm == "4d":
