@@ -127,8 +127,8 @@ class SchedSummary:
 class TraceSummary:
     path: str
     backend: str                       # "builtin (protobuf upb)" or "trace_processor"
-    packets: int
-    unknown_packets: int
+    packets: int | None               # None where the backend does not count packets (trace_processor)
+    unknown_packets: int | None
     duration_ms: float | None
     data_sources: tuple[str, ...]      # from the trace_config packet
     processes: tuple[tuple[int, str], ...]
@@ -252,7 +252,7 @@ class SummaryBuilder:
         entry[1] += 1
         self._on_cpu[sw.cpu] = (sw.ts_ns, sw.next_tid)
 
-    def build(self, *, path: Path, backend: str, packets: int, unknown_packets: int,
+    def build(self, *, path: Path, backend: str, packets: int | None, unknown_packets: int | None,
               duration_ns: int | None) -> TraceSummary:
         counters = tuple(CounterAggregate(name, c.unit, c.count, c.min, c.total / c.count, c.max,
                                           tuple(c.samples.values))
@@ -275,7 +275,8 @@ class SummaryBuilder:
 def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     """Summarize a trace file. Uses trace_processor when a binary is given (argument or DEVLAB_TRACE_PROCESSOR),
     else the built-in streaming reader."""
-    binary = trace_processor or os.environ.get("DEVLAB_TRACE_PROCESSOR")
+    # "" asks for the built-in reader even when DEVLAB_TRACE_PROCESSOR is set
+    binary = trace_processor if trace_processor is not None else os.environ.get("DEVLAB_TRACE_PROCESSOR")
     if binary:
         from devlab.trace.tp_backend import analyze_with_trace_processor
         return analyze_with_trace_processor(Path(path), Path(binary))
