@@ -1,0 +1,104 @@
+"""Benchmark: our streaming `analyze` vs raw protobuf decoding of the same generated trace (not a test).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/trace_reader_bench.py [--size-mb 100] [--keep PATH]
+
+Generates a trace with perfetto's real protos (ATrace slices of a benchmark thread, sched switches, GPU frequency,
+GPU render stages), then, each in a fresh subprocess so peak RSS is per task: raw decode (`Trace.ParseFromString`
+of the whole file, upb) and `devlab.trace.summary.analyze`. Prints speeds, the ratio (goal >= 0.5x raw) and peak
+memory against the file size (goal <= 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MS = 1_000_000
+KERNELS = ("convolution_2d 0 -> relu 1", "depthwise_convolution 2", "convolution_2d 3", "add 4", "mean 5",
+           "fully_connected 6", "softmax 7")
+
+_CHILD = r"""
+import json, resource, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if mode == "raw":
+    from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace
+    with open(path, "rb") as f:
+        trace = Trace.FromString(f.read())
+    n = len(trace.packet)
+else:
+    from devlab.trace.summary import analyze
+    n = analyze(path).packets
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "packets": n,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def generate(path: Path, size_mb: float) -> None:
+    from devlab.trace.config import build_config, parse_config
+    from devlab.trace.writer import TraceWriter
+    target = size_mb * 1e6
+    with open(path, "wb") as out:
+        w = TraceWriter(out, bundle_events=256)
+        w.trace_config(parse_config(build_config().text))
+        w.process(5000, "/data/local/tmp/benchmark_model", {5000: "benchmark_model"})
+        t = 1_000 * MS
+        run = 0
+        while out.tell() < target:
+            w.sched_switch(4, t, (0, "swapper/4"), (5000, "benchmark_model"))
+            w.gpu_frequency(t, 585_000 if run % 50 < 40 else 490_000)
+            w.atrace_begin(4, t, 5000, 5000, "Invoke")
+            for node in range(8):
+                w.atrace_begin(4, t + node * 100_000, 5000, 5000, f"CONV_2D@{node}/0")
+                w.atrace_end(4, t + node * 100_000 + 90_000, 5000, 5000)
+            w.atrace_begin(4, t + MS, 5000, 5000, "TfLiteGpuDelegateV2@8/0")
+            for i, label in enumerate(KERNELS):
+                w.gpu_render_stage(t + MS + i * 200_000, 150_000 + 1_000 * (run % 7), label, submission_id=run)
+            w.atrace_end(4, t + 3 * MS, 5000, 5000)
+            w.atrace_end(4, t + 3 * MS + 50_000, 5000, 5000)
+            w.sched_switch(4, t + 3 * MS + 60_000, (5000, "benchmark_model"), (0, "swapper/4"))
+            t += 4 * MS
+            run += 1
+        w.flush()
+
+
+def measure(mode: str, path: Path) -> dict[str, float]:
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path)], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(repo)}, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=100.0)
+    parser.add_argument("--keep", type=Path, default=None, help="write the generated trace here and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "bench.perfetto-trace"
+        started = time.perf_counter()
+        generate(path, args.size_mb)
+        size_mb = path.stat().st_size / 1e6
+        print(f"generated {size_mb:.1f} MB in {time.perf_counter() - started:.1f} s: {path}")
+        raw = measure("raw", path)
+        ours = measure("analyze", path)
+        raw_speed, our_speed = size_mb / raw["seconds"], size_mb / ours["seconds"]
+        print(f"raw decode : {raw['seconds']:.2f} s  {raw_speed:7.1f} MB/s  peak RSS {raw['peak_rss_mb']:.0f} MB  "
+              f"({raw['packets']} packets)")
+        print(f"analyze    : {ours['seconds']:.2f} s  {our_speed:7.1f} MB/s  peak RSS {ours['peak_rss_mb']:.0f} MB  "
+              f"({ours['packets']} packets)")
+        ratio = our_speed / raw_speed
+        memory = ours["peak_rss_mb"] / size_mb
+        print(f"speed ratio analyze/raw = {ratio:.2f}x (goal >= 0.5x: {'met' if ratio >= 0.5 else 'NOT met'})")
+        print(f"analyze peak RSS / file size = {memory:.2f}x (goal <= 2x: {'met' if memory <= 2 else 'NOT met'}; "
+              "RSS includes the Python interpreter and imports)")
+
+
+if __name__ == "__main__":
+    main()
