@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -99,7 +99,22 @@ def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path,
     manifest = Manifest(source, out_dir, tuple(ordered), builder.logs)
     merged = {**previous, **{v.name: v.to_json() for v in ordered}}
     atomic_write_json(out_dir / MANIFEST_NAME, {**manifest.to_json(), "variants": list(merged.values())})
+    _fail_beyond_tolerance(ordered)
     return manifest
+
+
+def _fail_beyond_tolerance(variants: list[BuiltVariant]) -> None:
+    """A recipe that changes the numbers beyond its tolerance is a broken recipe, not a variant to benchmark."""
+    failed = [v for v in variants if v.equivalence and not v.equivalence.get("passed")]
+    if not failed:
+        return
+    details = "; ".join(
+        f"{v.name}: max abs error {v.equivalence['max_abs_error']:.3g} (tolerance "
+        f"{v.equivalence['tolerance']['max_abs']:.3g}), max rel error {v.equivalence['max_rel_error']:.3g} "
+        f"(tolerance {v.equivalence['tolerance']['max_rel']:.3g})" for v in failed)
+    raise ToolError(f"variants differ from the fp32 reference beyond tolerance: {details}",
+                    "drop these variants from --variants, or fix the rewrite; the numbers are in manifest.json",
+                    stage="equivalence")
 
 
 class _Builder:
@@ -110,6 +125,7 @@ class _Builder:
         self.out_dir = out_dir
         self.seed = seed
         self.logs: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self._keras_cache: dict[tuple[str, ...], object] = {}
 
     def key(self, spec: VariantSpec) -> str:
@@ -121,13 +137,24 @@ class _Builder:
     def recipe(self, spec: VariantSpec, converted: Converted) -> dict[str, object]:
         from devlab.build.variants import available_rewrites
         whys = available_rewrites() if spec.rewrites else {}
-        return {"quantization": spec.quantization, "converter": converted.converter, "seed": self.seed,
-                "rewrites": [{"name": r, "why": whys.get(r, "")} for r in spec.rewrites]}
+        recipe: dict[str, object] = {"quantization": spec.quantization, "converter": converted.converter,
+                                     "seed": self.seed,
+                                     "rewrites": [{"name": r, "why": whys.get(r, "")} for r in spec.rewrites]}
+        if spec.name in self.warnings:
+            recipe["warning"] = self.warnings[spec.name]
+        return recipe
 
     def convert(self, spec: VariantSpec) -> Converted:
         if self.source.type == "tflite":
             assert self.source.path is not None
-            return quantize_tflite(self.source.path.read_bytes(), spec.quantization)
+            original = self.source.path.read_bytes()
+            converted = quantize_tflite(original, spec.quantization)
+            if spec.quantization != "none" and len(converted.data) >= 0.98 * len(original):
+                # e.g. ops the quantizer has no rule for: say so rather than benchmark a copy as "int8"
+                converted = replace(converted, log=converted.log + "\nwarning: the quantizer left the weights "
+                                    "as they were; this variant is effectively the original model\n")
+                self.warnings[spec.name] = "ai-edge-quantizer quantized no weights of this model"
+            return converted
         if self.source.type == "saved-model" and not spec.rewrites:
             assert self.source.path is not None
             return convert_saved_model(self.source.path, spec.quantization)
@@ -183,8 +210,6 @@ def _from_cache(spec: VariantSpec, path: Path, entry: dict, key: str) -> BuiltVa
 def _with_equivalence(variant: BuiltVariant, spec: VariantSpec, reference: Path, seed: int) -> BuiltVariant:
     if spec.is_reference or variant.equivalence is not None:
         return variant
-    from dataclasses import replace
-
     from devlab.build.equivalence import check_equivalence, tolerance_for
     result = check_equivalence(reference, variant.path, seed=seed, tolerance=tolerance_for(spec.recipes))
     return replace(variant, equivalence=result.to_json())

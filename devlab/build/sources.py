@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -55,5 +56,5 @@ def resolve_model(spec: str) -> ModelSource:
 
 def _safe_name(name: str) -> str:
     """A folder-safe name: user file names may hold spaces, quotes or shell characters."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
     return cleaned[:60] or "model"
