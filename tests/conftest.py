@@ -14,3 +14,7 @@ def real_fixtures() -> Path:
     if not REAL_FIXTURES.is_dir():
         pytest.fail(f"real fixtures not found at {REAL_FIXTURES}: CI keeps shared/ beside the checkout")
     return REAL_FIXTURES
+
+
+# The simulated phone and a real adb server on a private port, shared by the phone-path tests.
+from sim_fixtures import adb_server, sim_phone  # noqa: E402,F401
