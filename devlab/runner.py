@@ -15,6 +15,7 @@ from devlab.build.pipeline import Manifest, build_variants, default_build_dir
 from devlab.build.sources import ModelSource, resolve_model
 from devlab.build.variants import parse_variants
 from devlab.progress import NoProgress, ProgressSink
+from devlab.report.html import write_report
 from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
 
 
@@ -60,6 +61,7 @@ def run(request: RunRequest, progress: ProgressSink = NoProgress()) -> RunOutcom
         build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
     )
     record.write(run_dir)
+    write_report(run_dir, record.to_json())
     return RunOutcome(run_dir, record)
 
 

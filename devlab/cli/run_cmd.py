@@ -26,6 +26,7 @@ def run_command(
     out: Path = typer.Option(Path("traces"), "--out", help="Root folder for run folders."),
     seed: int = typer.Option(0, "--seed"),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
 ) -> None:
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
@@ -42,8 +43,10 @@ def run_command(
     bench.validate()
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed)
-    with rich_progress() as progress:
+    from devlab.report.junit import junit_for_run
+    with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
         outcome = run(request, progress)
+        junit_sink.write(outcome.record.to_json())
     data = outcome.record.to_json()
     if json_out:
         emit_json(data)

@@ -1,0 +1,96 @@
+"""`devlab report`, `devlab compare` and `devlab gate`: render a run, compare two runs, decide a CI verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from devlab.cli.app import app
+from devlab.cli.common import console, emit_json
+
+
+@app.command("report")
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run folder (holding run.json)."),
+    model_explorer: Optional[Path] = typer.Option(
+        None, "--model-explorer", help="Also write a Model Explorer node-data JSON (per-node latency overlay)."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="With --model-explorer: which variant (default: "
+                                                                  "the first with a kernel table)."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON on stdout."),
+) -> None:
+    """Rebuild RUN/report.html from RUN/run.json (self-contained, opens offline)."""
+    from devlab.report.html import write_report
+    from devlab.report.run_record import load_run
+
+    record = load_run(run_dir)
+    written = {"report": write_report(run_dir, record)}
+    if model_explorer is not None:
+        from devlab.report.model_explorer import write_node_data
+        overlay = write_node_data(record, model_explorer, variant=variant)
+        written["model_explorer"] = overlay.path
+        console.print(f"model explorer overlay: {overlay.path} ({overlay.nodes} nodes of graph "
+                      f"'{overlay.graph_id}', variant {overlay.variant})", markup=False)
+    if json_out:
+        emit_json({key: str(path) for key, path in written.items()})
+    console.print(f"report: {written['report']}", markup=False)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: Path = typer.Argument(..., help="Baseline run folder."),
+    run_b: Path = typer.Argument(..., help="Candidate run folder."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (same seed, same intervals)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON on stdout."),
+) -> None:
+    """Per-variant and per-kernel deltas of RUN_B against RUN_A, with bootstrap confidence intervals."""
+    from devlab.report.compare import compare_runs
+    from devlab.report.compare_console import comparison_table
+    from devlab.report.run_record import load_run
+
+    comparison = compare_runs(load_run(run_a), load_run(run_b), confidence=confidence, seed=seed)
+    for warning in comparison.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
+    if json_out:
+        emit_json(comparison.to_json())
+    console.print(comparison_table(comparison))
+
+
+@app.command("gate")
+def gate_command(
+    baseline: Path = typer.Option(..., "--baseline", help="Baseline run folder."),
+    candidate: Optional[Path] = typer.Option(None, "--candidate", help="Candidate run folder (default: the newest "
+                                                                       "run folder beside the baseline)."),
+    max_regression: str = typer.Option("5%", "--max-regression", help="Allowed slowdown, e.g. 5% or 0.05."),
+    confidence: float = typer.Option(0.95, "--confidence"),
+    seed: int = typer.Option(0, "--seed"),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML verdict (one case per device x "
+                                                               "variant)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout."),
+) -> None:
+    """Exit 3 when any variant of the candidate is significantly slower than the baseline by more than allowed."""
+    from devlab.errors import GateFailed
+    from devlab.report.compare_console import comparison_table
+    from devlab.report.gate import evaluate_gate, newest_run_beside, parse_threshold
+    from devlab.report.junit import gate_suite, write_junit
+    from devlab.report.run_record import load_run
+
+    threshold = parse_threshold(max_regression)
+    candidate_dir = candidate or newest_run_beside(baseline)
+    verdict = evaluate_gate(load_run(baseline), load_run(candidate_dir), threshold, confidence=confidence,
+                            seed=seed)
+    for warning in verdict.comparison.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
+    console.print(comparison_table(verdict.comparison))
+    if junit is not None:
+        write_junit(junit, [gate_suite(verdict)])
+        console.print(f"junit: {junit}", markup=False)
+    if json_out:
+        emit_json(verdict.to_json())
+    if not verdict.passed:
+        raise GateFailed(verdict.summary(), "look at the regressed variants above (devlab compare BASELINE "
+                                            "CANDIDATE shows every delta), or raise --max-regression",
+                         stage="gate")
+    console.print(f"gate passed: {verdict.summary()}", markup=False)

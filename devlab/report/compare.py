@@ -1,0 +1,209 @@
+"""Compare two runs: per-variant latency deltas with seeded bootstrap confidence intervals, per-kernel deltas.
+
+The statistic is the median of the per-run samples (robust to the odd slow run a phone throws in). The interval is a
+percentile bootstrap of `median(B) / median(A) - 1`, resampling each run's samples with a seeded generator, so the
+same inputs and seed always give the same verdict. A delta is significant when its interval excludes 0.
+
+Kernel rows carry no per-run samples (they are one profiled share scaled to the clean mean), so their deltas have
+no interval and are never marked significant; they point at where a significant variant delta came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from devlab.errors import UsageError
+
+BOOTSTRAP_RESAMPLES = 4000
+MIN_SAMPLES = 3
+Verdict = Literal["slower", "faster", "no change", "not comparable"]
+DEVICE_FIELDS = ("serial", "model", "soc", "gpu", "android_version", "simulated")
+
+
+@dataclass(frozen=True)
+class VariantDelta:
+    variant: str
+    accelerator: str
+    baseline_median_ms: float | None
+    candidate_median_ms: float | None
+    delta_ms: float | None
+    delta_pct: float | None               # candidate / baseline - 1, in percent
+    ci_low_pct: float | None
+    ci_high_pct: float | None
+    significant: bool | None              # None: not comparable (missing, failed or too few samples)
+    verdict: Verdict
+    baseline_runs: int
+    candidate_runs: int
+    baseline_source: str | None
+    candidate_source: str | None
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant}/{self.accelerator}"
+
+
+@dataclass(frozen=True)
+class KernelDelta:
+    variant: str
+    accelerator: str
+    kernel: str
+    baseline_ms: float | None
+    candidate_ms: float | None
+    delta_ms: float | None
+    delta_pct: float | None
+    source: str                            # the rows' own source (estimated): no per-run samples, no interval
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline_run: str
+    candidate_run: str
+    baseline_device: str
+    candidate_device: str
+    statistic: str
+    method: str
+    confidence: float
+    seed: int
+    variants: tuple[VariantDelta, ...]
+    kernels: tuple[KernelDelta, ...]
+    warnings: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["variants"] = [{**asdict(v), "key": v.key} for v in self.variants]
+        return data
+
+
+def bootstrap_ratio_ci(baseline: np.ndarray, candidate: np.ndarray, confidence: float,
+                       seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(candidate) / median(baseline) - 1."""
+    rng = np.random.default_rng(seed)
+    a = np.median(baseline[rng.integers(0, len(baseline), (BOOTSTRAP_RESAMPLES, len(baseline)))], axis=1)
+    b = np.median(candidate[rng.integers(0, len(candidate), (BOOTSTRAP_RESAMPLES, len(candidate)))], axis=1)
+    ratios = b / a - 1.0
+    tail = (1.0 - confidence) / 2
+    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def compare_runs(baseline: dict[str, Any], candidate: dict[str, Any], *, confidence: float = 0.95,
+                 seed: int = 0) -> Comparison:
+    if not 0.5 <= confidence < 1.0:
+        raise UsageError(f"confidence {confidence} is not a confidence level", "use a value like 0.95 or 0.99")
+    warnings = mismatch_warnings(baseline, candidate)
+    base = {_key(v): v for v in baseline["variants"]}
+    cand = {_key(v): v for v in candidate["variants"]}
+    deltas, kernels = [], []
+    for key in list(base) + [k for k in cand if k not in base]:
+        deltas.append(_variant_delta(key, base.get(key), cand.get(key), confidence, seed))
+        if key in base and key in cand:
+            kernels += _kernel_deltas(key, base[key].get("kernels"), cand[key].get("kernels"))
+    return Comparison(
+        baseline_run=baseline["run_id"], candidate_run=candidate["run_id"],
+        baseline_device=_device_name(baseline), candidate_device=_device_name(candidate),
+        statistic="median of per-run samples", method=f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples",
+        confidence=confidence, seed=seed, variants=tuple(deltas), kernels=tuple(kernels), warnings=tuple(warnings))
+
+
+def mismatch_warnings(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
+    """What makes the two runs not the same experiment: another device, another tool build, other settings."""
+    warnings = []
+    dev_a, dev_b = baseline["device"], candidate["device"]
+    differing = [f for f in DEVICE_FIELDS if dev_a.get(f) != dev_b.get(f)]
+    if differing:
+        warnings.append("different devices (" + ", ".join(f"{f}: {dev_a.get(f)!r} vs {dev_b.get(f)!r}"
+                                                          for f in differing) + "): deltas mix device and change")
+    tools_a, tools_b = baseline.get("tools", {}), candidate.get("tools", {})
+    for tool in sorted(set(tools_a) | set(tools_b)):
+        if tools_a.get(tool) != tools_b.get(tool):
+            kind = "benchmark binary" if "benchmark" in tool else "tool"
+            warnings.append(f"different {kind} {tool}: {_short(tools_a.get(tool))} vs {_short(tools_b.get(tool))}")
+    settings_a, settings_b = baseline.get("settings", {}), candidate.get("settings", {})
+    for name in ("num_threads", "warmup_runs", "accelerators"):
+        if settings_a.get(name) != settings_b.get(name):
+            warnings.append(f"different setting {name}: {settings_a.get(name)!r} vs {settings_b.get(name)!r}")
+    return warnings
+
+
+def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, Any] | None, confidence: float,
+                   seed: int) -> VariantDelta:
+    variant, accelerator = key
+    samples_a, samples_b = _samples(a), _samples(b)
+    med_a = float(np.median(samples_a)) if len(samples_a) else None
+    med_b = float(np.median(samples_b)) if len(samples_b) else None
+    common = dict(variant=variant, accelerator=accelerator, baseline_median_ms=med_a, candidate_median_ms=med_b,
+                  baseline_runs=len(samples_a), candidate_runs=len(samples_b),
+                  baseline_source=_timing_source(a), candidate_source=_timing_source(b))
+    problem = _not_comparable(a, b, samples_a, samples_b)
+    if problem or med_a is None or med_b is None or med_a <= 0:
+        delta = None if med_a is None or med_b is None else med_b - med_a
+        pct = None if delta is None or not med_a else 100 * delta / med_a
+        return VariantDelta(**common, delta_ms=delta, delta_pct=pct, ci_low_pct=None, ci_high_pct=None,
+                            significant=None, verdict="not comparable", note=problem or "no latency")
+    low, high = bootstrap_ratio_ci(samples_a, samples_b, confidence, seed)
+    significant = low > 0 or high < 0
+    verdict: Verdict = ("slower" if low > 0 else "faster") if significant else "no change"
+    note = None
+    if common["baseline_source"] != common["candidate_source"]:
+        note = f"sources differ: {common['baseline_source']} vs {common['candidate_source']}"
+    return VariantDelta(**common, delta_ms=med_b - med_a, delta_pct=100 * (med_b / med_a - 1),
+                        ci_low_pct=100 * low, ci_high_pct=100 * high, significant=significant, verdict=verdict,
+                        note=note)
+
+
+def _not_comparable(a: dict[str, Any] | None, b: dict[str, Any] | None, samples_a: np.ndarray,
+                    samples_b: np.ndarray) -> str | None:
+    if a is None:
+        return "only in the candidate"
+    if b is None:
+        return "missing from the candidate"
+    for name, v in (("baseline", a), ("candidate", b)):
+        if v["status"] != "ok":
+            return f"{name} {v['status']}: {v.get('error') or ''}".strip()
+    if len(samples_a) < MIN_SAMPLES or len(samples_b) < MIN_SAMPLES:
+        return f"too few runs for an interval ({len(samples_a)} and {len(samples_b)}; need {MIN_SAMPLES})"
+    return None
+
+
+def _kernel_deltas(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[KernelDelta]:
+    if not a or not b:
+        return []
+    rows_a = {r["kernel"]: r for r in a.get("rows", [])}
+    rows_b = {r["kernel"]: r for r in b.get("rows", [])}
+    out = []
+    for kernel in list(rows_a) + [k for k in rows_b if k not in rows_a]:
+        ms_a = (rows_a.get(kernel) or {}).get("ms_per_inference")
+        ms_b = (rows_b.get(kernel) or {}).get("ms_per_inference")
+        delta = None if ms_a is None or ms_b is None else ms_b - ms_a
+        pct = None if delta is None or not ms_a else 100 * delta / ms_a
+        source = (rows_a.get(kernel) or rows_b.get(kernel) or {}).get("source", "estimated")
+        out.append(KernelDelta(key[0], key[1], kernel, ms_a, ms_b, delta, pct, source))
+    return out
+
+
+def _key(variant: dict[str, Any]) -> tuple[str, str]:
+    return variant["variant"], variant["accelerator"]
+
+
+def _samples(variant: dict[str, Any] | None) -> np.ndarray:
+    timing = (variant or {}).get("timing") or {}
+    return np.asarray((timing.get("latency_ms") or {}).get("samples_ms") or [], dtype=float)
+
+
+def _timing_source(variant: dict[str, Any] | None) -> str | None:
+    return ((variant or {}).get("timing") or {}).get("source")
+
+
+def _device_name(record: dict[str, Any]) -> str:
+    device = record["device"]
+    name = f"{device.get('alias') or device['serial']} ({device.get('model', '?')})"
+    return name + " [simulated]" if device.get("simulated") else name
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."

@@ -1,0 +1,93 @@
+"""The CI gate: does the candidate run regress against the baseline beyond what is allowed?
+
+A variant fails the gate when its slowdown is significant (the bootstrap interval lies above 0) and its point
+estimate exceeds the allowed regression; or when it ran in the baseline and failed or went missing in the candidate.
+Noise alone (interval straddling 0) never fails the gate, however large the point estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from devlab.errors import UsageError
+from devlab.report.compare import Comparison, VariantDelta, compare_runs
+from devlab.report.run_record import RUN_JSON
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    key: str                 # variant/accelerator
+    reason: str              # one line, shown in the console, the error and the JUnit failure
+    delta_pct: float | None
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    comparison: Comparison
+    max_regression: float    # fraction, 0.05 = 5 %
+    failures: tuple[GateFailure, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def failure_for(self, delta: VariantDelta) -> GateFailure | None:
+        return next((f for f in self.failures if f.key == delta.key), None)
+
+    def summary(self) -> str:
+        if self.passed:
+            return (f"no variant regressed by more than {self.max_regression * 100:g} % "
+                    f"({len(self.comparison.variants)} compared)")
+        return "; ".join(f.reason for f in self.failures)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "max_regression_pct": self.max_regression * 100,
+                "failures": [asdict(f) for f in self.failures], "summary": self.summary(),
+                "comparison": self.comparison.to_json()}
+
+
+def parse_threshold(text: str) -> float:
+    """'5%' -> 0.05, '0.05' -> 0.05."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UsageError(f"--max-regression {text!r} is not a number", "write it as 5% or 0.05") from None
+    if not 0 <= value < 10:
+        raise UsageError(f"--max-regression {text!r} is out of range", "use a value between 0% and 1000%")
+    return value
+
+
+def evaluate_gate(baseline: dict[str, Any], candidate: dict[str, Any], max_regression: float, *,
+                  confidence: float = 0.95, seed: int = 0) -> GateVerdict:
+    comparison = compare_runs(baseline, candidate, confidence=confidence, seed=seed)
+    failures = [failure for delta in comparison.variants
+                if (failure := _judge(delta, max_regression, comparison)) is not None]
+    return GateVerdict(comparison, max_regression, tuple(failures))
+
+
+def _judge(delta: VariantDelta, max_regression: float, comparison: Comparison) -> GateFailure | None:
+    device = comparison.candidate_device
+    if delta.verdict == "not comparable":
+        if delta.baseline_runs and delta.note and (delta.note.startswith("candidate ")
+                                                   or delta.note == "missing from the candidate"):
+            return GateFailure(delta.key, f"{device} {delta.key}: ran in the baseline but {delta.note}", None)
+        return None
+    if delta.verdict == "slower" and delta.delta_pct is not None and delta.delta_pct > max_regression * 100:
+        return GateFailure(delta.key, f"{device} {delta.key}: {delta.delta_pct:+.1f} % slower (median "
+                                      f"{delta.baseline_median_ms:.3f} -> {delta.candidate_median_ms:.3f} ms, "
+                                      f"{comparison.confidence * 100:g} % interval [{delta.ci_low_pct:+.1f}, "
+                                      f"{delta.ci_high_pct:+.1f}] %), allowed {max_regression * 100:g} %",
+                           delta.delta_pct)
+    return None
+
+
+def newest_run_beside(baseline: Path) -> Path:
+    """The most recent run folder next to the baseline (CI: baseline checked out, candidate just written)."""
+    base = baseline.resolve()
+    siblings = [p for p in base.parent.iterdir() if p.is_dir() and p != base and (p / RUN_JSON).is_file()]
+    if not siblings:
+        raise UsageError(f"no candidate run folder beside {baseline}", "pass --candidate RUN")
+    return max(siblings, key=lambda p: (p / RUN_JSON).stat().st_mtime)

@@ -1,0 +1,206 @@
+"""report.html: a self-contained page per run folder (inline CSS, JS and SVG; nothing fetched from the network).
+
+Built from run.json alone (the public contract), so `devlab report RUN` rebuilds it for any run folder. Every number
+carries its provenance badge; a run on the simulated phone says so at the top, in red.
+
+Kernel tables are read in the shape `dataclasses.asdict(devlab.trace.attribution.KernelTable)` plus `source`
+(see `kernels_json` there); GPU frequency over time is drawn when `kernels.gpu_frequency.series` holds
+`[seconds, kHz]` pairs, and summarised (min/mean/max) when only those are known.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from devlab import __version__
+from devlab.fsutil import atomic_write_text
+from devlab.report.delegation_map import delegation_section
+from devlab.report.html_parts import num, src, table
+from devlab.report.run_record import load_run
+from devlab.report.svg import Distribution, distributions_svg, series_svg
+
+REPORT_HTML = "report.html"
+TRACE_SUFFIXES = (".perfetto-trace", ".pftrace", ".trace", ".perfetto", ".pb")
+ARTIFACT_SUFFIXES = TRACE_SUFFIXES + (".log", ".txt", ".csv", ".json", ".xml")
+
+
+def write_report(run_dir: Path, record: dict[str, Any] | None = None) -> Path:
+    """Render run_dir/report.html atomically from run_dir/run.json (or the record given) and return its path."""
+    data = record if record is not None else load_run(run_dir)
+    path = run_dir / REPORT_HTML
+    atomic_write_text(path, render_report(data, run_dir))
+    return path
+
+
+def render_report(record: dict[str, Any], run_dir: Path | None = None) -> str:
+    device = record["device"]
+    name = f"{record['model']['name']} on {device.get('alias') or device['serial']}"
+    body = [
+        f"<h1>{escape(name)}</h1>",
+        f'<p class="sub">run <code>{escape(record["run_id"])}</code> · created {escape(record["created"])} · '
+        f'devlab {escape(record.get("devlab_version", "?"))}</p>',
+    ]
+    if device.get("simulated"):
+        body.append('<div class="banner simulated" id="simulated-banner">SIMULATED phone: every timing on this '
+                    'page comes from the simulator\'s cost model, not from a phone.</div>')
+    body += [f'<div class="banner note">{escape(note)}</div>' for note in record.get("notes", [])]
+    body += _latency_section(record)
+    body += _kernels_section(record)
+    body += delegation_section(record)
+    body += _environment_section(record)
+    body += _artifacts_section(record, run_dir)
+    body.append(f"<footer>written by devlab {escape(__version__)} from run.json (schema "
+                f"{record['schema_version']}). Sources: measured = timed on the target; op-profile / trace = from a "
+                f"profiled run; estimated = derived by devlab; simulated = the simulated phone's cost model.</footer>")
+    return _page(name, "\n".join(body))
+
+
+def _page(title: str, body: str) -> str:
+    assets = files("devlab.report") / "assets"
+    css = (assets / "report.css").read_text(encoding="utf-8")
+    js = (assets / "report.js").read_text(encoding="utf-8")
+    # The CSP forbids every network fetch: the page must work offline and must not phone home.
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+            f"<meta name=\"viewport\" content=\"width=device-width\"><title>devlab: {escape(title)}</title>"
+            f"<style>{css}</style></head>\n<body>\n{body}\n<script>{js}</script>\n</body></html>\n")
+
+
+def _variant_label(variant: dict[str, Any]) -> str:
+    return f"{variant['variant']} on {variant['accelerator']}"
+
+
+def _latency_section(record: dict[str, Any]) -> list[str]:
+    rows, dists = [], []
+    for v in record["variants"]:
+        timing = v.get("timing")
+        label = escape(_variant_label(v))
+        if not timing:
+            rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
+                        f'<td>{escape(v["status"])}</td><td colspan="9" class="error">{escape(v.get("error") or "")}'
+                        f'</td></tr>')
+            continue
+        lat = timing["latency_ms"]
+        rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
+                    f'<td>{escape(v["status"])}</td>{num(lat["mean_ms"])}{num(lat["median_ms"])}{num(lat["p90_ms"])}'
+                    f'{num(lat["min_ms"])}{num(lat["max_ms"])}{num(lat["std_ms"])}{num(lat["count"])}'
+                    f'{num(timing.get("init_ms"))}<td>{src(timing["source"])}</td></tr>')
+        dists.append(Distribution(_variant_label(v), tuple(lat.get("samples_ms") or ()), timing["source"]))
+    out = ["<h2 id=\"latency\">Latency per variant</h2>",
+           table(["variant", "status", "mean ms", "median ms", "p90 ms", "min ms", "max ms", "std ms", "runs",
+                  "init ms", "source"], rows)]
+    chart = distributions_svg(dists)
+    if chart:
+        out += ["<h3>Distribution of the timed runs</h3>",
+                '<p class="sub">Every timed run is a dot; the box spans p25 to p75, the black line is the median.</p>',
+                chart]
+    return out
+
+
+def _kernels_section(record: dict[str, Any]) -> list[str]:
+    with_kernels = [v for v in record["variants"] if v.get("kernels")]
+    if not with_kernels:
+        return ["<h2 id=\"kernels\">Kernels</h2>",
+                '<p class="sub">No kernel attribution in this run: it needs an op-profile run or a trace '
+                "(phones: <code>devlab run --device PHONE</code>).</p>"]
+    out = ["<h2 id=\"kernels\">Kernels: where the latency went</h2>"]
+    for v in with_kernels:
+        out += _kernel_table(v)
+    return out
+
+
+def _kernel_table(variant: dict[str, Any]) -> list[str]:
+    k = variant["kernels"]
+    rows_data = sorted(k.get("rows", []), key=lambda r: -(r.get("ms_per_inference") or 0))
+    peak = max((r.get("ms_per_inference") or 0 for r in rows_data), default=0) or 1.0
+    rows = []
+    for r in rows_data:
+        ms = r.get("ms_per_inference")
+        unit = r.get("unit") or "-"
+        width = 100 * (ms or 0) / peak
+        ops = ", ".join(f"{op}@{node}" for node, op in (r.get("ops") or [])[:6])
+        ops += " …" if len(r.get("ops") or []) > 6 else ""
+        share = r.get("share")
+        rows.append(f'<tr><td>{escape(r.get("kernel", ""))}</td><td>{escape(unit)}</td><td>{escape(r.get("kind", ""))}'
+                    f'</td>{num(r.get("calls_per_inference"), 2)}{num(ms)}'
+                    f'{num(None if share is None else 100 * share, 1, " %")}'
+                    f'<td class="barcell"><div class="bar {escape(unit if unit in ("GPU", "CPU") else "other")}" '
+                    f'style="width:{width:.1f}%"></div></td><td>{src(r.get("source"))} from {src(r.get("basis"))}'
+                    f'</td><td>{escape(ops)}</td></tr>')
+    clean = k.get("clean_mean_ms")
+    out = [f"<h3 id=\"kernels-{escape(variant['variant'])}-{escape(variant['accelerator'])}\">"
+           f"{escape(_variant_label(variant))}</h3>",
+           f'<p class="sub">Shares from the {escape(str(k.get("basis")))} run, scaled to the clean mean '
+           f'{"-" if clean is None else f"{clean:.3f}"} ms {src(k.get("clean_source"))} '
+           f'(scale {k.get("scale") if k.get("scale") is None else round(k["scale"], 4)}); rows sum to the clean '
+           f'mean. Table {src(k.get("source"))}.</p>',
+           table(["kernel / op", "unit", "kind", "calls", "ms / inference", "share", "", "source", "TFLite ops"], rows)]
+    out += [f'<div class="banner note">{escape(note)}</div>' for note in k.get("notes", [])]
+    out += _gpu_frequency(k.get("gpu_frequency"))
+    return out
+
+
+def _gpu_frequency(freq: dict[str, Any] | None) -> list[str]:
+    if not freq:
+        return ['<p class="sub">GPU frequency: not recorded in this run (needs a trace with the gpufreq counter).</p>']
+    mhz = {key: None if freq.get(key) is None else freq[key] / 1000 for key in ("min_khz", "mean_khz", "max_khz")}
+    throttled = freq.get("throttled")
+    verdict = "unknown (too few samples)" if throttled is None else ("yes" if throttled else "no")
+    out = ["<h3>GPU frequency over the run</h3>",
+           table(["min MHz", "mean MHz", "max MHz", "samples", "throttled", "source"],
+                 [f'<tr>{num(mhz["min_khz"], 0)}{num(mhz["mean_khz"], 0)}{num(mhz["max_khz"], 0)}'
+                  f'{num(freq.get("samples"))}<td>{escape(verdict)}</td><td>{src(freq.get("source"))}</td></tr>'],
+                 sortable=False)]
+    series = [(float(t), float(khz) / 1000) for t, khz in freq.get("series") or []]
+    chart = series_svg(series, x_unit="seconds", y_unit="MHz", title="GPU frequency, MHz")
+    out.append(chart or '<p class="sub">No per-sample series stored: min/mean/max only.</p>')
+    return out
+
+
+def _environment_section(record: dict[str, Any]) -> list[str]:
+    device = record["device"]
+    shown = ["serial", "alias", "kind", "model", "manufacturer", "soc", "board", "gpu", "abi", "android_version",
+             "sdk", "simulated", "battery_level", "battery_temp_c", "thermal_status"]
+    device_rows = [f"<tr><th>{escape(key)}</th><td>{escape(str(device.get(key)))}</td></tr>"
+                   for key in shown if device.get(key) not in (None, "")]
+    device_rows += [f"<tr><th>{escape(key)}</th><td>{escape(str(value))}</td></tr>"
+                    for key, value in (device.get("extra") or {}).items()]
+    tool_rows = [f"<tr><th>{escape(key)}</th><td><code>{escape(_flat(value))}</code></td></tr>"
+                 for key, value in record.get("tools", {}).items()]
+    setting_rows = [f"<tr><th>{escape(key)}</th><td>{escape(_flat(value))}</td></tr>"
+                    for key, value in record.get("settings", {}).items()]
+    return ["<h2 id=\"environment\">Device, tools and settings</h2>",
+            "<h3>Device</h3>", table(["field", "value"], device_rows, sortable=False, cls="kv"),
+            "<h3>Tool revisions</h3>", table(["tool", "revision"], tool_rows, sortable=False, cls="kv"),
+            "<h3>Settings</h3>", table(["setting", "value"], setting_rows, sortable=False, cls="kv")]
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_flat(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_flat(v) for v in value)
+    return str(value)
+
+
+def _artifacts_section(record: dict[str, Any], run_dir: Path | None) -> list[str]:
+    """Links (relative to the run folder) to every log and trace, so the page and its raw data travel together."""
+    linked: dict[str, str] = {}
+    for v in record["variants"]:
+        for name, rel in (v.get("logs") or {}).items():
+            linked[rel] = f"{_variant_label(v)}: {name}"
+    if run_dir is not None and run_dir.is_dir():
+        for path in sorted(run_dir.rglob("*")):
+            rel = path.relative_to(run_dir).as_posix()
+            if path.is_file() and path.name.endswith(ARTIFACT_SUFFIXES) and rel not in linked \
+                    and path.name not in (REPORT_HTML,):
+                linked[rel] = "trace" if path.name.endswith(TRACE_SUFFIXES) else "file"
+    rows = [f'<tr><td><a href="{escape(rel)}">{escape(rel)}</a></td><td>{escape(what)}</td>'
+            f'<td>{"open in ui.perfetto.dev (drag the file in)" if rel.endswith(TRACE_SUFFIXES) else ""}</td></tr>'
+            for rel, what in sorted(linked.items())]
+    return ["<h2 id=\"artifacts\">Traces and raw logs</h2>",
+            table(["file", "what", ""], rows) or '<p class="sub">No files besides run.json.</p>']
