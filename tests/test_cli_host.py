@@ -136,3 +136,18 @@ def test_devices_lists_the_host(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     hosts = [d for d in json.loads(result.stdout) if d["serial"] == "host"]
     assert len(hosts) == 1 and hosts[0]["model"]
+
+
+def test_host_run_writes_a_perfetto_trace_of_every_timed_inference(host_run: tuple[Path, CliResult]) -> None:
+    from devlab.trace.summary import analyze
+    workdir, result = host_run
+    record = json.loads(result.stdout)
+    ok_rows = [v for v in record["variants"] if v["status"] == "ok"]
+    trace = workdir / "traces" / record["run_id"] / ok_rows[0]["logs"]["trace"]
+    summary = analyze(trace).to_json()
+    assert summary["errors"] == []
+    invoke = next(s for s in summary["slices"] if s["name"] == "Invoke")
+    assert invoke["count"] == sum(v["timing"]["latency_ms"]["count"] for v in ok_rows)
+    total_ms = sum(sum(v["timing"]["latency_ms"]["samples_ms"]) for v in ok_rows)
+    assert abs(invoke["total_ms"] - total_ms) < 0.01 * total_ms
+    assert any("per-inference" in note for note in record["notes"])

@@ -15,6 +15,9 @@ from devlab.errors import DevlabError
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import MEASURED
 from devlab.report.run_record import Timing, VariantRun
+from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
+
+HOST_TRACE = "host.perfetto-trace"
 
 Progress = Callable[[str, str], None]   # (variant, accelerator)
 
@@ -26,6 +29,7 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
     With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once."""
     results: list[VariantRun] = []
     notes: list[str] = []
+    tracks: list[HostTrack] = []
     if gpu_missing_reason and "gpu" in accelerators:
         accelerators = [a for a in accelerators if a != "gpu"]
         notes.append(f"GPU runs skipped: {gpu_missing_reason}")
@@ -50,12 +54,17 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
                 continue
             log_name = f"logs/{variant.name}-{accelerator}.log"
             atomic_write_text(run_dir / log_name, result.native_log)
+            tracks.append(HostTrack(f"{variant.name} on {accelerator}", result.run_spans_ns))
             reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
                         "accelerator": accelerator} if accelerator == "gpu" else None
             results.append(VariantRun(
                 status="ok",
                 timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
-                delegation_reported=reported, logs={"runtime": log_name},
+                delegation_reported=reported, logs={"runtime": log_name, "trace": HOST_TRACE},
                 extra={"threads": result.threads}, **base,
             ))
+    if tracks:
+        write_host_trace(run_dir / HOST_TRACE, tracks)
+        notes.append(f"host trace {HOST_TRACE}: {GRANULARITY} slices (LiteRT's Python API exposes no per-op "
+                     "profiler; per-op timing comes from a phone's op-profile run)")
     return results, notes

@@ -56,6 +56,7 @@ class HostBenchResult:
     latency: LatencyStats
     fully_accelerated: bool
     native_log: str                 # what LiteRT and its delegates printed while loading and running
+    run_spans_ns: tuple[tuple[int, int], ...] = ()   # (start, duration) of each timed run, for the host trace
 
 
 class GpuUnavailable(ToolError):
@@ -104,21 +105,24 @@ def run_host_benchmark(model_path: Path, accelerator: Accelerator, options: Host
         first_run_ms = (time.perf_counter() - first_start) * 1e3
         _timed_loop(model, inputs, outputs, options.warmup_runs, options.warmup_min_secs, options.max_secs,
                     max(options.max_runs, options.warmup_runs))
-        samples = _timed_loop(model, inputs, outputs, options.num_runs, options.min_secs, options.max_secs,
-                              max(options.max_runs, options.num_runs))
+        spans = _timed_loop(model, inputs, outputs, options.num_runs, options.min_secs, options.max_secs,
+                            max(options.max_runs, options.num_runs))
+        samples = [duration / 1e6 for _, duration in spans]
         fully_accelerated = bool(model.is_fully_accelerated())
         del model, inputs, outputs  # LiteRT logs its teardown: let it land in the captured log
     return HostBenchResult(
         model=str(model_path), accelerator=accelerator, threads=options.num_threads, init_ms=init_ms,
         first_run_ms=first_run_ms, latency=LatencyStats.from_samples(samples, MEASURED),
         fully_accelerated=fully_accelerated, native_log=capture.text + run_capture.text,
+        run_spans_ns=tuple(spans),
     )
 
 
 def _timed_loop(model, inputs, outputs, min_runs: int, min_secs: float, max_secs: float,
-                max_runs: int) -> list[float]:
-    """At least `min_runs` runs and `min_secs` seconds, stopping once `max_secs` is exceeded or `max_runs` done."""
-    samples: list[float] = []
+                max_runs: int) -> list[tuple[int, int]]:
+    """At least `min_runs` runs and `min_secs` seconds, stopping once `max_secs` is exceeded or `max_runs` done.
+    Returns (start, duration) in nanoseconds of the monotonic clock per run."""
+    samples: list[tuple[int, int]] = []
     loop_start = time.perf_counter()
     while True:
         elapsed = time.perf_counter() - loop_start
@@ -128,9 +132,9 @@ def _timed_loop(model, inputs, outputs, min_runs: int, min_secs: float, max_secs
             break
         if min_runs == 0 and min_secs <= 0:
             break
-        start = time.perf_counter_ns()
+        start = time.monotonic_ns()
         model.run_by_index(0, inputs, outputs)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
+        samples.append((start, time.monotonic_ns() - start))
     return samples
 
 
