@@ -7,13 +7,15 @@ only sequences it; each step lives in its own module.
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from devlab.bench.host_runtime import Accelerator, HostBenchOptions
+from devlab.bench.phone_plan import BenchmarkTool, PhoneBenchOptions
 from devlab.build.pipeline import Manifest, build_variants, default_build_dir
 from devlab.build.sources import ModelSource, resolve_model
 from devlab.build.variants import parse_variants
+from devlab.devices.resolve import AdbOptions
 from devlab.progress import NoProgress, ProgressSink
 from devlab.report.html import write_report
 from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
@@ -30,6 +32,9 @@ class RunRequest:
     bench: HostBenchOptions = field(default_factory=HostBenchOptions)
     accelerators: tuple[Accelerator, ...] = ("cpu", "gpu")
     seed: int = 0
+    phone: PhoneBenchOptions = field(default_factory=PhoneBenchOptions)   # used when the device is a phone
+    adb: AdbOptions = field(default_factory=AdbOptions)
+    benchmark_model: str | None = None     # --benchmark-model (else env, else devlab.toml)
 
 
 @dataclass(frozen=True)
@@ -48,16 +53,33 @@ def build_for_request(request: RunRequest, progress: ProgressSink) -> tuple[Mode
 
 
 def run(request: RunRequest, progress: ProgressSink = NoProgress()) -> RunOutcome:
+    from devlab.config import load_config
+    from devlab.devices.adb import AdbDevice
     from devlab.devices.resolve import resolve_device
     source = resolve_model(request.model)
     specs = parse_variants(request.variants, source.kind)   # validate before any device work
-    device = resolve_device(request.device)
+    config = load_config() if request.device not in ("host", "local") else None
+    device = resolve_device(request.device, request.adb, config)
+    tool: BenchmarkTool | None = None
+    if isinstance(device, AdbDevice):   # a missing benchmark_model fails here, before the build
+        from devlab.bench.phone_plan import prepare_benchmark_tool
+        tool = prepare_benchmark_tool(device, request.benchmark_model, config.benchmark_model if config else None)
     _, manifest = build_for_request(request, progress)
     run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
-    variants, notes = _measure(device, manifest, request, run_dir, progress)
+    if tool is not None:
+        from devlab.bench.phone_plan import run_manifest_on_phone
+        progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
+        variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
+                                                progress=lambda v, a: progress.step("bench", f"{v} on {a}"))
+        settings = {**_settings(request, specs), "accelerators": list(request.phone.accelerators),
+                    "phone": asdict(request.phone)}
+        tools = {**tool_versions(), "benchmark_model": tool.to_json()}
+    else:
+        variants, notes = _measure(device, manifest, request, run_dir, progress)
+        settings, tools = _settings(request, specs), tool_versions()
     record = RunRecord(
         run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
-        tools=tool_versions(), settings=_settings(request, specs), variants=tuple(variants),
+        tools=tools, settings=settings, variants=tuple(variants),
         build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
     )
     record.write(run_dir)

@@ -13,11 +13,12 @@ class LatencyStats:
     source: Source
     count: int
     mean_ms: float
-    median_ms: float
-    p90_ms: float
-    min_ms: float
-    max_ms: float
-    std_ms: float
+    # None when the tool printed a summary without it (benchmark_model gives no per-run samples): never invented
+    median_ms: float | None
+    p90_ms: float | None
+    min_ms: float | None
+    max_ms: float | None
+    std_ms: float | None
     samples_ms: tuple[float, ...]
 
     @classmethod

@@ -17,7 +17,8 @@ def run_command(
     device: str = typer.Option("host", "--device", "-d", help="host, a phone serial or an alias (s23, pixel8)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Zoo name or model file (default: sd-block)."),
     variants: Optional[str] = typer.Option(None, "--variants", "-v", help="Comma-separated variants."),
-    accelerator: str = typer.Option("all", "--accelerator", help="Host only: cpu, gpu or all."),
+    accelerator: Optional[str] = typer.Option(None, "--accelerator",
+                                              help="cpu, gpu or all (default: all on host, gpu on a phone)."),
     runs: int = typer.Option(20, "--runs", help="Timed runs (at least)."),
     warmup: int = typer.Option(2, "--warmup", help="Warm-up runs."),
     min_secs: float = typer.Option(0.5, "--min-secs", help="Minimum timed duration per variant."),
@@ -27,22 +28,45 @@ def run_command(
     seed: int = typer.Option(0, "--seed"),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
+    gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="Phone: fp16 or fp32 (GPU delegate)."),
+    gpu_backend: Optional[str] = typer.Option(None, "--gpu-backend", help="Phone: cl or gl (default: the delegate's)."),
+    taskset: Optional[str] = typer.Option(None, "--taskset", help="Phone: CPU mask for benchmark_model, e.g. f0."),
+    require_full_delegation: bool = typer.Option(False, "--require-full-delegation",
+                                                 help="Phone: fail a variant the GPU delegate does not fully take."),
+    serialize_dir: Optional[str] = typer.Option(None, "--delegate-serialize-dir",
+                                                help="Phone: folder on the device for the GPU delegate's cache."),
+    op_profile: bool = typer.Option(True, "--op-profile/--no-op-profile", help="Phone: run the op-profile run."),
+    adb_server: list[str] = typer.Option([], "--adb-server", help="More adb servers, host:port (repeatable)."),
+    adb: Optional[str] = typer.Option(None, "--adb", help="adb binary for the local server (default: adbutils')."),
+    benchmark_model: Optional[str] = typer.Option(None, "--benchmark-model",
+                                                  help="Phone: your benchmark_model binary for the device's ABI."),
 ) -> None:
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
+    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.devices.resolve import AdbOptions
     from devlab.errors import UsageError
     from devlab.report.console import variants_table
     from devlab.runner import RunRequest, run
     from devlab.zoo import DEFAULT_MODEL
 
-    accelerators = {"all": ("cpu", "gpu"), "cpu": ("cpu",), "gpu": ("gpu",)}.get(accelerator)
+    on_host = device in ("host", "local")
+    accelerators = {"all": ("cpu", "gpu"), "cpu": ("cpu",), "gpu": ("gpu",)}.get(
+        accelerator or ("all" if on_host else "gpu"))
     if accelerators is None:
         raise UsageError(f"unknown accelerator '{accelerator}'", "use --accelerator cpu, gpu or all")
     bench = HostBenchOptions(num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
                              num_threads=threads, seed=seed)
     bench.validate()
+    phone = PhoneBenchOptions(accelerators=accelerators, gpu_precision=gpu_precision, gpu_backend=gpu_backend,
+                              num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
+                              num_threads=threads or None, taskset_mask=taskset,
+                              require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
+                              op_profile=op_profile)
+    phone.benchmark_options("/data/local/tmp/devlab/check.tflite", "gpu", "check")   # bad flags fail before any work
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
-                         bench=bench, accelerators=accelerators, seed=seed)
+                         bench=bench, accelerators=accelerators, seed=seed, phone=phone,
+                         adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model)
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
         outcome = run(request, progress)
@@ -54,3 +78,7 @@ def run_command(
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(f"run folder: {outcome.run_dir}", markup=False)
+    failed = [v["variant"] for v in data["variants"] if v["status"] == "failed"]
+    if failed:   # exit 1: the run failed for these; the run folder keeps what finished
+        console.print(f"failed: {', '.join(failed)}", style="bold red", markup=False)
+        raise typer.Exit(1)

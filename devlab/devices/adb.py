@@ -1,0 +1,198 @@
+"""A phone over adb (a real one, one behind a remote adb server, or the simulated phone): the Device protocol.
+
+- shell(argv): every argument is quoted here (shlex.quote) and the command runs over shell v2, so the exit code is
+  the command's own. A pre-joined string is refused: callers never build shell text.
+- push(local, remote): content-hash cached. When the device already holds a file of the same size, its
+  `sha256sum` is compared with ours; equal means nothing is sent (bytes_sent = 0).
+- Every call has a timeout; a device that drops mid-transfer is a DeviceError naming the device and the stage.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import adbutils
+from adbutils._adb import AdbConnection
+
+from devlab.devices.adb_info import device_info, parse_getprop
+from devlab.devices.adb_server import AdbServer
+from devlab.devices.adb_sync import (RemoteRefused, TransportLost, shell_v2, sync_recv, sync_send, sync_stat)
+from devlab.devices.base import DeviceInfo, PushResult, ShellResult
+from devlab.errors import DeviceError, UsageError
+from devlab.fsutil import sha256_file
+
+DEVICE_ROOT = "/data/local/tmp/devlab"
+SHELL_TIMEOUT_S = 60.0      # default for one shell command
+STALL_TIMEOUT_S = 30.0      # a transfer that moves no byte for this long is dead
+_FIX_LOST = ("check the cable and `adb devices`, then rerun: files that arrived whole are not sent again")
+
+# (path, size, mtime_ns) -> sha256: a file pushed to several phones, or twice, is hashed once per process
+_local_digests: dict[tuple[str, int, int], str] = {}
+
+
+def local_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _local_digests:
+        _local_digests[key] = sha256_file(path)
+    return _local_digests[key]
+
+
+def check_remote_path(remote: str) -> str:
+    if not remote.startswith("/") or "\x00" in remote or "\n" in remote:
+        raise UsageError(f"device path {remote!r} is not an absolute path on one line",
+                         f"use a path under {DEVICE_ROOT}")
+    return posixpath.normpath(remote)
+
+
+class AdbDevice:
+    """Implements the Device protocol through an adb server (adbutils for the transport)."""
+
+    def __init__(self, server: AdbServer, serial: str, info: DeviceInfo | None = None) -> None:
+        self.server = server
+        self.serial = serial
+        self._dirs_made: set[str] = set()
+        self.info: DeviceInfo = info or DeviceInfo(serial=serial, kind="adb", model="")
+
+    @property
+    def label(self) -> str:
+        return self.info.alias or self.serial
+
+    # ---- identity ------------------------------------------------------------------------------------------------
+    def getprops(self) -> dict[str, str]:
+        return parse_getprop(self._checked(["getprop"], "getprop").stdout)
+
+    def read_info(self, alias: str | None = None) -> DeviceInfo:
+        """Identity, battery and thermal state, read now; also stored in `self.info`."""
+        props = self.getprops()
+        dumps = {name: self.shell(["dumpsys", name], timeout=30).stdout
+                 for name in ("battery", "thermalservice", "SurfaceFlinger")}
+        self.info = device_info(self.serial, props, battery=dumps["battery"], thermal=dumps["thermalservice"],
+                                surfaceflinger=dumps["SurfaceFlinger"], alias=alias, server=self.server.address)
+        return self.info
+
+    # ---- transport -----------------------------------------------------------------------------------------------
+    def _open(self, stage: str, timeout: float) -> AdbConnection:
+        def connect(client: adbutils.AdbClient) -> AdbConnection:
+            return client.device(self.serial).open_transport(timeout=timeout)
+        try:
+            return self.server.call(connect, stage=stage, device=self.label)
+        except adbutils.AdbTimeout:
+            raise DeviceError(f"adb server at {self.server.address} did not answer within {timeout:.0f} s",
+                              "check `adb devices`", device=self.label, stage=stage) from None
+        except adbutils.AdbError as exc:
+            raise DeviceError(f"not reachable through the adb server at {self.server.address} ({exc})",
+                              "run `devlab devices` to see what is attached", device=self.label, stage=stage) from None
+
+    def _sync(self, stage: str) -> AdbConnection:
+        conn = self._open(stage, STALL_TIMEOUT_S)
+        try:
+            conn.send_command("sync:")
+            conn.check_okay()
+        except (adbutils.AdbError, OSError) as exc:
+            conn.close()
+            raise DeviceError(f"sync service refused: {exc}", _FIX_LOST, device=self.label, stage=stage) from None
+        return conn
+
+    # ---- shell ---------------------------------------------------------------------------------------------------
+    def shell(self, argv: list[str], timeout: float | None = None) -> ShellResult:
+        if isinstance(argv, (str, bytes)) or not argv:
+            raise TypeError("AdbDevice.shell takes a non-empty argv list; it quotes every argument itself")
+        command = " ".join(shlex.quote(str(arg)) for arg in argv)
+        limit = SHELL_TIMEOUT_S if timeout is None else timeout
+        stage = f"shell {posixpath.basename(str(argv[0]))}"
+        conn = self._open(stage, min(limit, STALL_TIMEOUT_S))
+        try:
+            conn.send_command(f"shell,v2,raw:{command}")
+            conn.check_okay()
+            code, out, err = shell_v2(conn.conn, time.monotonic() + limit)
+        except TransportLost as exc:
+            raise DeviceError(f"`{argv[0]}` stopped: {exc} (limit {limit:g} s)", _FIX_LOST if "timeout" not in str(exc)
+                              else "raise the timeout, or check the device is not hung", device=self.label,
+                              stage=stage) from None
+        except (adbutils.AdbError, OSError) as exc:
+            raise DeviceError(f"shell refused: {exc}", "check `adb devices`", device=self.label, stage=stage) from None
+        finally:
+            conn.close()
+        return ShellResult(tuple(str(a) for a in argv), code, out.decode("utf-8", "replace"),
+                           err.decode("utf-8", "replace"))
+
+    def _checked(self, argv: list[str], stage: str, timeout: float | None = None) -> ShellResult:
+        result = self.shell(argv, timeout)
+        if not result.ok:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise DeviceError(f"`{shlex.join(argv)}` exited {result.exit_code}" + (f": {detail[-1]}" if detail else ""),
+                              "check the device's storage and permissions", device=self.label, stage=stage)
+        return result
+
+    def remote_sha256(self, remote: str) -> str | None:
+        result = self.shell(["sha256sum", remote], timeout=120)
+        token = result.stdout.split(maxsplit=1)[0] if result.ok and result.stdout.strip() else ""
+        return token.lower() if len(token) == 64 else None
+
+    def mkdir(self, remote_dir: str) -> None:
+        if remote_dir not in self._dirs_made:
+            self._checked(["mkdir", "-p", remote_dir], "mkdir")
+            self._dirs_made.add(remote_dir)
+
+    # ---- files ---------------------------------------------------------------------------------------------------
+    def push(self, local: Path, remote: str, mode: int = 0o644) -> PushResult:
+        remote = check_remote_path(remote)
+        local = Path(local)
+        stage = f"push {posixpath.basename(remote)}"
+        try:
+            size = local.stat().st_size
+        except OSError as exc:
+            raise UsageError(f"cannot read {local}: {exc.strerror}", "check the path", stage=stage) from None
+        conn = self._sync(stage)
+        # hash here while the device hashes (or while we send): the digest is needed either way, for the cache
+        pool = ThreadPoolExecutor(max_workers=1)
+        ours = pool.submit(local_sha256, local)
+        try:
+            before = sync_stat(conn.conn, remote)
+            if before.is_file and before.size == size and self.remote_sha256(remote) == ours.result():
+                return PushResult(str(local), remote, ours.result(), size, 0, True)
+            self.mkdir(posixpath.dirname(remote))
+            with local.open("rb") as source:
+                sent = sync_send(conn.conn, source, remote, mode)
+            after = sync_stat(conn.conn, remote)
+        except TransportLost as exc:
+            raise DeviceError(f"connection lost after {exc.done} of {size} bytes: {exc}", _FIX_LOST,
+                              device=self.label, stage=stage) from None
+        except RemoteRefused as exc:
+            raise DeviceError(f"the device refused {remote}: {exc}", "check the path and free space on the device",
+                              device=self.label, stage=stage) from None
+        finally:
+            conn.close()
+            pool.shutdown(wait=True)
+        if after.size != size:
+            raise DeviceError(f"{remote} holds {after.size} bytes after sending {size}", _FIX_LOST,
+                              device=self.label, stage=stage)
+        digest = ours.result()
+        return PushResult(str(local), remote, digest, size, sent, False)
+
+    def pull(self, remote: str, local: Path) -> None:
+        remote = check_remote_path(remote)
+        local = Path(local)
+        stage = f"pull {posixpath.basename(remote)}"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(local.name + ".part")
+        conn = self._sync(stage)
+        try:
+            sync_recv(conn.conn, remote, partial)
+        except TransportLost as exc:
+            partial.unlink(missing_ok=True)
+            raise DeviceError(f"connection lost after {exc.done} bytes: {exc}", _FIX_LOST, device=self.label,
+                              stage=stage) from None
+        except RemoteRefused as exc:
+            partial.unlink(missing_ok=True)
+            raise DeviceError(f"cannot read {remote}: {exc}", "check that the file exists on the device",
+                              device=self.label, stage=stage) from None
+        finally:
+            conn.close()
+        os.replace(partial, local)

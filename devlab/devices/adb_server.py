@@ -1,0 +1,169 @@
+"""The adb servers devlab talks to: the local one (started on first use) and remote ones (`--adb-server host:port`).
+
+The local server is the binary shipped inside the adbutils wheel unless the user names another (`--adb PATH` or
+env DEVLAB_ADB), on port ANDROID_ADB_SERVER_PORT (default 5037). A remote server is only ever connected to, never
+started: its phones are plugged into another machine.
+
+Why our own connection class: adbutils, when a connection fails, silently runs `adb start-server` on the default
+port, which would start a local server when a remote one is down and hide the real problem. Here a local server
+that is absent (or was killed) is restarted once; a remote one that does not answer is a clear DeviceError.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import adbutils
+from adbutils._adb import AdbConnection
+
+from devlab.errors import DeviceError, UsageError
+
+ENV_ADB = "DEVLAB_ADB"
+ENV_PORT = "ANDROID_ADB_SERVER_PORT"
+DEFAULT_PORT = 5037
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+START_TIMEOUT_S = 30.0
+T = TypeVar("T")
+
+
+def bundled_adb() -> Path:
+    """The adb binary inside the adbutils wheel."""
+    return Path(adbutils.__file__).parent / "binaries" / "adb"
+
+
+def local_port(env: dict[str, str] | None = None) -> int:
+    environ = os.environ if env is None else env
+    raw = environ.get(ENV_PORT, "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise UsageError(f"{ENV_PORT}={raw!r} is not a TCP port", f"set {ENV_PORT} to a number like 5037, or unset it")
+    return int(raw)
+
+
+def parse_server_address(text: str) -> tuple[str, int]:
+    """`host:port` -> (host, port); UsageError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"adb server {text!r} is not host:port", "pass e.g. --adb-server 127.0.0.1:5037")
+    return host, int(port)
+
+
+class _Connection(AdbConnection):
+    """An adbutils connection that never starts a server behind our back."""
+
+    def _safe_connect(self):  # type: ignore[no-untyped-def]
+        return self._create_socket()
+
+
+class _Client(adbutils.AdbClient):
+    def make_connection(self, timeout: float | None = None) -> AdbConnection:
+        connection = _Connection(self.host, self.port)
+        if timeout:
+            connection.conn.settimeout(timeout)
+        return connection
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    host: str
+    port: int
+    binary: Path | None     # set for the local server we may start; None for a remote one
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def local(self) -> bool:
+        return self.binary is not None
+
+
+class AdbServer:
+    """One adb server. `call(fn)` runs fn(client), (re)starting a local server once when it does not answer."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.client: adbutils.AdbClient = _Client(host=spec.host, port=spec.port)
+        self._lock = threading.Lock()
+        self._checked = False
+
+    @property
+    def address(self) -> str:
+        return self.spec.address
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection((self.spec.host, self.spec.port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            if self._checked and self.answers():
+                return
+            if not self.answers():
+                self._start()
+            self._checked = True
+
+    def _start(self) -> None:
+        if not self.spec.local:
+            raise DeviceError(f"the adb server at {self.address} does not answer",
+                              "start `adb start-server` on that machine (and forward its port), or drop --adb-server",
+                              stage="adb server")
+        binary = self.spec.binary
+        assert binary is not None
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            raise DeviceError(f"adb binary {binary} is missing or not executable",
+                              f"pass --adb PATH or set {ENV_ADB} to a working adb", stage="adb server")
+        try:
+            done = subprocess.run([str(binary), "-P", str(self.spec.port), "start-server"], capture_output=True,
+                                  text=True, timeout=START_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DeviceError(f"could not start the adb server on port {self.spec.port}: {exc}",
+                              "run `adb kill-server` and try again", stage="adb server") from None
+        if done.returncode != 0 or not self.answers():
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise DeviceError(f"adb server on port {self.spec.port} did not start"
+                              + (f": {detail[-1]}" if detail else ""),
+                              f"check `{binary} -P {self.spec.port} start-server` by hand", stage="adb server")
+
+    def call(self, fn: Callable[[adbutils.AdbClient], T], *, stage: str, device: str | None = None) -> T:
+        """fn(client); a connection refused by a local server restarts it once, then retries."""
+        self.ensure_running()
+        try:
+            return fn(self.client)
+        except adbutils.AdbConnectionError:
+            if not self.spec.local:
+                raise DeviceError(f"lost the adb server at {self.address}", "check that it still runs there",
+                                  device=device, stage=stage) from None
+        with self._lock:
+            self._checked = False
+        self.ensure_running()   # the server was killed: one restart, then the error is the caller's
+        try:
+            return fn(self.client)
+        except adbutils.AdbConnectionError as exc:
+            raise DeviceError(f"the adb server at {self.address} fails after a restart: {exc}",
+                              "run `adb kill-server`, then retry", device=device, stage=stage) from None
+
+
+def server_specs(remote: list[str] | tuple[str, ...] = (), adb_binary: str | os.PathLike[str] | None = None,
+                 env: dict[str, str] | None = None) -> list[ServerSpec]:
+    """The local server, then every remote one (duplicates of the local address dropped)."""
+    environ = os.environ if env is None else env
+    binary = Path(adb_binary or environ.get(ENV_ADB) or bundled_adb()).expanduser()
+    specs = [ServerSpec("127.0.0.1", local_port(environ), binary)]
+    for text in remote:
+        host, port = parse_server_address(text)
+        spec = ServerSpec(host, port, None)
+        if (host in LOCAL_HOSTS and port == specs[0].port) or any(s.address == spec.address for s in specs):
+            continue
+        specs.append(spec)
+    return specs
