@@ -6,11 +6,15 @@ same inputs and seed always give the same verdict. A delta is significant when i
 
 Kernel rows carry no per-run samples (they are one profiled share scaled to the clean mean), so their deltas have
 no interval and are never marked significant; they point at where a significant variant delta came from.
+
+Runs that kept no per-run samples (benchmark_model's classic output prints only count/mean/std) are compared on
+their means with a Welch normal-approximation interval of `mean(B) / mean(A) - 1`; the row says so (`method`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +43,7 @@ class VariantDelta:
     candidate_runs: int
     baseline_source: str | None
     candidate_source: str | None
+    method: str = "bootstrap-median"     # or "welch-mean" when the run kept only count/mean/std
     note: str | None = None
 
     @property
@@ -138,6 +143,10 @@ def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, 
     common = dict(variant=variant, accelerator=accelerator, baseline_median_ms=med_a, candidate_median_ms=med_b,
                   baseline_runs=len(samples_a), candidate_runs=len(samples_b),
                   baseline_source=_timing_source(a), candidate_source=_timing_source(b))
+    if a is not None and b is not None and (len(samples_a) < MIN_SAMPLES or len(samples_b) < MIN_SAMPLES):
+        welch = _welch_delta(common, a, b, confidence)
+        if welch is not None:
+            return welch
     problem = _not_comparable(a, b, samples_a, samples_b)
     if problem or med_a is None or med_b is None or med_a <= 0:
         delta = None if med_a is None or med_b is None else med_b - med_a
@@ -153,6 +162,34 @@ def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, 
     return VariantDelta(**common, delta_ms=med_b - med_a, delta_pct=100 * (med_b / med_a - 1),
                         ci_low_pct=100 * low, ci_high_pct=100 * high, significant=significant, verdict=verdict,
                         note=note)
+
+
+def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
+                 confidence: float) -> VariantDelta | None:
+    """Means and standard deviations only: a normal-approximation interval of the relative mean difference."""
+    lat_a, lat_b = _latency(a), _latency(b)
+    try:
+        n_a, n_b = int(lat_a["count"]), int(lat_b["count"])
+        m_a, m_b = float(lat_a["mean_ms"]), float(lat_b["mean_ms"])
+        s_a, s_b = float(lat_a["std_ms"]), float(lat_b["std_ms"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if a["status"] != "ok" or b["status"] != "ok" or n_a < 2 or n_b < 2 or m_a <= 0:
+        return None
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    half = z * (s_a ** 2 / n_a + s_b ** 2 / n_b) ** 0.5
+    low, high = (m_b - m_a - half) / m_a, (m_b - m_a + half) / m_a
+    significant = low > 0 or high < 0
+    verdict: Verdict = ("slower" if low > 0 else "faster") if significant else "no change"
+    return VariantDelta(**{**common, "baseline_median_ms": m_a, "candidate_median_ms": m_b,
+                           "baseline_runs": n_a, "candidate_runs": n_b},
+                        delta_ms=m_b - m_a, delta_pct=100 * (m_b / m_a - 1), ci_low_pct=100 * low,
+                        ci_high_pct=100 * high, significant=significant, verdict=verdict, method="welch-mean",
+                        note="no per-run samples: means compared (Welch); the ms columns are means")
+
+
+def _latency(variant: dict[str, Any]) -> dict[str, Any]:
+    return (variant.get("timing") or {}).get("latency_ms") or {}
 
 
 def _not_comparable(a: dict[str, Any] | None, b: dict[str, Any] | None, samples_a: np.ndarray,
@@ -190,8 +227,7 @@ def _key(variant: dict[str, Any]) -> tuple[str, str]:
 
 
 def _samples(variant: dict[str, Any] | None) -> np.ndarray:
-    timing = (variant or {}).get("timing") or {}
-    return np.asarray((timing.get("latency_ms") or {}).get("samples_ms") or [], dtype=float)
+    return np.asarray(_latency(variant or {}).get("samples_ms") or [], dtype=float)
 
 
 def _timing_source(variant: dict[str, Any] | None) -> str | None:

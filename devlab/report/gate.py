@@ -76,7 +76,7 @@ def _judge(delta: VariantDelta, max_regression: float, comparison: Comparison) -
             return GateFailure(delta.key, f"{device} {delta.key}: ran in the baseline but {delta.note}", None)
         return None
     if delta.verdict == "slower" and delta.delta_pct is not None and delta.delta_pct > max_regression * 100:
-        return GateFailure(delta.key, f"{device} {delta.key}: {delta.delta_pct:+.1f} % slower (median "
+        return GateFailure(delta.key, f"{device} {delta.key}: {delta.delta_pct:+.1f} % slower ({'median' if delta.method.startswith('bootstrap') else 'mean'} "
                                       f"{delta.baseline_median_ms:.3f} -> {delta.candidate_median_ms:.3f} ms, "
                                       f"{comparison.confidence * 100:g} % interval [{delta.ci_low_pct:+.1f}, "
                                       f"{delta.ci_high_pct:+.1f}] %), allowed {max_regression * 100:g} %",

@@ -168,3 +168,14 @@ def junit_for_run(path: Path | None, device: str) -> Iterator[RunJUnitSink]:
         if path is not None:
             write_junit(path, [run_failure_suite(device, exc.one_line())])
         raise
+
+
+def farm_suites(devices: list[tuple[str, dict[str, Any] | None, str | None]]) -> list[JUnitSuite]:
+    """A farm: a suite per device (name, its run.json or None, its whole-device error or None)."""
+    suites = []
+    for name, record, error in devices:
+        if record is None:
+            suites.append(run_failure_suite(name, error or "no result"))
+        else:
+            suites.append(run_suite(record))
+    return suites
