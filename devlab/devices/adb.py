@@ -61,7 +61,8 @@ class AdbDevice:
 
     @property
     def label(self) -> str:
-        return self.info.alias or self.serial
+        """How errors name the device: the alias the user typed and the serial that identifies it."""
+        return f"{self.info.alias} ({self.serial})" if self.info.alias else self.serial
 
     # ---- identity ------------------------------------------------------------------------------------------------
     def getprops(self) -> dict[str, str]:
@@ -162,7 +163,7 @@ class AdbDevice:
                 sent = sync_send(conn.conn, source, remote, mode)
             after = sync_stat(conn.conn, remote)
         except TransportLost as exc:
-            raise DeviceError(f"connection lost after {exc.done} of {size} bytes: {exc}", _FIX_LOST,
+            raise DeviceError(f"connection lost after handing over {exc.done} of {size} bytes: {exc}", _FIX_LOST,
                               device=self.label, stage=stage) from None
         except RemoteRefused as exc:
             raise DeviceError(f"the device refused {remote}: {exc}", "check the path and free space on the device",
