@@ -9,6 +9,7 @@ farm.json at the top holds the per-device table. A device that fails, at any poi
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -90,7 +91,10 @@ class _DeviceRun:
         if device.info.kind != "adb":
             raise UsageError(f"{name} is not a phone", "devlab farm runs phones; use devlab run --device host")
         with DeviceLease(device.info.serial, self.request.lease_timeout_s) as lease:
-            device_dir = new_run_dir(self.farm_dir / "devices", device.info.alias or name, self.manifest.model.name)
+            # Named by serial, not by time: phones of one model share an alias, and threads start together.
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{device.info.alias or 'phone'}-{device.info.serial}")
+            device_dir = self.farm_dir / "devices" / slug
+            device_dir.mkdir(parents=True)
             tool = prepare_benchmark_tool(device)
             seed = self.request.seed + sum(map(ord, device.info.serial))   # a different, reproducible order per phone
             steps = interleaved_steps([v.name for v in self.manifest.variants], list(self.request.bench.accelerators),
@@ -98,7 +102,7 @@ class _DeviceRun:
             runs, notes = self._steps(name, device, tool, steps, device_dir)
             notes.append(f"farm: lease waited {lease.waited_s:.1f} s; order seed {seed}")
         record = RunRecord(
-            run_id=device_dir.name, created=utc_now_iso(), device=device.info, model=self.manifest.model.to_json(),
+            run_id=f"{self.farm_dir.name}-{device_dir.name}", created=utc_now_iso(), device=device.info, model=self.manifest.model.to_json(),
             tools={**_tools(), "benchmark_model": tool.to_json()}, settings=self._settings(seed),
             variants=tuple(runs), build={v.name: v.to_json() for v in self.manifest.variants}, notes=tuple(notes))
         record.write(device_dir)

@@ -134,8 +134,8 @@ def _latency_text(timing: dict[str, Any]) -> str:
     latency = timing.get("latency_ms") or {}
     if not latency:
         return ""
-    return (f"median {latency['median_ms']:.3f} ms, mean {latency['mean_ms']:.3f} ms, p90 {latency['p90_ms']:.3f} ms "
-            f"over {latency['count']} runs ({timing.get('source')})")
+    return (f"median {_ms(latency.get('median_ms'))} ms, mean {_ms(latency.get('mean_ms'))} ms, "
+            f"p90 {_ms(latency.get('p90_ms'))} ms over {latency.get('count')} runs ({timing.get('source')})")
 
 
 def _secs(value: float) -> str:

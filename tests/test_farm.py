@@ -1,0 +1,136 @@
+"""devlab farm over simulated phones behind a real adb server: parallel, leased, interleaved, thermally gated, and
+one phone dropping midway costs only its own remaining steps."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from devlab.farm.farm import FARM_JSON
+from devlab.farm.leases import DeviceLease
+from devlab.farm.schedule import interleaved_steps
+from devlab.report.junit import farm_suites, write_junit
+from report_helpers import sim_farm
+from sim_fixtures import start_phone, stop_phone
+
+
+@pytest.fixture(scope="module")
+def farm(adb_server, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("farm")
+    phones = [start_phone(adb_server, root / f"phone{i}", "s23" if i % 2 == 0 else "pixel8") for i in range(4)]
+    try:
+        yield sim_farm(adb_server, root, phones, victim_index=1)
+    finally:
+        for phone in phones:
+            stop_phone(phone)
+
+
+def test_every_healthy_phone_keeps_all_its_results(farm) -> None:
+    outcome = farm.outcome
+    assert not outcome.ok and len(outcome.devices) == 4
+    healthy = [d for d in outcome.devices if d.name != farm.victim]
+    for device in healthy:
+        assert device.error is None
+        cells = {(v["variant"], v["accelerator"]): v for v in device.record["variants"]}
+        assert set(cells) == {("fp32", "gpu"), ("fp32", "cpu"), ("fp16", "gpu"), ("fp16", "cpu")}
+        assert all(v["status"] == "ok" and v["timing"]["source"] == "simulated" for v in cells.values())
+        assert device.record["device"]["simulated"] is True
+        assert (device.run_dir / "run.json").is_file() and (device.run_dir / "report.html").is_file()
+
+
+def test_the_phone_that_dropped_midway_keeps_its_first_step(farm) -> None:
+    (victim,) = [d for d in farm.outcome.devices if d.name == farm.victim]
+    variants = victim.record["variants"]
+    first = min(variants, key=lambda v: v["extra"]["farm_step"]["order"])
+    assert first["status"] == "ok" and first["timing"]["latency_ms"]["mean_ms"] > 0
+    rest = [v for v in variants if v is not first]
+    assert len(rest) == 3 and all(v["status"] == "failed" and v["error"] for v in rest)
+
+
+def test_farm_json_has_the_per_device_table_and_temperatures(farm) -> None:
+    data = json.loads((farm.outcome.run_dir / FARM_JSON).read_text())
+    rows = {row["device"]: row for row in data["devices"]}
+    assert set(rows) == {p.serial for p in farm.phones} and data["ok"] is False
+    assert rows[farm.victim]["status"] == "partial"
+    for name, row in rows.items():
+        assert (farm.outcome.run_dir / row["run_dir"] / "run.json").is_file()
+        ok_cells = [c for c in row["variants"] if c["status"] == "ok"]
+        for cell in ok_cells:
+            assert cell["median_ms"] is not None or cell["mean_ms"] is not None
+            # the simulated phones report a battery temperature: recorded before and after every run
+            assert cell["thermal"]["before_c"] > 0 and cell["thermal"]["after_c"] > 0
+            assert cell["thermal"]["source"] == "simulated"
+        if name != farm.victim:
+            assert len(ok_cells) == 4
+
+
+def test_steps_ran_in_parallel_and_in_each_phones_seeded_order(farm) -> None:
+    names = [name for name, _, _ in farm.steps]
+    # interleaving across phones: the first four completions are not all one phone's
+    assert len(set(names[:4])) > 1
+    for device in farm.outcome.devices:
+        order = sorted(device.record["variants"], key=lambda v: v["extra"]["farm_step"]["order"])
+        seed = device.record["settings"]["farm"]["order_seed"]
+        expected = interleaved_steps(["fp32", "fp16"], ["gpu", "cpu"], 1, seed)
+        assert [(v["variant"], v["accelerator"]) for v in order] == [(s.variant, s.accelerator) for s in expected]
+
+
+def test_interleaved_steps_shuffle_each_round_reproducibly() -> None:
+    a = interleaved_steps(["a", "b", "c"], ["gpu"], 3, seed=7)
+    assert a == interleaved_steps(["a", "b", "c"], ["gpu"], 3, seed=7)
+    assert [s.index for s in a] == list(range(9))
+    for round_index in range(3):
+        assert sorted(s.variant for s in a if s.round == round_index) == ["a", "b", "c"]
+    orders = {tuple(s.variant for s in a if s.round == r) for r in range(3)}
+    others = {tuple(s.variant for s in interleaved_steps(["a", "b", "c"], ["gpu"], 3, seed=s_)) for s_ in range(20)}
+    assert len(orders | others) > 1
+
+
+def test_farm_junit_has_a_case_per_device_and_variant(farm, tmp_path: Path) -> None:
+    path = write_junit(tmp_path / "farm.xml",
+                       farm_suites([(d.name, d.record, d.error) for d in farm.outcome.devices]))
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites" and root.get("tests") == "16" and root.get("failures") == "3"
+    victim_cases = [c for c in root.iter("testcase") if c.get("classname").startswith("devlab.")
+                    and c.find("failure") is not None]
+    assert len(victim_cases) == 3
+    assert all(c.find("failure").get("message") for c in victim_cases)
+
+
+def test_thermal_gate_waits_and_records_when_the_phone_stays_hot(adb_server, tmp_path: Path) -> None:
+    phone = start_phone(adb_server, tmp_path / "hot", "s23")
+    try:
+        run = sim_farm(adb_server, tmp_path, [phone], victim_index=None, max_temp_c=20.0, thermal_timeout_s=0.3)
+    finally:
+        stop_phone(phone)
+    (device,) = run.outcome.devices
+    for variant in device.record["variants"]:
+        thermal = variant["extra"]["thermal"]
+        assert thermal["cooled_below_max"] is False and thermal["max_c"] == 20.0
+        assert 0.25 <= thermal["waited_s"] < 5 and thermal["before_c"] >= 20.0
+
+
+def test_a_leased_phone_fails_clearly_then_waits_for_its_lease(adb_server, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    phone = start_phone(adb_server, tmp_path / "busy", "pixel8")
+    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
+    try:
+        with DeviceLease(phone.serial, root=tmp_path / "home" / "leases"):
+            busy = sim_farm(adb_server, tmp_path, [phone], victim_index=None, lease_timeout_s=0.3)
+        (device,) = busy.outcome.devices
+        assert device.record is None and "is leased by pid" in device.error and "--lease-timeout" in device.error
+
+        holder = DeviceLease(phone.serial, root=tmp_path / "home" / "leases").__enter__()
+        threading.Timer(0.8, lambda: holder.__exit__(None, None, None)).start()
+        started = time.monotonic()
+        waited = sim_farm(adb_server, tmp_path, [phone], victim_index=None, lease_timeout_s=20)
+        (device,) = waited.outcome.devices
+        assert device.error is None and time.monotonic() - started >= 0.7
+        assert any("lease waited" in note for note in device.record["notes"])
+    finally:
+        stop_phone(phone)
