@@ -1,0 +1,138 @@
+"""compare and gate on real host runs: an injected 20 % regression is found and gated (exit 3); two sets of runs of
+the same thing stay quiet; mismatched devices or binaries are said out loud."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from devlab.report.compare import compare_runs
+from devlab.report.gate import evaluate_gate, parse_threshold
+from devlab.errors import UsageError
+from report_helpers import devlab, host_run
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return host_run(tmp_path_factory.mktemp("base"), "--runs", "40")
+
+
+def _derived(baseline_dir: Path, tmp: Path, name: str, change) -> Path:
+    record = json.loads((baseline_dir / "run.json").read_text())
+    record = copy.deepcopy(record)
+    record["run_id"] = name
+    for variant in record["variants"]:
+        latency = variant["timing"]["latency_ms"]
+        latency["samples_ms"] = change(latency["samples_ms"])
+    out = tmp / name
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps(record))
+    return out
+
+
+def _scaled(factor: float):
+    return lambda samples: [s * factor for s in samples]
+
+
+def _halves(baseline_dir: Path, tmp: Path) -> tuple[Path, Path]:
+    """The same runs of the same thing, split in two interleaved halves: no change is there to find."""
+    return (_derived(baseline_dir, tmp, "even", lambda s: s[0::2]),
+            _derived(baseline_dir, tmp, "odd", lambda s: s[1::2]))
+
+
+def _load(path: Path) -> dict:
+    return json.loads((path / "run.json").read_text())
+
+
+def test_compare_finds_an_injected_20_percent_regression(baseline_dir: Path, tmp_path: Path) -> None:
+    slower = _derived(baseline_dir, tmp_path, "slower", _scaled(1.2))
+    comparison = compare_runs(_load(baseline_dir), _load(slower), seed=1)
+    for delta in comparison.variants:
+        assert delta.verdict == "slower" and delta.significant
+        assert delta.delta_pct == pytest.approx(20.0, abs=0.01)
+        assert 0 < delta.ci_low_pct <= 20.0 <= delta.ci_high_pct
+    assert comparison.warnings == ()
+
+
+def test_compare_stays_quiet_on_two_runs_of_the_same_thing(baseline_dir: Path, tmp_path: Path) -> None:
+    even, odd = _halves(baseline_dir, tmp_path)
+    comparison = compare_runs(_load(even), _load(odd), seed=3)
+    assert [d.significant for d in comparison.variants] == [False, False]
+    assert all(d.ci_low_pct < 0 < d.ci_high_pct for d in comparison.variants)
+
+
+def test_bootstrap_is_seeded(baseline_dir: Path, tmp_path: Path) -> None:
+    slower = _derived(baseline_dir, tmp_path, "s", _scaled(1.05))
+    a = compare_runs(_load(baseline_dir), _load(slower), seed=5).to_json()
+    b = compare_runs(_load(baseline_dir), _load(slower), seed=5).to_json()
+    assert a == b
+
+
+def test_compare_cli_json_and_mismatch_warning(baseline_dir: Path, tmp_path: Path) -> None:
+    other = _derived(baseline_dir, tmp_path, "other-phone", _scaled(1.0))
+    record = _load(other)
+    record["device"]["serial"], record["device"]["model"] = "R5CT", "SM-S911B"
+    record["tools"]["benchmark_model"] = {"sha256": "ab" * 32}
+    (other / "run.json").write_text(json.dumps(record))
+    result = devlab("compare", str(baseline_dir), str(other), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert any("different devices" in w and "SM-S911B" in w for w in data["warnings"])
+    assert any("different benchmark binary benchmark_model" in w for w in data["warnings"])
+    assert "warning: different devices" in result.stderr
+    assert {v["key"] for v in data["variants"]} == {"fp32/cpu", "fp16/cpu"}
+
+
+def test_gate_exits_3_naming_the_regressed_variant(baseline_dir: Path, tmp_path: Path) -> None:
+    slower = _derived(baseline_dir, tmp_path, "cand", _scaled(1.2))
+    junit = tmp_path / "gate.xml"
+    result = devlab("gate", "--baseline", str(baseline_dir), "--candidate", str(slower), "--max-regression", "5%",
+                    "--junit", str(junit))
+    assert result.returncode == 3, result.stderr
+    assert "fp32/cpu: +20.0 % slower" in result.stderr and "allowed 5 %" in result.stderr
+    assert junit.read_text().count("<failure ") == 2
+
+
+def test_gate_passes_within_the_threshold_and_on_noise(baseline_dir: Path, tmp_path: Path) -> None:
+    slower = _derived(baseline_dir, tmp_path, "bit", _scaled(1.2))
+    assert evaluate_gate(_load(baseline_dir), _load(slower), 0.25).passed     # 20 % < allowed 25 %
+    even, odd = _halves(baseline_dir, tmp_path)
+    result = devlab("gate", "--baseline", str(even), "--candidate", str(odd))
+    assert result.returncode == 0, result.stderr
+    assert "gate passed" in result.stderr
+
+
+def test_gate_fails_when_a_variant_breaks(baseline_dir: Path, tmp_path: Path) -> None:
+    broken = _derived(baseline_dir, tmp_path, "broken", _scaled(1.0))
+    record = _load(broken)
+    record["variants"][1].update(status="failed", timing=None, error="clean run failed: GPU delegate crashed")
+    (broken / "run.json").write_text(json.dumps(record))
+    verdict = evaluate_gate(_load(baseline_dir), record, 0.05)
+    assert not verdict.passed
+    assert "fp16/cpu" in verdict.summary() and "GPU delegate crashed" in verdict.summary()
+
+
+def test_runs_without_samples_are_compared_on_means(baseline_dir: Path) -> None:
+    base = _load(baseline_dir)
+    cand = copy.deepcopy(base)
+    for record, factor in ((base, 1.0), (cand, 1.2)):
+        for variant in record["variants"]:
+            latency = variant["timing"]["latency_ms"]
+            latency["mean_ms"] *= factor
+            latency["samples_ms"] = []        # classic benchmark_model output: count/mean/std only
+    delta = compare_runs(base, cand).variants[0]
+    assert delta.method == "welch-mean" and delta.delta_pct == pytest.approx(20.0)
+    assert delta.ci_low_pct < 20.0 < delta.ci_high_pct
+
+
+@pytest.mark.parametrize("text, value", [("5%", 0.05), ("0.05", 0.05), ("12.5 %", 0.125)])
+def test_threshold_parsing(text: str, value: float) -> None:
+    assert parse_threshold(text) == pytest.approx(value)
+
+
+def test_bad_threshold_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        parse_threshold("five")

@@ -1,0 +1,79 @@
+"""Reports of simulated phone runs (made by the farm over the simulated phone): the SIMULATED label, the kernel
+table with bars, the delegation map from prediction and report, rendered in headless Chromium; and the Model
+Explorer overlay, checked against the graph Model Explorer's own TFLite adapter builds."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pytest
+
+from devlab.report.model_explorer import node_latency, write_node_data
+from report_helpers import devlab, load_in_chromium, sim_farm
+from sim_fixtures import start_phone, stop_phone
+
+
+@pytest.fixture(scope="module")
+def sim_run_dir(adb_server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("simrun")
+    phone = start_phone(adb_server, root / "phone", "s23")
+    try:
+        farm = sim_farm(adb_server, root, [phone], victim_index=None)
+    finally:
+        stop_phone(phone)
+    (device,) = farm.outcome.devices
+    assert device.error is None, device.error
+    return device.run_dir
+
+
+def test_simulated_report_renders_labelled_with_kernels(sim_run_dir: Path, tmp_path: Path) -> None:
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    page = load_in_chromium(sim_run_dir / "report.html", tmp_path)
+    assert page.console == []
+    assert 'id="simulated-banner"' in page.dom and "SIMULATED phone" in page.dom
+    gpu = next(v for v in record["variants"] if v["accelerator"] == "gpu" and v["variant"] == "fp32")
+    kernels = gpu["kernels"]
+    section = page.dom.split('id="kernels-fp32-gpu"')[1].split("<h3")[0]
+    top = max(kernels["rows"], key=lambda r: r["ms_per_inference"])
+    assert html.escape(top["kernel"], quote=False) in section and f'{top["ms_per_inference"]:.3f}' in section
+    assert 'class="bar GPU"' in section and "estimated" in section
+    assert f'{kernels["clean_mean_ms"]:.3f}' in section
+    latency_row = page.dom.split('id="latency-fp32-gpu"')[1].split("</tr>")[0]
+    assert f'{gpu["timing"]["latency_ms"]["mean_ms"]:.3f}' in latency_row and "simulated" in latency_row
+    assert "Reported by the runtime" in page.dom and 'class="node gpu"' in page.dom
+    assert 'href="logs/fp32-gpu-op-profile.csv"' in page.dom
+
+
+def test_model_explorer_overlay_matches_the_adapters_graph(sim_run_dir: Path, tmp_path: Path) -> None:
+    adapter = pytest.importorskip("ai_edge_model_explorer_adapter")
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    out = tmp_path / "overlay.json"
+    result = devlab("report", str(sim_run_dir), "--model-explorer", str(out), "--variant", "fp32/gpu")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert list(data) == ["main"]
+    graph_data = data["main"]
+    assert [g["stop"] for g in graph_data["gradient"]] == [0, 0.5, 1]
+    graph = json.loads(adapter.ConvertFlatbufferDirectlyToJson(
+        adapter.VisualizeConfig(), str(Path(record["build"]["fp32"]["path"]).resolve()
+                                      if Path(record["build"]["fp32"]["path"]).is_absolute()
+                                      else Path(__file__).resolve().parents[1] / record["build"]["fp32"]["path"])))
+    (subgraph,) = [s for s in graph[0]["subgraphs"] if s["id"] == "main"]
+    labels = {node["id"]: node["label"] for node in subgraph["nodes"]}
+    kernels = next(v for v in record["variants"] if v["variant"] == "fp32" and v["accelerator"] == "gpu")["kernels"]
+    op_of = {node: op for row in kernels["rows"] for node, op in row["ops"]}
+    assert graph_data["results"]
+    for node_id, result_value in graph_data["results"].items():
+        assert labels[node_id] == op_of[int(node_id)].lower()   # the same op, by Model Explorer's own reading
+        assert result_value["value"] > 0
+    per_node, unplaced = node_latency(kernels)
+    assert sum(per_node.values()) + unplaced == pytest.approx(kernels["clean_mean_ms"], rel=0.02)
+
+
+def test_model_explorer_needs_a_kernel_table(tmp_path: Path) -> None:
+    record = {"run_id": "r", "variants": [{"variant": "fp32", "accelerator": "cpu", "kernels": None}]}
+    from devlab.errors import UsageError
+    with pytest.raises(UsageError, match="no kernel table"):
+        write_node_data(record, tmp_path / "x.json")
