@@ -1,32 +1,34 @@
 """Built-in streaming trace reader on perfetto's generated protos (no trace_processor binary needed).
 
-It walks the packets once and yields records: slices (ATrace print events and track_event), counters
-(cpu/gpu frequency, GPU counters, track_event counters), GPU render stages, process/thread names, sched switches
-and the trace_config. State kept while reading is per open slice, per sequence and per name: never per packet.
+It walks the packets once, batch by batch, and reports what it finds to a RecordSink: slices (ATrace print events
+and track_event), counters (cpu/gpu frequency, GPU counters, track_event counters), GPU render stages,
+process/thread names, sched switches and the trace_config. `records()` turns those reports into record objects;
+the summary takes them directly, so analysing a trace builds no object per event. State kept while reading is per open slice, per sequence and per name: never per packet.
 """
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 from google.protobuf import text_format
 from google.protobuf.internal import api_implementation
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (CounterDescriptor, GpuCounterDescriptor,
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (CounterDescriptor, FtraceEvent, GpuCounterDescriptor,
                                                                TracePacket)
 
 from devlab.trace.clocks import ClockConverter
 from devlab.trace.framing import PacketStream
-from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, ProcessName, Record,
-                                  SchedSwitch, Slice, ThreadName)
+from devlab.trace.records import Record, RecordList, RecordSink
 
 SEQ_INCREMENTAL_STATE_CLEARED = 1
 # ftrace is drained per CPU, so one thread's B on CPU 2 and E on CPU 5 can arrive in either order. Print events
-# wait in a heap until nothing older can still come (perfetto drains every CPU at least this often).
+# wait (sorted after each batch) until nothing older can still come (perfetto drains every CPU at least this often).
 ATRACE_REORDER_NS = 5_000_000_000
 TYPE_SLICE_BEGIN, TYPE_SLICE_END, TYPE_INSTANT, TYPE_COUNTER = 1, 2, 3, 4
+_EVENT_KIND = FtraceEvent.WhichOneof
 _COUNTER_UNITS = {CounterDescriptor.UNIT_TIME_NS: "ns", CounterDescriptor.UNIT_COUNT: "count",
                   CounterDescriptor.UNIT_SIZE_BYTES: "bytes"}
 
@@ -65,7 +67,8 @@ class _Sequence:
 
 
 class TraceReader:
-    """`for record in TraceReader(path).records(): ...`; packet count and time span are on the reader after."""
+    """`for record in TraceReader(path).records(): ...`, or `TraceReader(path).read_into(sink)` to have each
+    finding sent to a RecordSink (the summary's fast path); packet count and time span are on the reader after."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -79,12 +82,13 @@ class TraceReader:
         self._sequences: dict[int, _Sequence] = {}
         self._tracks: dict[int, _Track] = {}
         self._atrace: dict[int, list[tuple[str, int, int | None]]] = {}   # tid -> open (name, ts, pid)
-        self._prints: list[tuple[int, int, int, str]] = []                 # heap of (ts, order, tid, buf)
+        self._prints: list[tuple[int, int, int, str]] = []                 # (ts, order, tid, buf) not yet released
         self._print_order = 0
         self._async: dict[tuple[int, str, str], int] = {}                 # (pid, name, cookie) -> begin ts
         self._gpu_counters: dict[int, tuple[str, str]] = {}               # counter id -> (name, unit)
         self._gpu_legacy_stages: dict[int, str] = {}
         self._gpu_legacy_queues: dict[int, str] = {}
+        self._sink: RecordSink = RecordList()
 
     @property
     def bytes_read(self) -> int:
@@ -97,16 +101,45 @@ class TraceReader:
             self.last_ts = ts
 
     def records(self) -> Iterator[Record]:
-        for _, packet in self._stream:
-            self.packets += 1
-            yield from self._packet(packet)
-        yield from self._release_prints(None)
+        sink = RecordList()
+        for _ in self._read(sink):
+            yield from sink.items
+            sink.items.clear()
+
+    def read_into(self, sink: RecordSink) -> None:
+        """Read the whole trace, sending every finding to `sink` (the same findings `records()` yields)."""
+        for _ in self._read(sink):
+            pass
+
+    def _read(self, sink: RecordSink) -> Iterator[None]:
+        """Walk the trace batch by batch, pausing after each so `records()` can hand out what the batch found."""
+        self._sink = sink
+        packet_kind = TracePacket.WhichOneof
+        ftrace = self._ftrace
+        render_stage = self._render_stage
+        for batch in self._stream.batches():
+            packets = batch.packet
+            self.packets += len(packets)
+            for packet in packets:
+                kind = packet_kind(packet, "data")
+                if kind == "ftrace_events":
+                    ftrace(packet.ftrace_events)
+                elif kind == "gpu_render_stage_event" and not packet.HasField("interned_data"):
+                    # the bulk of a GPU trace: one packet per GPU job, names already interned on its sequence
+                    render_stage(packet)
+                else:
+                    self._packet(packet, kind)
+            if self._prints and self.last_ts is not None:
+                self._release_prints(self.last_ts - ATRACE_REORDER_NS)
+            yield None
+        self._release_prints(None)
         for tid, stack in self._atrace.items():
             for name, _, _ in stack:
-                yield Problem("atrace-unended", f"ATrace slice {name!r} on thread {tid} never ended")
+                sink.problem("atrace-unended", f"ATrace slice {name!r} on thread {tid} never ended")
         for uuid, track in self._tracks.items():
             for name, _ in track.stack:
-                yield Problem("track-event-unended", f"track_event slice {name!r} on track {uuid} never ended")
+                sink.problem("track-event-unended", f"track_event slice {name!r} on track {uuid} never ended")
+        yield None
 
     def _sequence(self, packet: TracePacket) -> _Sequence:
         seq_id = packet.trusted_packet_sequence_id
@@ -127,15 +160,8 @@ class TraceReader:
                 seq.gpu_specs[spec.iid] = spec.name
         return seq
 
-    def _packet(self, packet: TracePacket) -> Iterator[Record]:
-        kind = packet.WhichOneof("data")
-        if kind == "ftrace_events":
-            yield from self._ftrace(packet.ftrace_events)
-            return
-        seq = self._sequence(packet)
-        if kind == "clock_snapshot":
-            self._clocks.snapshot(packet.trusted_packet_sequence_id, packet.clock_snapshot)
-            return
+    def _timestamp(self, packet: TracePacket, seq: _Sequence, kind: str | None) -> int:
+        """The packet's time on the primary clock (0 when it has none), widening the trace's span."""
         ts = packet.timestamp
         clock = packet.timestamp_clock_id if packet.HasField("timestamp_clock_id") else seq.clock_id
         if clock:  # an incremental clock's delta of 0 is a real time, so convert before testing ts
@@ -148,95 +174,130 @@ class TraceReader:
                 ts = converted
         if ts:
             self._span(ts)
+        return ts
+
+    def _packet(self, packet: TracePacket, kind: str | None) -> None:
+        seq = self._sequence(packet)
+        if kind == "clock_snapshot":
+            self._clocks.snapshot(packet.trusted_packet_sequence_id, packet.clock_snapshot)
+            return
+        ts = self._timestamp(packet, seq, kind)
+        sink = self._sink
         if kind == "track_event":
-            yield from self._track_event(packet.track_event, seq, ts)
+            self._track_event(packet.track_event, seq, ts)
         elif kind == "gpu_render_stage_event":
-            yield from self._render_stage(packet.gpu_render_stage_event, seq, ts)
+            self._stage(packet.gpu_render_stage_event, seq, ts)
         elif kind == "gpu_counter_event":
-            yield from self._gpu_counter(packet.gpu_counter_event, ts)
+            self._gpu_counter(packet.gpu_counter_event, ts)
         elif kind == "track_descriptor":
-            yield from self._track_descriptor(packet.track_descriptor)
+            self._track_descriptor(packet.track_descriptor)
         elif kind == "process_tree":
             for proc in packet.process_tree.processes:
                 if proc.cmdline:
-                    yield ProcessName(proc.pid, proc.cmdline[0])
+                    sink.process(proc.pid, proc.cmdline[0])
             for thread in packet.process_tree.threads:
-                yield ThreadName(thread.tid, thread.tgid or None, thread.name)
+                sink.thread(thread.tid, thread.tgid or None, thread.name)
         elif kind == "trace_config":
             config = packet.trace_config
-            yield ConfigSeen(tuple(ds.config.name for ds in config.data_sources), config.duration_ms,
-                             text_format.MessageToString(config))
+            sink.config(tuple(ds.config.name for ds in config.data_sources), config.duration_ms,
+                        text_format.MessageToString(config))
         elif kind is None:
             self.unknown_packets += 1
 
     # --- ftrace -------------------------------------------------------------------------------------------------
-    def _ftrace(self, bundle) -> Iterator[Record]:
+    def _ftrace(self, bundle) -> None:
+        # The hottest loop of a phone trace: one pass over the bundle, locals only, and nothing touched on the
+        # events whose type we do not use.
         cpu = bundle.cpu
         events = bundle.event
+        sink = self._sink
         if events:
             self._span(events[0].timestamp)
             self._span(events[len(events) - 1].timestamp)
-        for event in events:
-            kind = event.WhichOneof("event")
-            if kind == "print":
-                self._print_order += 1  # keeps same-timestamp prints in arrival order
-                heapq.heappush(self._prints, (event.timestamp, self._print_order, event.pid, event.print.buf))
-            elif kind == "sched_switch":
-                sw = event.sched_switch
-                yield SchedSwitch(cpu, event.timestamp, sw.prev_pid, sw.next_pid, sw.next_comm)
-            elif kind == "cpu_frequency":
-                freq = event.cpu_frequency
-                yield CounterSample(f"cpufreq.cpu{freq.cpu_id}", "kHz", event.timestamp, float(freq.state))
-            elif kind == "gpu_frequency":
-                freq = event.gpu_frequency
-                name = "gpufreq" if freq.gpu_id == 0 else f"gpufreq.gpu{freq.gpu_id}"
-                yield CounterSample(name, "kHz", event.timestamp, float(freq.state))
+            prints = self._prints
+            order = self._print_order
+            for event, kind in zip(events, map(_EVENT_KIND, events, repeat("event"))):
+                if kind == "print":
+                    order += 1  # keeps same-timestamp prints in arrival order
+                    prints.append((event.timestamp, order, event.pid, event.print.buf))
+                elif kind == "sched_switch":
+                    sw = event.sched_switch
+                    sink.sched(cpu, event.timestamp, sw.prev_pid, sw.next_pid, sw.next_comm)
+                elif kind == "cpu_frequency":
+                    freq = event.cpu_frequency
+                    sink.counter(f"cpufreq.cpu{freq.cpu_id}", "kHz", event.timestamp, float(freq.state))
+                elif kind == "gpu_frequency":
+                    freq = event.gpu_frequency
+                    name = "gpufreq" if freq.gpu_id == 0 else f"gpufreq.gpu{freq.gpu_id}"
+                    sink.counter(name, "kHz", event.timestamp, float(freq.state))
+            self._print_order = order
         if bundle.HasField("compact_sched"):
-            yield from self._compact_sched(cpu, bundle.compact_sched)
-        if self._prints and self.last_ts is not None:
-            yield from self._release_prints(self.last_ts - ATRACE_REORDER_NS)
+            self._compact_sched(cpu, bundle.compact_sched)
 
-    def _release_prints(self, before: int | None) -> Iterator[Record]:
+    def _release_prints(self, before: int | None) -> None:
+        """Turn the waiting print events older than `before` (all when None) into slices, oldest first."""
         prints = self._prints
-        while prints and (before is None or prints[0][0] < before):
-            ts, _, tid, buf = heapq.heappop(prints)
-            yield from self._atrace_line(buf, ts, tid)
+        if not prints:
+            return
+        prints.sort()  # ftrace drains each CPU in order, so this merges a few sorted runs
+        cut = len(prints) if before is None else bisect.bisect_left(prints, (before,))
+        if cut == 0:
+            return
+        ready = prints[:cut]
+        del prints[:cut]
+        sink = self._sink
+        stacks = self._atrace
+        for ts, _, tid, buf in ready:
+            # ATrace writes "B|pid|name", "E|pid" (or "E"), "C|pid|name|value", "S|pid|name|cookie", "F|...".
+            if buf[:2] == "E|" or buf == "E" or buf == "E\n":
+                stack = stacks.get(tid)
+                if not stack:
+                    sink.problem("atrace-unmatched-end", f"ATrace end without begin on thread {tid} at {ts} ns")
+                    continue
+                name, begin, pid = stack.pop()
+                sink.slice(name, begin, ts - begin, pid, tid, len(stack))
+            elif buf[:2] == "B|":
+                parts = buf.rstrip("\n").split("|", 2)
+                if len(parts) == 3:
+                    pid = int(parts[1]) if parts[1].isdigit() else None
+                    stack = stacks.get(tid)
+                    if stack is None:
+                        stack = stacks[tid] = []
+                    stack.append((parts[2], ts, pid))
+            else:
+                self._atrace_other(buf.rstrip("\n"), ts)
 
-    def _compact_sched(self, cpu: int, compact) -> Iterator[Record]:
+    def _compact_sched(self, cpu: int, compact) -> None:
         # Timestamps are delta-encoded within the bundle; comms are indices into the bundle's intern table.
         ts = 0
-        table = compact.intern_table
+        table = list(compact.intern_table)
+        sched = self._sink.sched
+        timestamps = []
         for delta, pid, comm in zip(compact.switch_timestamp, compact.switch_next_pid,
                                     compact.switch_next_comm_index):
             ts += delta
-            self._span(ts)
-            yield SchedSwitch(cpu, ts, None, pid, table[comm] if comm < len(table) else "")
+            timestamps.append(ts)
+            sched(cpu, ts, None, pid, table[comm] if comm < len(table) else "")
+        if timestamps:
+            self._span(min(timestamps))
+            self._span(max(timestamps))
 
-    def _atrace_line(self, buf: str, ts: int, tid: int) -> Iterator[Record]:
-        # ATrace writes "B|pid|name", "E|pid" (or "E"), "C|pid|name|value", "S|pid|name|cookie", "F|pid|name|cookie".
-        buf = buf.rstrip("\n")
+    def _atrace_other(self, buf: str, ts: int) -> None:
+        """The rarer ATrace lines: counters and async slices (begin/end are handled inline)."""
         if len(buf) < 1 or (len(buf) > 1 and buf[1] != "|"):
             return
         kind = buf[0]
-        if kind == "B":
-            parts = buf.split("|", 2)
-            if len(parts) == 3:
-                pid = int(parts[1]) if parts[1].isdigit() else None
-                self._atrace.setdefault(tid, []).append((parts[2], ts, pid))
-        elif kind == "E":
-            stack = self._atrace.get(tid)
-            if not stack:
-                yield Problem("atrace-unmatched-end", f"ATrace end without begin on thread {tid} at {ts} ns")
-                return
-            name, begin, pid = stack.pop()
-            yield Slice(name, begin, ts - begin, pid, tid, len(stack))
-        elif kind == "C":
+        sink = self._sink
+        if kind == "C":
             parts = buf.split("|")
             if len(parts) >= 4:
                 try:
-                    yield CounterSample(parts[2], "", ts, float(parts[3]))
+                    value = float(parts[3])
                 except ValueError:
-                    yield Problem("atrace-bad-counter", f"ATrace counter {parts[2]!r} has a non-numeric value {parts[3]!r}")
+                    sink.problem("atrace-bad-counter",
+                                 f"ATrace counter {parts[2]!r} has a non-numeric value {parts[3]!r}")
+                    return
+                sink.counter(parts[2], "", ts, value)
         elif kind in "SF":
             parts = buf.split("|")
             if len(parts) >= 4 and parts[1].isdigit():
@@ -245,10 +306,10 @@ class TraceReader:
                     self._async[key] = ts
                 elif key in self._async:
                     begin = self._async.pop(key)
-                    yield Slice(parts[2], begin, ts - begin, key[0], None, 0)
+                    sink.slice(parts[2], begin, ts - begin, key[0], None, 0)
 
     # --- track_event ---------------------------------------------------------------------------------------------
-    def _track_descriptor(self, desc) -> Iterator[Record]:
+    def _track_descriptor(self, desc) -> None:
         track = self._tracks.get(desc.uuid)
         if track is None:
             track = self._tracks[desc.uuid] = _Track()
@@ -260,19 +321,19 @@ class TraceReader:
         if desc.HasField("thread"):
             track.pid, track.tid = desc.thread.pid, desc.thread.tid
             if desc.thread.thread_name:
-                yield ThreadName(desc.thread.tid, desc.thread.pid, desc.thread.thread_name)
+                self._sink.thread(desc.thread.tid, desc.thread.pid, desc.thread.thread_name)
         elif desc.HasField("process"):
             track.pid = desc.process.pid
             name = desc.process.process_name or (desc.process.cmdline[0] if desc.process.cmdline else "")
             if name:
-                yield ProcessName(desc.process.pid, name)
+                self._sink.process(desc.process.pid, name)
         if desc.HasField("counter"):
             counter = desc.counter
             track.unit = counter.unit_name or _COUNTER_UNITS.get(counter.unit, "")
             track.multiplier = counter.unit_multiplier or 1
             track.incremental = counter.is_incremental
 
-    def _track_event(self, event, seq: _Sequence, ts: int) -> Iterator[Record]:
+    def _track_event(self, event, seq: _Sequence, ts: int) -> None:
         uuid = event.track_uuid if event.HasField("track_uuid") else seq.default_track
         if uuid is None:
             uuid = 0  # legacy: the sequence's thread; kept apart from every described track
@@ -280,51 +341,76 @@ class TraceReader:
         if track is None:
             track = self._tracks[uuid] = _Track()
         kind = event.type
+        sink = self._sink
         if kind == TYPE_SLICE_BEGIN or kind == TYPE_INSTANT:
             name = event.name if event.HasField("name") else seq.event_names.get(event.name_iid, "")
             if kind == TYPE_INSTANT:
-                yield Slice(name, ts, 0, track.pid, track.tid, len(track.stack))
+                sink.slice(name, ts, 0, track.pid, track.tid, len(track.stack))
             else:
                 track.stack.append((name, ts))
         elif kind == TYPE_SLICE_END:
             if not track.stack:
-                yield Problem("track-event-unmatched-end", f"track_event end without begin on track {uuid} at {ts} ns")
+                sink.problem("track-event-unmatched-end", f"track_event end without begin on track {uuid} at {ts} ns")
                 return
             name, begin = track.stack.pop()
-            yield Slice(name, begin, ts - begin, track.pid, track.tid, len(track.stack))
+            sink.slice(name, begin, ts - begin, track.pid, track.tid, len(track.stack))
         elif kind == TYPE_COUNTER:
             raw = event.double_counter_value if event.HasField("double_counter_value") else event.counter_value
             value = raw * track.multiplier
             if track.incremental:
                 track.last_value += value
                 value = track.last_value
-            yield CounterSample(track.name or f"track {uuid}", track.unit, ts, float(value))
+            sink.counter(track.name or f"track {uuid}", track.unit, ts, float(value))
 
     # --- GPU ----------------------------------------------------------------------------------------------------
-    def _render_stage(self, stage, seq: _Sequence, ts: int) -> Iterator[Record]:
+    def _render_stage(self, packet: TracePacket) -> None:
+        """A gpu_render_stage_event packet without interned data: the common case, checked with as few field
+        reads as possible; anything unusual about its sequence or clock goes the general way."""
+        seq = self._sequences.get(packet.trusted_packet_sequence_id)
+        if (seq is None or seq.clock_id or packet.sequence_flags & SEQ_INCREMENTAL_STATE_CLEARED
+                or packet.HasField("timestamp_clock_id") or packet.HasField("trace_packet_defaults")):
+            self._packet(packet, "gpu_render_stage_event")
+            return
+        ts = packet.timestamp
+        if ts:
+            if self.first_ts is None or ts < self.first_ts:
+                self.first_ts = ts
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
+        self._stage(packet.gpu_render_stage_event, seq, ts)
+
+    def _stage(self, stage, seq: _Sequence, ts: int) -> None:
         if stage.HasField("specifications"):  # the pre-interning form carries its names inline
             for i, spec in enumerate(stage.specifications.stage):
                 self._gpu_legacy_stages[i] = spec.name
             for i, spec in enumerate(stage.specifications.hw_queue):
                 self._gpu_legacy_queues[i] = spec.name
-        if stage.name:
-            name = stage.name
-        elif stage.HasField("stage_iid"):
-            name = seq.gpu_specs.get(stage.stage_iid, f"stage {stage.stage_iid}")
-        else:
-            name = self._gpu_legacy_stages.get(stage.stage_id, f"stage {stage.stage_id}")
+        name = stage.name
+        if not name:
+            if stage.HasField("stage_iid"):
+                iid = stage.stage_iid
+                name = seq.gpu_specs.get(iid)
+            else:
+                iid = stage.stage_id
+                name = self._gpu_legacy_stages.get(iid)
+            if name is None:
+                name = f"stage {iid}"
         if stage.HasField("hw_queue_iid"):
             queue: str | None = seq.gpu_specs.get(stage.hw_queue_iid)
         else:
             queue = self._gpu_legacy_queues.get(stage.hw_queue_id)
-        yield GpuStage(name, ts, stage.duration, queue, stage.context, stage.submission_id)
-        self._span(ts + stage.duration)
+        duration = stage.duration
+        self._sink.gpu_stage(name, ts, duration, queue, stage.context, stage.submission_id)
+        end = ts + duration
+        if self.last_ts is None or end > self.last_ts or end < self.first_ts:  # type: ignore[operator]
+            self._span(end)
 
-    def _gpu_counter(self, event, ts: int) -> Iterator[Record]:
+    def _gpu_counter(self, event, ts: int) -> None:
         if event.HasField("counter_descriptor"):
             for spec in event.counter_descriptor.specs:
                 self._gpu_counters[spec.counter_id] = (spec.name, gpu_counter_unit(spec))
+        counter_sample = self._sink.counter
         for counter in event.counters:
             name, unit = self._gpu_counters.get(counter.counter_id, (f"gpu counter {counter.counter_id}", ""))
             value = counter.double_value if counter.HasField("double_value") else counter.int_value
-            yield CounterSample(name, unit, ts, float(value))
+            counter_sample(name, unit, ts, float(value))

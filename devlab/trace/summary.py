@@ -17,27 +17,36 @@ from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, 
                                   Slice, ThreadName)
 
 SAMPLE_CAP = 2048     # per name: exact percentiles up to this many samples, a uniform thinning beyond
+FOLD_EVERY = 4096     # values waiting per name before they are folded into the aggregates
 MAX_ERRORS = 50
 NS_PER_MS = 1e6
 
 
 class _Thinned:
-    """Keeps every k-th value, doubling k whenever the buffer fills: bounded, time-ordered, evenly spread."""
+    """Keeps every k-th value, doubling k whenever the buffer fills: bounded, time-ordered, evenly spread.
+    Values arrive in runs (`extend`), so the per-value work is C-level slicing, not a Python call each."""
 
     __slots__ = ("values", "stride", "seen")
 
     def __init__(self) -> None:
-        self.values: list[tuple[int, float]] = []
+        self.values: list = []
         self.stride = 1
         self.seen = 0
 
-    def add(self, ts: int, value: float) -> None:
-        if self.seen % self.stride == 0:
-            self.values.append((ts, value))
+    def extend(self, items: list) -> None:
+        """The same as adding items one by one: keep those whose overall index is a multiple of the stride."""
+        i = -self.seen % self.stride  # first position in items whose overall index is a multiple of the stride
+        n = len(items)
+        while i < n:
+            room = SAMPLE_CAP - len(self.values)
+            taken = items[i:i + room * self.stride:self.stride]
+            self.values.extend(taken)
+            i += len(taken) * self.stride
             if len(self.values) >= SAMPLE_CAP:
                 self.values = self.values[::2]
                 self.stride *= 2
-        self.seen += 1
+                i += -(self.seen + i) % self.stride
+        self.seen += n
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -51,24 +60,30 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 class _DurationStats:
-    __slots__ = ("count", "total", "max", "samples")
+    """Durations of one name. New values wait in `pending` (a list append per event) and are folded into
+    count/total/max/samples in runs of FOLD_EVERY with C-level sum/max/slicing."""
+
+    __slots__ = ("count", "total", "max", "samples", "pending")
 
     def __init__(self) -> None:
         self.count = 0
         self.total = 0
         self.max = 0
         self.samples = _Thinned()
+        self.pending: list[int] = []
 
-    def add(self, ts: int, dur: int) -> None:
-        self.count += 1
-        self.total += dur
-        if dur > self.max:
-            self.max = dur
-        self.samples.add(ts, dur)
+    def fold(self) -> None:
+        pending = self.pending
+        if pending:
+            self.count += len(pending)
+            self.total += sum(pending)
+            self.max = max(self.max, max(pending))
+            self.samples.extend(pending)
+            self.pending = []
 
 
 class _CounterStats:
-    __slots__ = ("unit", "count", "total", "min", "max", "samples")
+    __slots__ = ("unit", "count", "total", "min", "max", "samples", "pending")
 
     def __init__(self, unit: str) -> None:
         self.unit = unit
@@ -77,13 +92,18 @@ class _CounterStats:
         self.min = float("inf")
         self.max = float("-inf")
         self.samples = _Thinned()
+        self.pending: list[tuple[int, float]] = []      # (ts, value)
 
-    def add(self, ts: int, value: float) -> None:
-        self.count += 1
-        self.total += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
-        self.samples.add(ts, value)
+    def fold(self) -> None:
+        pending = self.pending
+        if pending:
+            values = [v for _, v in pending]
+            self.count += len(values)
+            self.total += sum(values)
+            self.min = min(self.min, min(values))
+            self.max = max(self.max, max(values))
+            self.samples.extend(pending)
+            self.pending = []
 
 
 @dataclass(frozen=True)
@@ -174,7 +194,8 @@ def _duration_json(agg: DurationAggregate) -> dict[str, Any]:
 def _durations(stats: dict[str, _DurationStats]) -> tuple[DurationAggregate, ...]:
     out = []
     for name, s in stats.items():
-        ordered = sorted(d for _, d in s.samples.values)
+        s.fold()
+        ordered = sorted(s.samples.values)
         p50, p90 = percentile(ordered, 50), percentile(ordered, 90)
         out.append(DurationAggregate(name, s.count, s.total / NS_PER_MS, s.total / s.count / NS_PER_MS,
                                      s.max / NS_PER_MS, None if p50 is None else p50 / NS_PER_MS,
@@ -183,7 +204,8 @@ def _durations(stats: dict[str, _DurationStats]) -> tuple[DurationAggregate, ...
 
 
 class SummaryBuilder:
-    """Folds records into aggregates. Shared by every backend so they produce the same summary."""
+    """Folds findings into aggregates. Shared by every backend so they produce the same summary: the built-in
+    reader calls the RecordSink methods directly (no record objects), other backends `add` records."""
 
     def __init__(self) -> None:
         self.slices: dict[str, _DurationStats] = {}
@@ -203,27 +225,79 @@ class SummaryBuilder:
 
     def add(self, record: Record) -> None:
         kind = type(record)
-        if kind is Slice or kind is GpuStage:
-            table = self.slices if kind is Slice else self.stages
-            stats = table.get(record.name)
-            if stats is None:
-                stats = table[record.name] = _DurationStats()
-            stats.add(record.ts_ns, record.dur_ns)
+        if kind is Slice:
+            self.slice(record.name, record.ts_ns, record.dur_ns, record.pid, record.tid, record.depth)
+        elif kind is GpuStage:
+            self.gpu_stage(record.name, record.ts_ns, record.dur_ns, record.hw_queue, record.context,
+                           record.submission_id)
         elif kind is CounterSample:
-            counter = self.counters.get(record.name)
-            if counter is None:
-                counter = self.counters[record.name] = _CounterStats(record.unit)
-            counter.add(record.ts_ns, record.value)
+            self.counter(record.name, record.unit, record.ts_ns, record.value)
         elif kind is SchedSwitch:
-            self._sched(record)
+            self.sched(record.cpu, record.ts_ns, record.prev_tid, record.next_tid, record.next_comm)
         elif kind is ProcessName:
-            self.processes[record.pid] = record.name
+            self.process(record.pid, record.name)
         elif kind is ThreadName:
-            self.threads[record.tid] = (record.pid, record.name)
+            self.thread(record.tid, record.pid, record.name)
         elif kind is ConfigSeen:
-            self.data_sources = record.data_sources
+            self.config(record.data_sources, record.duration_ms, record.text)
         elif kind is Problem:
-            self.error(record.message, record.kind)
+            self.problem(record.kind, record.message)
+
+    # --- RecordSink ---------------------------------------------------------------------------------------------
+    def slice(self, name: str, ts_ns: int, dur_ns: int, pid: int | None, tid: int | None, depth: int) -> None:
+        stats = self.slices.get(name)
+        if stats is None:
+            stats = self.slices[name] = _DurationStats()
+        pending = stats.pending
+        pending.append(dur_ns)
+        if len(pending) >= FOLD_EVERY:
+            stats.fold()
+
+    def gpu_stage(self, name: str, ts_ns: int, dur_ns: int, hw_queue: str | None, context: int,
+                  submission_id: int) -> None:
+        stats = self.stages.get(name)
+        if stats is None:
+            stats = self.stages[name] = _DurationStats()
+        pending = stats.pending
+        pending.append(dur_ns)
+        if len(pending) >= FOLD_EVERY:
+            stats.fold()
+
+    def counter(self, name: str, unit: str, ts_ns: int, value: float) -> None:
+        stats = self.counters.get(name)
+        if stats is None:
+            stats = self.counters[name] = _CounterStats(unit)
+        pending = stats.pending
+        pending.append((ts_ns, value))
+        if len(pending) >= FOLD_EVERY:
+            stats.fold()
+
+    def sched(self, cpu: int, ts_ns: int, prev_tid: int | None, next_tid: int, next_comm: str) -> None:
+        self.switches += 1
+        previous = self._on_cpu.get(cpu)
+        if previous is not None:
+            since, tid = previous
+            entry = self._running.get(tid)
+            if entry is not None:
+                entry[2] += ts_ns - since
+        entry = self._running.get(next_tid)
+        if entry is None:
+            entry = self._running[next_tid] = [next_comm, 0, 0]
+        entry[0] = next_comm
+        entry[1] += 1
+        self._on_cpu[cpu] = (ts_ns, next_tid)
+
+    def process(self, pid: int, name: str) -> None:
+        self.processes[pid] = name
+
+    def thread(self, tid: int, pid: int | None, name: str) -> None:
+        self.threads[tid] = (pid, name)
+
+    def config(self, data_sources: tuple[str, ...], duration_ms: int, text: str) -> None:
+        self.data_sources = data_sources
+
+    def problem(self, kind: str, message: str) -> None:
+        self.error(message, kind)
 
     def error(self, message: str, kind: str | None = None) -> None:
         """Keep the first message of each kind and count the repeats (a ring-buffer trace can hold thousands)."""
@@ -237,23 +311,10 @@ class SummaryBuilder:
     def errors(self) -> list[str]:
         return [msg if n == 1 else f"{msg} (and {n - 1} more like it)" for msg, n in self._problems.values()]
 
-    def _sched(self, sw: SchedSwitch) -> None:
-        self.switches += 1
-        previous = self._on_cpu.get(sw.cpu)
-        if previous is not None:
-            since, tid = previous
-            entry = self._running.get(tid)
-            if entry is not None:
-                entry[2] += sw.ts_ns - since
-        entry = self._running.get(sw.next_tid)
-        if entry is None:
-            entry = self._running[sw.next_tid] = [sw.next_comm, 0, 0]
-        entry[0] = sw.next_comm
-        entry[1] += 1
-        self._on_cpu[sw.cpu] = (sw.ts_ns, sw.next_tid)
-
     def build(self, *, path: Path, backend: str, packets: int | None, unknown_packets: int | None,
               duration_ns: int | None) -> TraceSummary:
+        for stats in self.counters.values():
+            stats.fold()
         counters = tuple(CounterAggregate(name, c.unit, c.count, c.min, c.total / c.count, c.max,
                                           tuple(c.samples.values))
                          for name, c in sorted(self.counters.items()))
@@ -282,7 +343,7 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
         return analyze_with_trace_processor(Path(path), Path(binary))
     reader = TraceReader(Path(path))
     builder = SummaryBuilder()
-    builder.add_all(reader.records())
+    reader.read_into(builder)  # the fast path: findings go straight into the aggregates, no record objects
     span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
     return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()})",
                          packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
