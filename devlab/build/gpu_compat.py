@@ -225,7 +225,15 @@ def _broadcast_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int])
     return None
 
 
+def _gather_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) -> str | None:
+    # Seen on LiteRT 2.3.0's GPU accelerator (H200, docs/gpu-results.md): a (1, T) token-id GATHER was refused.
+    if len(node.inputs) > 1 and node.inputs[1] >= 0 and graph.tensor(node.inputs[1]).rank != 1:
+        return "Only support 1D indices"
+    return None
+
+
 _OP_RULES: dict[str, Callable[[TfliteGraph, OpNode, frozenset[int]], str | None]] = {
+    "GATHER": _gather_rule,
     "SOFTMAX": _softmax_rule,
     "BATCH_MATMUL": _batch_matmul_rule,
     "FULLY_CONNECTED": _fully_connected_rule,

@@ -1,0 +1,49 @@
+"""Rewrite recipes: registry, option composition, and layer substitution on a user Keras model (real Keras)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devlab.build.rewrites import REWRITES, expand_recipes, graph_options_for
+from devlab.errors import UsageError
+from devlab.zoo import GraphOptions
+
+
+def test_every_recipe_says_why_and_gpu_expands_to_all_graph_and_fp16():
+    assert all(r.why for r in REWRITES.values())
+    assert set(expand_recipes(["gpu"])) >= {"groupnorm-4d", "gelu-builtin", "attention-4d", "fp16"}
+    assert graph_options_for(["gpu"]) == GraphOptions(groupnorm="4d", gelu="builtin", attention="4d",
+                                                      upsample="resize")
+    assert graph_options_for(["gelu-tanh", "fp16"]) == GraphOptions(gelu="tanh")
+
+
+def test_unknown_and_conflicting_recipes_are_usage_errors():
+    with pytest.raises(UsageError, match="unknown rewrite"):
+        graph_options_for(["groupnorm-5d"])
+    with pytest.raises(UsageError, match="both set gelu"):
+        graph_options_for(["gelu-tanh", "gelu-builtin"])
+
+
+@pytest.mark.slow
+def test_substitution_swaps_layers_and_keeps_outputs():
+    import keras
+
+    from devlab.build.rewrites import rewrite_keras_model
+
+    x = keras.Input((8, 8, 64), batch_size=1)
+    h = keras.layers.GroupNormalization(8)(x)
+    h = keras.layers.UpSampling2D(2)(h)
+    h = keras.layers.Reshape((256, 64))(h)
+    h = keras.layers.MultiHeadAttention(4, 16)(h, h)
+    h = keras.layers.Dense(32, activation="gelu")(h)
+    model = keras.Model(x, keras.layers.Activation("gelu")(h))
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        weight.assign(0.2 * rng.standard_normal(weight.shape).astype("float32"))
+    rewritten = rewrite_keras_model(model, ["gpu"])
+    kinds = [type(layer).__name__ for layer in rewritten.layers]
+    assert {"GroupNorm4D", "ResizeNearest", "Attention4D"} <= set(kinds)
+    assert "GroupNormalization" not in kinds and "MultiHeadAttention" not in kinds
+    data = rng.standard_normal((1, 8, 8, 64)).astype("float32")
+    assert np.abs(np.asarray(model(data)) - np.asarray(rewritten(data))).max() < 1e-2
