@@ -12,6 +12,7 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -27,6 +28,8 @@ SEQ_INCREMENTAL_STATE_CLEARED = 1
 # ftrace is drained per CPU, so one thread's B on CPU 2 and E on CPU 5 can arrive in either order. Print events
 # wait (sorted after each batch) until nothing older can still come (perfetto drains every CPU at least this often).
 ATRACE_REORDER_NS = 5_000_000_000
+LINE_CACHE = 4096    # distinct ATrace begin/end lines kept parsed (op names: a model has hundreds, not thousands)
+_TS = itemgetter(0)
 TYPE_SLICE_BEGIN, TYPE_SLICE_END, TYPE_INSTANT, TYPE_COUNTER = 1, 2, 3, 4
 _EVENT_KIND = FtraceEvent.WhichOneof
 _COUNTER_UNITS = {CounterDescriptor.UNIT_TIME_NS: "ns", CounterDescriptor.UNIT_COUNT: "count",
@@ -66,6 +69,22 @@ class _Sequence:
     clock_id: int = 0
 
 
+_END = ("end", None)      # _atrace_line's answer for an end line
+_OTHER = ("other", None)  # ... and for any other line (counters, async slices, not ATrace at all)
+
+
+def _atrace_line(buf: str) -> tuple[str, int | None]:
+    """Classify an ATrace print: (name, pid) for "B|pid|name", _END for "E|pid" or "E", else _OTHER."""
+    line = buf.rstrip("\n")
+    if line == "E" or line[:2] == "E|":
+        return _END
+    if line[:2] == "B|":
+        parts = line.split("|", 2)
+        if len(parts) == 3:
+            return parts[2], int(parts[1]) if parts[1].isdigit() else None
+    return _OTHER
+
+
 class TraceReader:
     """`for record in TraceReader(path).records(): ...`, or `TraceReader(path).read_into(sink)` to have each
     finding sent to a RecordSink (the summary's fast path); packet count and time span are on the reader after."""
@@ -82,8 +101,8 @@ class TraceReader:
         self._sequences: dict[int, _Sequence] = {}
         self._tracks: dict[int, _Track] = {}
         self._atrace: dict[int, list[tuple[str, int, int | None]]] = {}   # tid -> open (name, ts, pid)
-        self._prints: list[tuple[int, int, int, str]] = []                 # (ts, order, tid, buf) not yet released
-        self._print_order = 0
+        self._prints: list[tuple[int, int, str]] = []                      # (ts, tid, buf) not yet released
+        self._lines: dict[str, tuple[str, int | None]] = {}               # print buf -> _atrace_line(buf)
         self._async: dict[tuple[int, str, str], int] = {}                 # (pid, name, cookie) -> begin ts
         self._gpu_counters: dict[int, tuple[str, str]] = {}               # counter id -> (name, unit)
         self._gpu_legacy_stages: dict[int, str] = {}
@@ -215,11 +234,9 @@ class TraceReader:
             self._span(events[0].timestamp)
             self._span(events[len(events) - 1].timestamp)
             prints = self._prints
-            order = self._print_order
             for event, kind in zip(events, map(_EVENT_KIND, events, repeat("event"))):
                 if kind == "print":
-                    order += 1  # keeps same-timestamp prints in arrival order
-                    prints.append((event.timestamp, order, event.pid, event.print.buf))
+                    prints.append((event.timestamp, event.pid, event.print.buf))
                 elif kind == "sched_switch":
                     sw = event.sched_switch
                     sink.sched(cpu, event.timestamp, sw.prev_pid, sw.next_pid, sw.next_comm)
@@ -230,7 +247,6 @@ class TraceReader:
                     freq = event.gpu_frequency
                     name = "gpufreq" if freq.gpu_id == 0 else f"gpufreq.gpu{freq.gpu_id}"
                     sink.counter(name, "kHz", event.timestamp, float(freq.state))
-            self._print_order = order
         if bundle.HasField("compact_sched"):
             self._compact_sched(cpu, bundle.compact_sched)
 
@@ -239,33 +255,41 @@ class TraceReader:
         prints = self._prints
         if not prints:
             return
-        prints.sort()  # ftrace drains each CPU in order, so this merges a few sorted runs
-        cut = len(prints) if before is None else bisect.bisect_left(prints, (before,))
+        # ftrace drains each CPU in order, so this merges a few sorted runs; the sort is stable, so prints of the
+        # same timestamp keep their arrival order
+        prints.sort(key=_TS)
+        cut = len(prints) if before is None else bisect.bisect_left(prints, before, key=_TS)
         if cut == 0:
             return
         ready = prints[:cut]
         del prints[:cut]
-        sink = self._sink
+        emit = self._sink.slice
         stacks = self._atrace
-        for ts, _, tid, buf in ready:
-            # ATrace writes "B|pid|name", "E|pid" (or "E"), "C|pid|name|value", "S|pid|name|cookie", "F|...".
-            if buf[:2] == "E|" or buf == "E" or buf == "E\n":
+        lines = self._lines
+        for ts, tid, buf in ready:
+            line = lines.get(buf)
+            if line is None:
+                line = _atrace_line(buf)
+                if line is not _OTHER:
+                    # the same few begin/end lines recur all through a trace: parse each once
+                    if len(lines) >= LINE_CACHE:
+                        lines.clear()
+                    lines[buf] = line
+            if line is _END:
                 stack = stacks.get(tid)
-                if not stack:
-                    sink.problem("atrace-unmatched-end", f"ATrace end without begin on thread {tid} at {ts} ns")
-                    continue
-                name, begin, pid = stack.pop()
-                sink.slice(name, begin, ts - begin, pid, tid, len(stack))
-            elif buf[:2] == "B|":
-                parts = buf.rstrip("\n").split("|", 2)
-                if len(parts) == 3:
-                    pid = int(parts[1]) if parts[1].isdigit() else None
-                    stack = stacks.get(tid)
-                    if stack is None:
-                        stack = stacks[tid] = []
-                    stack.append((parts[2], ts, pid))
-            else:
+                if stack:
+                    name, start, pid = stack.pop()
+                    emit(name, start, ts - start, pid, tid, len(stack))
+                else:
+                    self._sink.problem("atrace-unmatched-end",
+                                       f"ATrace end without begin on thread {tid} at {ts} ns")
+            elif line is _OTHER:
                 self._atrace_other(buf.rstrip("\n"), ts)
+            else:
+                stack = stacks.get(tid)
+                if stack is None:
+                    stack = stacks[tid] = []
+                stack.append((line[0], ts, line[1]))
 
     def _compact_sched(self, cpu: int, compact) -> None:
         # Timestamps are delta-encoded within the bundle; comms are indices into the bundle's intern table.
