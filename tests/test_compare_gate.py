@@ -17,7 +17,7 @@ from report_helpers import devlab, host_run
 
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return host_run(tmp_path_factory.mktemp("base"), "--runs", "40")
+    return host_run(tmp_path_factory.mktemp("base"), "--runs", "60")
 
 
 def _derived(baseline_dir: Path, tmp: Path, name: str, change) -> Path:
@@ -51,7 +51,7 @@ def test_compare_finds_an_injected_20_percent_regression(baseline_dir: Path, tmp
     slower = _derived(baseline_dir, tmp_path, "slower", _scaled(1.2))
     comparison = compare_runs(_load(baseline_dir), _load(slower), seed=1)
     for delta in comparison.variants:
-        assert delta.verdict == "slower" and delta.significant
+        assert delta.verdict == "slower" and delta.significant, delta
         assert delta.delta_pct == pytest.approx(20.0, abs=0.01)
         assert 0 < delta.ci_low_pct <= 20.0 <= delta.ci_high_pct
     assert comparison.warnings == ()
