@@ -20,6 +20,7 @@ from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
 from devlab.build.variants import VariantSpec
 from devlab.errors import ToolError
+from devlab.native_output import captured_native_output
 from devlab.fsutil import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -72,6 +73,8 @@ def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path,
                    progress: Progress = lambda _: None) -> Manifest:
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_previous(out_dir / MANIFEST_NAME)
+    if source.kind == "keras":
+        _import_tensorflow_quietly()
     builder = _Builder(source, out_dir, seed)
     built: list[BuiltVariant] = []
     reference_path: Path | None = None
@@ -211,8 +214,16 @@ def _with_equivalence(variant: BuiltVariant, spec: VariantSpec, reference: Path,
     if spec.is_reference or variant.equivalence is not None:
         return variant
     from devlab.build.equivalence import check_equivalence, tolerance_for
-    result = check_equivalence(reference, variant.path, seed=seed, tolerance=tolerance_for(spec.recipes))
+    with captured_native_output():  # the LiteRT interpreter announces its XNNPACK delegate on fd 2
+        result = check_equivalence(reference, variant.path, seed=seed, tolerance=tolerance_for(spec.recipes))
     return replace(variant, equivalence=result.to_json())
+
+
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's native start-up lines (absl pre-init warning, oneDNN notice) bypass its log level; importing
+    it once under a capture keeps them off the user's terminal. Later imports are cached and print nothing."""
+    with captured_native_output():
+        import tensorflow  # noqa: F401
 
 
 def _read_previous(path: Path) -> dict[str, dict]:

@@ -67,6 +67,8 @@ def _silence_native_teardown() -> None:
 
 
 def main() -> None:
+    # TensorFlow logs its start-up (oneDNN, CPU features) at import; the converter's own log is kept per variant.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _register()
     atexit.register(_silence_native_teardown)
     try:
