@@ -198,3 +198,83 @@ def test_gzip_chrome_track_events(real_fixtures: Path) -> None:
     assert task.count > 1000 and 0 < task.mean_ms < 10 and task.max_ms < 5_000
     assert summary.duration_ms == pytest.approx(40_731.5, abs=1)
     assert any(name == "CrBrowserMain" for _, _, name in summary.threads)
+
+
+# --- the summary's fast path ------------------------------------------------------------------------------------
+def _write_busy_trace(path: Path, runs: int) -> None:
+    """Enough of every kind (ATrace slices and counters, sched, cpu/gpu frequency, GPU stages) that the
+    aggregates fold many times and the percentile samples get thinned."""
+    with open(path, "wb") as out:
+        w = TraceWriter(out, bundle_events=50)
+        w.trace_config(parse_config(build_config().text))
+        w.process(5000, "/data/local/tmp/benchmark_model", {5000: "benchmark_model", 5001: "gpu_worker"})
+        t = 1_000 * MS
+        for run in range(runs):
+            w.sched_switch(4, t, (0, "swapper/4"), (5000, "benchmark_model"))
+            w.cpu_frequency(4, t, 1_800_000 + 100_000 * (run % 3))
+            w.gpu_frequency(t, 585_000 if run % 50 < 40 else 490_000)
+            w.atrace_begin(4, t, 5000, 5000, "Invoke")
+            for node in range(3):
+                w.atrace_begin(4, t + node * 100_000, 5000, 5000, f"CONV_2D@{node}/0")
+                w.atrace_end(4, t + node * 100_000 + 90_000 + run % 17, 5000, 5000)
+            w.atrace_counter(4, t + 400_000, 5000, 5000, "queue depth", run % 5)
+            w.atrace_begin(5, t + 450_000, 5000, 5001, "upload")  # another CPU and thread
+            w.atrace_end(5, t + 480_000, 5000, 5001)
+            for i in range(2):
+                w.gpu_render_stage(t + MS + i * 200_000, 150_000 + 1_000 * (run % 7) + i, f"kernel {i}",
+                                   submission_id=run)
+            w.atrace_end(4, t + 3 * MS, 5000, 5000)
+            w.sched_switch(4, t + 3 * MS + 60_000, (5000, "benchmark_model"), (0, "swapper/4"))
+            t += 4 * MS
+        w.atrace_end(4, t, 5000, 4999)  # an end without a begin: an error in both paths
+        w.flush()
+
+
+def test_fast_path_agrees_with_record_path(tmp_path: Path) -> None:
+    from devlab.trace.summary import SummaryBuilder
+    path = tmp_path / "busy.perfetto-trace"
+    _write_busy_trace(path, runs=5000)
+    fast = analyze(path)
+    reader = TraceReader(path)
+    builder = SummaryBuilder()
+    builder.add_all(reader.records())   # one record object per event, folded one by one
+    slow = builder.build(path=path, backend=fast.backend, packets=reader.packets,
+                         unknown_packets=reader.unknown_packets, duration_ns=reader.last_ts - reader.first_ts)
+    assert fast.to_json() == slow.to_json()
+    assert [c.series for c in fast.counters] == [c.series for c in slow.counters]
+    data = fast.to_json()
+    slices = {s["name"]: s for s in data["slices"]}
+    assert slices["Invoke"]["count"] == slices["upload"]["count"] == slices["CONV_2D@2/0"]["count"] == 5000
+    assert slices["Invoke"]["mean_ms"] == pytest.approx(3.0)
+    assert slices["CONV_2D@0/0"]["max_ms"] == pytest.approx(0.090016)
+    stages = {s["name"]: s for s in data["gpu_render_stages"]}
+    assert stages["kernel 1"]["count"] == 5000 and stages["kernel 1"]["max_ms"] == pytest.approx(0.156001)
+    counters = {c["name"]: c for c in data["counters"]}
+    assert (counters["gpufreq"]["samples"], counters["gpufreq"]["min"], counters["gpufreq"]["max"]) == \
+        (5000, 490_000, 585_000)
+    assert counters["queue depth"]["mean"] == pytest.approx(2.0)
+    assert counters["cpufreq.cpu4"]["samples"] == 5000
+    assert data["sched"]["switches"] == 10_000
+    assert len(data["errors"]) == 1 and "end without begin" in data["errors"][0]
+
+
+def test_bulk_thinning_equals_one_by_one() -> None:
+    """`_Thinned.extend` keeps exactly what adding one value at a time (its documented rule) keeps."""
+    import random
+
+    from devlab.trace.summary import SAMPLE_CAP, _Thinned
+    rng = random.Random(7)
+    values = [rng.randrange(1_000_000) for _ in range(SAMPLE_CAP * 9 + 123)]
+    kept, stride = [], 1
+    for seen, value in enumerate(values):   # the rule: every stride-th value; halve and double when full
+        if seen % stride == 0:
+            kept.append(value)
+            if len(kept) >= SAMPLE_CAP:
+                kept, stride = kept[::2], stride * 2
+    thinned = _Thinned()
+    pos = 0
+    while pos < len(values):
+        size = rng.choice((1, 7, 100, 4096, 10_000))
+        thinned.extend(values[pos:pos + size])
+        pos += size
+    assert (thinned.values, thinned.stride, thinned.seen) == (kept, stride, len(values))
