@@ -1,9 +1,12 @@
-"""The measurement plan on a phone (DESIGN.md): per variant, push the .tflite, a clean latency run, then an op-profile
-run whose CSV is pulled; parse both, keep the raw logs in the run folder, attribute the latency to kernels.
+"""The measurement plan on a phone (DESIGN.md): per variant, push the .tflite, a clean latency run, an op-profile
+run whose CSV is pulled, and a trace run (Perfetto, `debug.tflite.trace=1`) whose trace is pulled into the run
+folder; parse them, keep the raw logs, attribute the clean latency to kernels from all three.
 
-Why two runs: the GPU delegate runs the graph twice per inference when a profiler is attached, so latency comes
-from the clean run only and the op-profile run gives shares. On a simulated phone every number is `simulated`,
-never `measured`. One variant failing never loses the others.
+Why three runs: the GPU delegate runs the graph twice per inference when a profiler is attached, so latency comes
+from the clean run only, the op-profile run gives shares, and the trace run gives the timeline (CPU-fallback op
+slices, the delegate slice, GPU kernels, GPU frequency). Op profiling replaces the ATrace profiler, so the last two
+cannot share a run. On a simulated phone every number is `simulated`, never `measured`. One variant failing never
+loses the others, and a failed op-profile or trace run never loses the clean timing.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from devlab.bench.op_profile import OpProfile, parse_op_profile_csv
 from devlab.bench.stats import LatencyStats
 from devlab.build.pipeline import BuiltVariant, Manifest
 from devlab.devices.adb import DEVICE_ROOT, AdbDevice
+from devlab.devices.base import ShellResult
 from devlab.errors import DevlabError, ToolError
 from devlab.fsutil import atomic_write_text
-from devlab.provenance import MEASURED, OP_PROFILE, SIMULATED, Source
+from devlab.provenance import ESTIMATED, MEASURED, OP_PROFILE, SIMULATED, TRACE, Source
 from devlab.report.run_record import Timing, VariantRun
+from devlab.trace.attribution import attribute
+from devlab.trace.record import record_trace
+from devlab.trace.summary import TraceSummary
 
 PhoneAccelerator = Literal["gpu", "cpu"]
 Progress = Callable[[str, str], None]   # (variant, accelerator)
@@ -44,6 +51,7 @@ class PhoneBenchOptions:
     require_full_delegation: bool = False
     delegate_serialize_dir: str | None = None     # a folder on the device
     op_profile: bool = True
+    trace: bool = True                            # the trace run (Perfetto + debug.tflite.trace=1)
     timeout_s: float = 900.0                      # per benchmark_model invocation
 
     def benchmark_options(self, graph: str, accelerator: PhoneAccelerator, token: str) -> BenchmarkOptions:
@@ -116,6 +124,8 @@ class _VariantBench:
         self.variant, self.accelerator, self.remote = variant, accelerator, remote
         self.source: Source = SIMULATED if device.info.simulated else MEASURED
         self.stem = f"{variant.name}-{accelerator}"
+        # traces/<run>/<variant>.perfetto-trace; the accelerator joins the name only when the plan has several
+        self.trace_name = variant.name if len(options.accelerators) == 1 else self.stem
         self.logs: dict[str, str] = {}
         self.extra: dict[str, object] = {"benchmark_wall_s": {}}
 
@@ -123,12 +133,17 @@ class _VariantBench:
         argv = classic_argv(self.tool.device_path, options)
         started = time.monotonic()
         result = self.device.shell(argv, timeout=self.options.timeout_s)
+        self._wall(name, started)
+        return self._keep_log(name, result), result.exit_code
+
+    def _wall(self, name: str, started: float) -> None:
         self.extra["benchmark_wall_s"][name] = round(time.monotonic() - started, 4)  # type: ignore[index]
+
+    def _keep_log(self, name: str, result: ShellResult) -> BenchmarkRun:
         log_name = f"logs/{self.stem}-{name}.log"
         atomic_write_text(self.run_dir / log_name, result.stdout + (("\n" + result.stderr) if result.stderr else ""))
         self.logs[name] = log_name
-        parsed = parse_benchmark_log(result.stdout + "\n" + result.stderr, may_be_truncated=False).result
-        return parsed, result.exit_code
+        return parse_benchmark_log(result.stdout + "\n" + result.stderr, may_be_truncated=False).result
 
     def op_profile(self, clean: BenchmarkOptions) -> OpProfile:
         remote_csv = f"{DEVICE_ROOT}/out/{self.stem}.op_profile.csv"
@@ -145,17 +160,41 @@ class _VariantBench:
         self.logs["op_profile_csv"] = local_csv
         return parse_op_profile_csv((self.run_dir / local_csv).read_text(encoding="utf-8", errors="replace"))
 
-    def kernels(self, timing: Timing, profile: OpProfile) -> dict[str, object] | None:
-        try:
-            from devlab.trace.attribution import attribute
-        except ImportError:  # attribution not available in this checkout: keep the profile rows only
-            return None
+    def trace_run(self, clean: BenchmarkOptions) -> TraceSummary | None:
+        """The clean run's flags once more under Perfetto with ATrace on; the trace lands in the run folder as
+        <trace_name>.perfetto-trace. What was asked for, offered and what arrived go into extra["trace"]."""
+        argv = classic_argv(self.tool.device_path, clean)
+        started = time.monotonic()
+        recording = record_trace(self.device, argv, self.run_dir, name=self.trace_name,
+                                 benchmark_timeout=self.options.timeout_s, config_dir=self.run_dir / "logs")
+        self._wall("trace-run", started)
+        self.logs["trace_config"] = f"logs/{self.trace_name}.pbtxt"
+        if recording.benchmark is not None:
+            self._keep_log("trace-run", recording.benchmark)
+        if recording.path is not None:
+            self.logs["trace"] = recording.path.relative_to(self.run_dir).as_posix()
+        self.extra["trace"] = {
+            "source": TRACE, "asked": list(recording.asked),
+            "offered": None if recording.offered is None else list(recording.offered),
+            "used": list(recording.used), "arrived": list(recording.arrived), "errors": list(recording.errors)}
+        if recording.benchmark is not None and not recording.benchmark.ok:
+            raise ToolError(f"trace run failed: benchmark_model exited {recording.benchmark.exit_code}",
+                            "see the trace log in the run folder", device=self.device.label, stage="trace run")
+        if recording.summary is None:
+            raise ToolError("trace run brought back no trace: " + "; ".join(recording.errors[-1:]),
+                            "see extra.trace.errors in run.json", device=self.device.label, stage="trace run")
+        return recording.summary
+
+    def kernels(self, timing: Timing, profile: OpProfile | None, trace: TraceSummary | None
+                ) -> dict[str, object] | None:
         from devlab.build.gpu_compat import plan_gpu_delegation
         from devlab.build.tflite_graph import read_tflite
         graph = read_tflite(self.variant.path)
         plan = plan_gpu_delegation(graph) if self.accelerator == "gpu" else None
-        table = attribute(timing.latency.mean_ms, timing.source, profile=profile, graph=graph, plan=plan)
-        return {"source": "estimated", **asdict(table)}
+        # the GL backend has no profiling queue: only the OpenCL delegate runs its kernels twice when profiled
+        table = attribute(timing.latency.mean_ms, timing.source, profile=profile, trace=trace, graph=graph,
+                          plan=plan, profiling_pass=self.options.gpu_backend != "gl")
+        return {"source": ESTIMATED, **asdict(table)}
 
     def run(self) -> VariantRun:
         base = dict(variant=self.variant.name, accelerator=self.accelerator, model_sha256=self.variant.sha256,
@@ -171,14 +210,27 @@ class _VariantBench:
         except DevlabError as exc:
             return VariantRun(status="failed", error=exc.one_line(), logs=self.logs, extra=self.extra, **base)
         reported = {"source": self.source, **asdict(run.delegation)} if self.accelerator == "gpu" else None
-        kernels = None
+        profile: OpProfile | None = None
+        trace: TraceSummary | None = None
+        # A failed op-profile or trace run costs only what it would have added: the clean timing stands, and the
+        # row says why the rest is missing.
         if self.options.op_profile:
             try:
                 profile = self.op_profile(clean)
                 self.extra["op_profile"] = {"source": OP_PROFILE, "rows": [asdict(r) for r in profile.run_rows()]}
-                kernels = self.kernels(timing, profile)
-            except DevlabError as exc:   # the clean timing stands; the shares are missing, and the row says why
+            except DevlabError as exc:
                 self.extra["op_profile_error"] = exc.one_line()
+        if self.options.trace:
+            try:
+                trace = self.trace_run(clean)
+            except DevlabError as exc:
+                self.extra["trace_error"] = exc.one_line()
+        kernels = None
+        if (profile is not None and profile.run_rows()) or trace is not None:
+            try:
+                kernels = self.kernels(timing, profile, trace)
+            except DevlabError as exc:
+                self.extra["attribution_error"] = exc.one_line()
         return VariantRun(status="ok", timing=timing, delegation_reported=reported, kernels=kernels, logs=self.logs,
                           extra=self.extra, **base)
 

@@ -36,6 +36,7 @@ def run_command(
     serialize_dir: Optional[str] = typer.Option(None, "--delegate-serialize-dir",
                                                 help="Phone: folder on the device for the GPU delegate's cache."),
     op_profile: bool = typer.Option(True, "--op-profile/--no-op-profile", help="Phone: run the op-profile run."),
+    trace: bool = typer.Option(True, "--trace/--no-trace", help="Phone: record a Perfetto trace run per variant."),
     adb_server: list[str] = typer.Option([], "--adb-server", help="More adb servers, host:port (repeatable)."),
     adb: Optional[str] = typer.Option(None, "--adb", help="adb binary for the local server (default: adbutils')."),
     benchmark_model: Optional[str] = typer.Option(None, "--benchmark-model",
@@ -46,7 +47,7 @@ def run_command(
     from devlab.bench.phone_plan import PhoneBenchOptions
     from devlab.devices.resolve import AdbOptions
     from devlab.errors import UsageError
-    from devlab.report.console import variants_table
+    from devlab.report.console import kernel_tables, variants_table
     from devlab.runner import RunRequest, run
     from devlab.zoo import DEFAULT_MODEL
 
@@ -62,7 +63,7 @@ def run_command(
                               num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
                               num_threads=threads or None, taskset_mask=taskset,
                               require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
-                              op_profile=op_profile)
+                              op_profile=op_profile, trace=trace)
     phone.benchmark_options("/data/local/tmp/devlab/check.tflite", "gpu", "check")   # bad flags fail before any work
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
@@ -75,6 +76,8 @@ def run_command(
     if json_out:
         emit_json(data)
     console.print(variants_table(data))
+    for table in kernel_tables(data):
+        console.print(table)
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(f"run folder: {outcome.run_dir}", markup=False)

@@ -37,6 +37,52 @@ def variants_table(record: dict[str, Any]) -> Table:
     return table
 
 
+def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
+    """Per variant with a kernel table: the top rows by time, plus the explicit copies/sync and unattributed rows,
+    every number labelled with where it came from (estimated: a profiled share scaled to the clean mean)."""
+    tables = []
+    for variant in record["variants"]:
+        kernels = variant.get("kernels")
+        if not kernels or not kernels.get("rows"):
+            continue
+        rows = kernels["rows"]
+        ranked = sorted((r for r in rows if r["kind"] in ("gpu_kernel", "gpu_delegate", "cpu_op")),
+                        key=lambda r: -r["ms_per_inference"])
+        shown = ranked[:top] + [r for r in rows if r["kind"] in ("copy_sync", "unattributed")]
+        total = sum(r["ms_per_inference"] for r in rows)
+        title = (f"{variant['variant']} on {variant['accelerator']}: top kernels, {kernels['source']} "
+                 f"(shares from {kernels['basis']}, scaled to the {kernels['clean_source']} clean mean "
+                 f"{kernels['clean_mean_ms']:.3f} ms; rows sum to {total:.3f} ms)")
+        table = Table(title=title, title_justify="left")
+        for column in ("kernel", "unit", "TFLite ops", "calls", "ms/inference", "share", "p50 ms", "p90 ms",
+                       "source"):
+            table.add_column(column, justify="right" if column in ("calls", "ms/inference", "share", "p50 ms",
+                                                                   "p90 ms") else "left")
+        for row in shown:
+            table.add_row(row["kernel"], row["unit"], _ops_text(row["ops"]),
+                          "-" if row["calls_per_inference"] is None else f"{row['calls_per_inference']:g}",
+                          _ms(row["ms_per_inference"]), f"{100 * row['share']:.1f} %", _ms(row["p50_ms"]),
+                          _ms(row["p90_ms"]), f"{row['source']} from {row['basis']}")
+        if len(ranked) > top:
+            table.add_row(f"({len(ranked) - top} more rows in run.json)", "", "", "", "", "", "", "", "")
+        freq = kernels.get("gpu_frequency")
+        if freq:
+            table.caption = (f"GPU frequency (trace): {freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
+                             f"{freq['max_khz'] / 1000:.0f} MHz min/mean/max over {freq['samples']} samples, "
+                             f"throttled: {_yes_no(freq['throttled'])}")
+        tables.append(table)
+    return tables
+
+
+def _ops_text(ops: list[list[Any]], limit: int = 4) -> str:
+    text = ", ".join(f"{op}@{node}" for node, op in ops[:limit])
+    return text + (f" +{len(ops) - limit}" if len(ops) > limit else "")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
 def manifest_table(manifest: Manifest) -> Table:
     table = Table(title=f"{manifest.model.name}: variants in {manifest.directory}", title_justify="left")
     for column in ("variant", "KiB", "ops", "GPU (predicted)", "max abs err", "max rel err", "recipe", "cached"):

@@ -67,6 +67,7 @@ class KernelTable:
     gpu_frequency: GpuFrequency | None
     top_kernels: tuple[str, ...]
     notes: tuple[str, ...]
+    inputs: tuple[str, ...] = ()   # what it was built from: clean run, op-profile, trace, model graph
 
     def total_ms(self) -> float:
         return sum(row.ms_per_inference for row in self.rows)
@@ -117,15 +118,24 @@ def _delegated_ops(plan: DelegationPlan | None, graph: TfliteGraph | None) -> tu
 
 
 def _split_delegate(kernels: list[_Measured], delegate_ms: float, delegate_calls: float | None,
-                    plan: DelegationPlan | None, graph: TfliteGraph | None, label: str,
-                    notes: list[str]) -> list[_Measured]:
-    """GPU kernel rows plus the copy/sync row (delegate wall time minus kernel time), or one delegate row."""
+                    plan: DelegationPlan | None, graph: TfliteGraph | None, label: str, profiling_pass: bool,
+                    notes: list[str]) -> tuple[list[_Measured], float]:
+    """GPU kernel rows plus the copy/sync row (delegate wall time minus kernel time), or one delegate row; and the
+    profiled time that belongs to no clean inference (the delegate's profiling pass), to take out of the total."""
     if not kernels:
         notes.append("no per-kernel GPU rows: the delegate partition is one row (op profiling with a delegate that "
                      "reports kernels, or a trace with GPU render stages, splits it)")
-        return [_Measured(label, _delegated_ops(plan, graph), "GPU", "gpu_delegate", delegate_calls, delegate_ms)]
+        return [_Measured(label, _delegated_ops(plan, graph), "GPU", "gpu_delegate", delegate_calls, delegate_ms)], 0.0
     kernel_ms = sum(k.ms for k in kernels)
-    if kernel_ms > delegate_ms > 0:
+    extra_pass = 0.0
+    if profiling_pass and delegate_ms >= 2 * kernel_ms > 0:
+        # With a profiler attached the OpenCL delegate runs every kernel once more on a profiling queue
+        # (gpu_delegate.md): its wall time holds the kernels twice, a clean inference once.
+        extra_pass = kernel_ms
+        notes.append(f"the delegate's profiled wall time ({delegate_ms:.3f} ms) holds a second pass of its kernels "
+                     f"({kernel_ms:.3f} ms, the profiling queue): taken out before scaling; "
+                     "copies+sync = wall time - 2 x kernel time")
+    elif kernel_ms > delegate_ms > 0:
         # Kernel times come from the profiling queue and can exceed the node's wall time: fit them into it.
         fit = delegate_ms / kernel_ms
         notes.append(f"GPU kernel times ({kernel_ms:.3f} ms) exceed the delegate's wall time ({delegate_ms:.3f} ms);"
@@ -136,12 +146,13 @@ def _split_delegate(kernels: list[_Measured], delegate_ms: float, delegate_calls
         kernel_ms = delegate_ms
     if delegate_ms <= 0:
         notes.append("no delegate wall time: copies+sync cannot be separated from kernel time")
-        return kernels
-    return kernels + [_Measured(COPY_SYNC, (), "-", "copy_sync", None, delegate_ms - kernel_ms)]
+        return kernels, 0.0
+    return kernels + [_Measured(COPY_SYNC, (), "-", "copy_sync", None, delegate_ms - kernel_ms - extra_pass)], \
+        extra_pass
 
 
 def _from_op_profile(profile: OpProfile, plan: DelegationPlan | None, graph: TfliteGraph | None,
-                     notes: list[str]) -> tuple[list[_Measured], float]:
+                     profiling_pass: bool, notes: list[str]) -> tuple[list[_Measured], float]:
     rows = [row for row in profile.run_rows() if row.subgraph in (None, 0)]
     kernels = [_Measured(row.kernel_label or row.name, kernel_ops(row.kernel_label or "", plan, graph, notes),
                          "GPU", "gpu_kernel", row.times_called, row.avg_ms)
@@ -155,20 +166,21 @@ def _from_op_profile(profile: OpProfile, plan: DelegationPlan | None, graph: Tfl
     if delegates:
         delegate_ms = sum(row.avg_ms for row in delegates)
         label = delegates[0].node_type if len(delegates) == 1 else f"{len(delegates)} delegate partitions"
-        measured = _split_delegate(kernels, delegate_ms, delegates[0].times_called, plan, graph, label,
-                                   notes) + measured
+        split, extra_pass = _split_delegate(kernels, delegate_ms, delegates[0].times_called, plan, graph, label,
+                                            profiling_pass, notes)
+        measured = split + measured
     else:
-        measured = kernels + measured
+        measured, extra_pass = kernels + measured, 0.0
     node_ms = sum(row.avg_ms for row in delegates) + sum(row.avg_ms for row in cpu_ops)
     timings = profile.run_timings()
     total = timings.avg_us / 1000 if timings is not None and timings.avg_us is not None else node_ms
     if timings is None:
         notes.append("op profile has no Timings line: the profiled inference is taken as the sum of its op rows")
-    return measured, max(total, node_ms)
+    return measured, max(total, node_ms) - extra_pass
 
 
 def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteGraph | None,
-                notes: list[str]) -> tuple[list[_Measured], float]:
+                profiling_pass: bool, notes: list[str]) -> tuple[list[_Measured], float]:
     invoke = trace.slice("Invoke")
     if invoke is None or invoke.count == 0:
         raise UsageError("the trace has no `Invoke` slices to attribute",
@@ -190,9 +202,37 @@ def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteG
     kernels = [_Measured(stage.name, kernel_ops(stage.name, plan, graph, notes), "GPU", "gpu_kernel",
                          stage.count / runs, stage.total_ms / runs, stage.p50_ms, stage.p90_ms)
                for stage in trace.gpu_render_stages]
-    measured = (_split_delegate(kernels, delegate_ms, delegate_calls, plan, graph, label, notes)
-                if delegate_ms > 0 or kernels else []) + cpu_ops
-    return measured, invoke.mean_ms
+    split, extra_pass = (_split_delegate(kernels, delegate_ms, delegate_calls, plan, graph, label, profiling_pass,
+                                         notes) if delegate_ms > 0 or kernels else ([], 0.0))
+    return split + cpu_ops, invoke.mean_ms - extra_pass
+
+
+def _trace_spread(measured: list[_Measured], trace: TraceSummary, notes: list[str]) -> list[_Measured]:
+    """Per-call p50/p90 for op-profile rows, from the trace's distribution of the same GPU kernel (render stage),
+    CPU-fallback op or delegate slice: the op profile prints means only, so the trace's p50/mean and p90/mean
+    ratios are carried over to the row's mean."""
+    stages = {stage.name: stage for stage in trace.gpu_render_stages}
+    slices = {}
+    for agg in trace.slices:
+        match = _OP_SLICE.match(agg.name)
+        if match and match.group("subgraph") == "0":
+            slices[f"{match.group('op')}@{match.group('node')}"] = agg
+            slices.setdefault(match.group("op"), agg)     # the delegate row is named by its op type alone
+    out, spread = [], 0
+    for m in measured:
+        agg = stages.get(m.kernel) if m.kind == "gpu_kernel" else (
+            slices.get(m.kernel) if m.kind in ("cpu_op", "gpu_delegate") else None)
+        if agg is None or not m.calls or agg.mean_ms <= 0 or agg.p50_ms is None or agg.p90_ms is None:
+            out.append(m)
+            continue
+        mean = m.ms / m.calls
+        out.append(_Measured(m.kernel, m.ops, m.unit, m.kind, m.calls, m.ms, mean * agg.p50_ms / agg.mean_ms,
+                             mean * agg.p90_ms / agg.mean_ms))
+        spread += 1
+    if spread:
+        notes.append(f"p50/p90 of {spread} rows: the trace run's distribution of the same kernel or op, scaled to "
+                     "the row's mean (the op profile prints means only)")
+    return out
 
 
 def gpu_frequency(trace: TraceSummary | None) -> GpuFrequency | None:
@@ -211,20 +251,32 @@ def gpu_frequency(trace: TraceSummary | None) -> GpuFrequency | None:
 
 def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile | None = None,
               trace: TraceSummary | None = None, graph: TfliteGraph | None = None,
-              plan: DelegationPlan | None = None, top: int = 5) -> KernelTable:
-    """The kernel table of one variant on one device. Needs an op profile or a trace with TFLite slices."""
+              plan: DelegationPlan | None = None, top: int = 5, profiling_pass: bool = True) -> KernelTable:
+    """The kernel table of one variant on one device. Needs an op profile or a trace with TFLite slices.
+
+    With both, the op profile gives the shares and the trace gives per-call spreads and the GPU frequency.
+    profiling_pass: the profiled runs' delegate ran its kernels twice (OpenCL with a profiler attached); that
+    second pass is taken out where the delegate's wall time has room for it."""
     if clean_mean_ms <= 0:
         raise UsageError(f"clean latency {clean_mean_ms} ms is not a latency", "pass the clean run's mean in ms")
     notes: list[str] = []
+    inputs = ["clean run"]
     if profile is not None and profile.run_rows():
-        measured, profiled_ms = _from_op_profile(profile, plan, graph, notes)
+        measured, profiled_ms = _from_op_profile(profile, plan, graph, profiling_pass, notes)
         basis: Source = OP_PROFILE
+        inputs.append("op-profile")
+        if trace is not None:
+            measured = _trace_spread(measured, trace, notes)
+            inputs.append("trace")
     elif trace is not None:
-        measured, profiled_ms = _from_trace(trace, plan, graph, notes)
+        measured, profiled_ms = _from_trace(trace, plan, graph, profiling_pass, notes)
         basis = TRACE
+        inputs.append("trace")
     else:
         raise UsageError("nothing to attribute: no op-profile rows and no trace",
                          "run the op-profile run (--enable_op_profiling=true) or record a trace")
+    if graph is not None:
+        inputs.append("model graph")
     covered = sum(m.ms for m in measured)
     profiled_ms = max(profiled_ms, covered)
     measured.append(_Measured(UNATTRIBUTED, (), "-", "unattributed", None, profiled_ms - covered))
@@ -245,4 +297,4 @@ def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile 
     ranked = sorted((r for r in rows if r.kind in ("gpu_kernel", "gpu_delegate", "cpu_op")),
                     key=lambda r: -r.ms_per_inference)
     return KernelTable(tuple(rows), clean_mean_ms, clean_source, profiled_ms, scale, basis,
-                       gpu_frequency(trace), tuple(r.kernel for r in ranked[:top]), tuple(notes))
+                       gpu_frequency(trace), tuple(r.kernel for r in ranked[:top]), tuple(notes), tuple(inputs))

@@ -69,9 +69,11 @@ def _check(result: ShellResult, what: str, fix: str, device: str) -> ShellResult
 
 
 def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, name: str = "trace",
-                 options: TraceOptions = TraceOptions(duration_ms=RECORD_CAP_MS), benchmark_timeout: float | None = None) -> TraceRecording:
+                 options: TraceOptions = TraceOptions(duration_ms=RECORD_CAP_MS),
+                 benchmark_timeout: float | None = None, config_dir: Path | None = None) -> TraceRecording:
     """setprop debug.tflite.trace 1, start perfetto in the background, run the benchmark, stop perfetto (SIGTERM
-    flushes), restore the property whatever happens, pull the trace into run_dir."""
+    flushes), restore the property to its previous value whatever happens, pull the trace into
+    run_dir/<name>.perfetto-trace. The config sent is kept as config_dir/<name>.pbtxt (default: run_dir)."""
     label = device.info.alias or device.info.serial
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ToolError(f"trace name {name!r} is not a plain file name", "use letters, digits, '.', '_', '-'",
@@ -85,7 +87,9 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
     if built.missing:
         errors.append(f"not offered by the device: {', '.join(built.missing)}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    local_config = run_dir / f"{name}.pbtxt"
+    config_dir = run_dir if config_dir is None else config_dir
+    config_dir.mkdir(parents=True, exist_ok=True)
+    local_config = config_dir / f"{name}.pbtxt"
     local_config.write_text(built.text, encoding="utf-8")
     remote_config = f"{CONFIG_DIR}/{name}.pbtxt"
     remote_trace = f"{TRACE_DIR}/{name}.perfetto-trace"
@@ -115,10 +119,10 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
             if pid is not None:
                 _stop(device, pid, errors)
         finally:
-            restore = previous if previous else "0"
-            reset = device.shell(["setprop", TRACE_PROP, restore])
+            # back to exactly what it was ("" when it was unset): a user's own setting survives our run
+            reset = device.shell(["setprop", TRACE_PROP, previous])
             if not reset.ok:
-                errors.append(f"could not restore {TRACE_PROP} to {restore!r}: reset it by hand")
+                errors.append(f"could not restore {TRACE_PROP} to {previous!r}: reset it by hand")
     local_trace = run_dir / f"{name}.perfetto-trace"
     try:
         device.pull(remote_trace, local_trace)

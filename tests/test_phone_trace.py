@@ -1,0 +1,222 @@
+"""The trace run of the phone measurement plan, end to end: the real CLI, the real adb server, the simulated s23 with
+its perfetto and benchmark_model. Expected numbers come from the simulator's documented cost model
+(devlab/sim/costmodel.py), never from the attribution code under test."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from cli_helpers import REPO, run_devlab
+from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.op_profile import parse_op_profile_csv
+from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.tflite_graph import read_tflite
+from devlab.runner import RunRequest, run
+from devlab.sim.costmodel import plan_costs
+from devlab.sim.profiles import get_profile
+from devlab.trace.record import TRACE_PROP
+from devlab.trace.summary import analyze
+from sim_fixtures import adb_server, free_port, sim_phone  # noqa: F401  (fixtures)
+
+SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
+CONFORMER = "models/litert/torchaudio_conformer.tflite"     # 100 ops on the GPU, 38 CPU fallbacks
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5")
+UI = "https://ui.perfetto.dev"
+
+
+@pytest.fixture()
+def cli_env(adb_server, tmp_path, monkeypatch) -> dict[str, str]:  # noqa: F811
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
+           "DEVLAB_BENCHMARK_MODEL": ""}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return env
+
+
+@pytest.fixture(scope="module")
+def traced_run(adb_server, sim_phone, tmp_path_factory, real_fixtures):  # noqa: F811
+    """One `devlab run --device s23` of the conformer, with debug.tflite.trace set to a user's own value first."""
+    work = tmp_path_factory.mktemp("traced")
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(work / "home"),
+           "DEVLAB_BENCHMARK_MODEL": ""}
+    assert sim_phone.shell("setprop", TRACE_PROP, "2").returncode == 0
+    model = work / "conformer.tflite"
+    shutil.copyfile(real_fixtures / CONFORMER, model)
+    result = run_devlab("run", "--device", "s23", "--model", str(model), "--variants", "as-is", *QUICK, "--json",
+                        cwd=work, env=env, timeout=300)
+    prop_after = sim_phone.shell("getprop", TRACE_PROP).stdout.strip()
+    sim_phone.shell("setprop", TRACE_PROP, "0")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    return record, work / "traces" / record["run_id"], result, prop_after, model
+
+
+def _expected_shares(model: Path) -> dict[str, float]:
+    """The cost model's table for a clean inference on the s23 (defaults: 4 threads, fp16 allowed)."""
+    graph = read_tflite(model)
+    plan = plan_gpu_delegation(graph)
+    costs = plan_costs(graph, plan, get_profile("s23").cost, threads=4, fp16=True)
+    total = costs.total_us
+    shares = {k.label: k.us / total for k in costs.kernels}
+    shares.update({f"{graph.ops[n].op}@{n}": us / total for n, us in costs.cpu_us.items()})
+    shares["CPU<->GPU copies + sync"] = costs.copy_us / total
+    return shares
+
+
+def test_every_variant_has_a_kernel_table_that_sums_to_the_clean_mean(traced_run) -> None:
+    record, run_dir, result, prop_after, model = traced_run
+    jsonschema.validate(record, SCHEMA)
+    on_disk = json.loads((run_dir / "run.json").read_text())
+    assert prop_after == "2"          # the user's own value is back after the trace run
+    graph = read_tflite(model)
+    for row in on_disk["variants"]:
+        assert row["status"] == "ok", row["error"]
+        clean_mean = row["timing"]["latency_ms"]["mean_ms"]
+        kernels = row["kernels"]
+        assert kernels["source"] == "estimated" and kernels["clean_source"] == "simulated"
+        assert kernels["inputs"] == ["clean run", "op-profile", "trace", "model graph"]
+        total = sum(k["ms_per_inference"] for k in kernels["rows"])
+        assert abs(total - clean_mean) <= 0.01 * clean_mean, (total, clean_mean)
+        kinds = {k["kind"] for k in kernels["rows"]}
+        assert {"gpu_kernel", "cpu_op", "copy_sync", "unattributed"} <= kinds
+        for k in kernels["rows"]:
+            for node, op in k["ops"]:                 # node indices and types are the model's
+                assert graph.ops[node].op == op
+            if k["kind"] == "gpu_kernel":
+                assert k["unit"] == "GPU" and k["ops"] and k["calls_per_inference"] == 1
+                assert k["mean_ms"] > 0 and k["p50_ms"] > 0 and k["p90_ms"] >= k["p50_ms"] * 0.5
+            if k["kind"] == "cpu_op":
+                assert k["unit"] == "CPU" and len(k["ops"]) == 1 and k["p50_ms"] is not None
+        freq = kernels["gpu_frequency"]    # the s23 profile's GPU runs at 680 MHz throughout
+        assert (freq["min_khz"], freq["mean_khz"], freq["max_khz"]) == (680_000, 680_000, 680_000)
+        assert freq["samples"] >= 3 and freq["throttled"] is False and freq["source"] == "trace"
+        assert len(kernels["top_kernels"]) == 5
+        trace_info = row["extra"]["trace"]
+        assert "gpu.renderstages.adreno" in trace_info["offered"] and "gpu.renderstages.adreno" in trace_info["used"]
+        assert {"atrace", "sched", "gpufreq", "gpu.renderstages"} <= set(trace_info["arrived"])
+        assert trace_info["errors"] == [] and row["logs"]["trace"] == f"{row['variant']}.perfetto-trace"
+        assert (run_dir / row["logs"]["trace"]).stat().st_size > 0
+        assert "Inference timings in us" in (run_dir / row["logs"]["trace-run"]).read_text()   # the tool's log
+        assert (run_dir / row["logs"]["trace_config"]).read_text().startswith("buffers")
+    # the console table shows the top kernels, labelled with their provenance
+    assert "top kernels, estimated" in result.stderr and "estimated from op-profile" in result.stderr
+
+
+def test_shares_match_the_cost_model(traced_run) -> None:
+    record, run_dir, _, _, model = traced_run
+    expected = _expected_shares(model)
+    rows = {k["kernel"]: k for k in record["variants"][0]["kernels"]["rows"]}
+    assert set(expected) <= set(rows)
+    for name, share in expected.items():
+        # op-profile rows are printed with 3 decimals (ms): a few microseconds of rounding per row
+        assert rows[name]["share"] == pytest.approx(share, rel=0.03, abs=0.002), name
+    assert rows["unattributed"]["share"] == pytest.approx(0, abs=0.01)
+
+
+def test_the_trace_holds_tflite_slices_and_render_stages_named_like_the_op_profile(traced_run) -> None:
+    record, run_dir, _, _, model = traced_run
+    row = record["variants"][0]
+    summary = analyze(run_dir / row["logs"]["trace"])
+    assert summary.errors == ()
+    names = {s.name for s in summary.slices}
+    plan = plan_gpu_delegation(read_tflite(model))
+    cpu_nodes = [n for n in range(len(read_tflite(model).ops)) if n not in set(plan.delegated)]
+    assert "Invoke" in names and summary.slice("Invoke").count >= 4          # warm-up + timed runs
+    assert {f"{read_tflite(model).ops[n].op}@{n}/0" for n in cpu_nodes} <= names
+    assert any(re.fullmatch(r"TfLiteGpuDelegateV2@\d+/0", n) for n in names)
+    profile = parse_op_profile_csv((run_dir / row["logs"]["op_profile_csv"]).read_text())
+    kernel_labels = {r.kernel_label for r in profile.run_rows() if r.is_gpu_kernel}
+    assert kernel_labels and {s.name for s in summary.gpu_render_stages} == kernel_labels
+
+
+def test_trace_open_serves_the_run_trace_to_the_perfetto_ui(traced_run) -> None:
+    record, run_dir, _, _, _ = traced_run
+    trace = run_dir / record["variants"][0]["logs"]["trace"]
+    port = free_port()
+    printed = run_devlab("trace", "open", str(trace), "--port", str(port), "--no-serve", timeout=60)
+    assert printed.exit_code == 0, printed.stderr
+    link = printed.stdout.strip()
+    assert link.startswith(f"{UI}/#!/?url=")
+    url = urllib.parse.unquote(link.split("?url=", 1)[1])
+    assert url == f"http://127.0.0.1:{port}/{urllib.parse.quote(trace.name)}"
+    server = subprocess.Popen([sys.executable, "-m", "devlab", "trace", "open", str(trace), "--port", str(port)],
+                              env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == link         # the same link, now served
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request = urllib.request.Request(url, headers={"Origin": UI})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    body, cors = response.read(), response.headers["Access-Control-Allow-Origin"]
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert body == trace.read_bytes() and cors == UI
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_failing_trace_run_keeps_the_clean_and_op_profile_results(cli_env, sim_phone, tmp_path,  # noqa: F811
+                                                                    real_fixtures) -> None:
+    # perfetto cannot write its output where a folder of the same name sits: the trace run fails after setprop
+    blocker = sim_phone.root / "data/misc/perfetto-traces/as-is.perfetto-trace"
+    blocker.mkdir(parents=True, exist_ok=True)
+    try:
+        request = RunRequest(model=str(real_fixtures / CONFORMER), device="s23", variants="as-is",
+                             out_root=tmp_path / "traces", build_root=tmp_path,
+                             phone=PhoneBenchOptions(num_runs=3, warmup_runs=1, min_secs=0.05))
+        outcome = run(request)
+    finally:
+        blocker.rmdir()
+    assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() == "0"
+    row = json.loads((outcome.run_dir / "run.json").read_text())["variants"][0]
+    assert row["status"] == "ok" and row["timing"]["latency_ms"]["mean_ms"] > 0
+    assert "trace run" in row["extra"]["trace_error"] and "perfetto" in row["extra"]["trace_error"]
+    kernels = row["kernels"]
+    assert kernels["basis"] == "op-profile" and "trace" not in kernels["inputs"]
+    total = sum(k["ms_per_inference"] for k in kernels["rows"])
+    assert abs(total - row["timing"]["latency_ms"]["mean_ms"]) <= 0.01 * row["timing"]["latency_ms"]["mean_ms"]
+    assert kernels["gpu_frequency"] is None and "trace" not in row["logs"]
+    assert (outcome.run_dir / row["logs"]["op_profile_csv"]).is_file()
+
+
+def test_no_trace_skips_the_trace_run(cli_env, sim_phone, tmp_path, real_fixtures) -> None:  # noqa: F811
+    result = run_devlab("run", "--device", "s23", "--model", str(real_fixtures / "models/litert/add_10x10.tflite"),
+                        "--variants", "as-is", "--no-trace", *QUICK, "--json", cwd=tmp_path, env=cli_env, timeout=300)
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)["variants"][0]
+    assert "trace" not in row["logs"] and "trace" not in row["extra"]
+    assert row["kernels"]["inputs"] == ["clean run", "op-profile", "model graph"]
+    assert not list((tmp_path / "traces").rglob("*.perfetto-trace"))
+
+
+def test_trace_record_command(cli_env, sim_phone, tmp_path, real_fixtures) -> None:  # noqa: F811
+    model = real_fixtures / CONFORMER
+    result = run_devlab("trace", "record", "--device", "s23", "--model", str(model), "--variant", "as-is",
+                        "--runs", "3", "--json", cwd=tmp_path, env=cli_env, timeout=300)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    trace = Path(data["trace"])
+    assert trace.is_file() and trace.name == "as-is.perfetto-trace"
+    assert {"atrace", "gpu.renderstages"} <= set(data["arrived"])
+    summary = analyze(trace)
+    assert data["summary"]["slices"] == json.loads(json.dumps(summary.to_json()))["slices"]
+    assert summary.slice("Invoke").count >= 3
+    assert f"trace: {trace}" in result.stderr and "GPU render stages" in result.stderr
+    assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() == "0"
