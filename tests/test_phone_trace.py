@@ -176,7 +176,8 @@ def test_a_failing_trace_run_keeps_the_clean_and_op_profile_results(cli_env, sim
                                                                     real_fixtures) -> None:
     # perfetto cannot write its output where a folder of the same name sits: the trace run fails after setprop
     blocker = sim_phone.root / "data/misc/perfetto-traces/as-is.perfetto-trace"
-    blocker.mkdir(parents=True, exist_ok=True)
+    blocker.unlink(missing_ok=True)      # left by the module's earlier runs
+    blocker.mkdir(parents=True)
     try:
         request = RunRequest(model=str(real_fixtures / CONFORMER), device="s23", variants="as-is",
                              out_root=tmp_path / "traces", build_root=tmp_path,

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import shlex
 from pathlib import Path
 
-import adbutils
 import pytest
 
-from devlab.devices.base import DeviceInfo, PushResult, ShellResult
+from devlab.devices.adb import AdbDevice
+from devlab.devices.resolve import resolve_device
 from devlab.trace.record import TRACE_PROP, record_trace
 from sim_fixtures import adb_server, sim_phone  # noqa: F401  (fixtures)
 
 
-class AdbutilsDevice:
-    """The smallest Device over adbutils (the project's AdbDevice is not in the tree yet)."""
-
-    def __init__(self, device: adbutils.AdbDevice, serial: str) -> None:
-        self._device = device
-        self.info = DeviceInfo(serial=serial, kind="adb", model="sim", simulated=True)
-
-    def shell(self, argv: list[str], timeout: float | None = None) -> ShellResult:
-        result = self._device.shell2(" ".join(shlex.quote(a) for a in argv), timeout=timeout or 120, v2=True)
-        return ShellResult(tuple(argv), result.returncode, result.stdout, result.stderr or "")
-
-    def push(self, local: Path, remote: str) -> PushResult:
-        data = Path(local).read_bytes()
-        self._device.sync.push(data, remote)
-        return PushResult(str(local), remote, hashlib.sha256(data).hexdigest(), len(data), len(data), False)
-
-    def pull(self, remote: str, local: Path) -> None:
-        self._device.sync.pull(remote, str(local))
+@pytest.fixture()
+def device(adb_server, sim_phone, monkeypatch) -> AdbDevice:  # noqa: F811
+    """The project's AdbDevice for the simulated phone, resolved like `--device <serial>`."""
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    found = resolve_device(sim_phone.serial)
+    assert isinstance(found, AdbDevice)
+    return found
 
 
 def test_sim_perfetto_query_and_bad_config(sim_phone) -> None:  # noqa: F811
@@ -43,8 +30,8 @@ def test_sim_perfetto_query_and_bad_config(sim_phone) -> None:  # noqa: F811
     assert bad.returncode != 0 and "duration_msx" in bad.stderr
 
 
-def test_record_a_simulated_gpu_run(sim_phone, real_fixtures: Path, tmp_path: Path) -> None:  # noqa: F811
-    device = AdbutilsDevice(sim_phone.device(), sim_phone.serial)
+def test_record_a_simulated_gpu_run(device: AdbDevice, sim_phone, real_fixtures: Path,  # noqa: F811
+                                    tmp_path: Path) -> None:
     model = real_fixtures / "models" / "poco_x3" / "mnv3_seg_float.tflite"
     device.push(model, "/data/local/tmp/mnv3.tflite")
     argv = ["/system/bin/benchmark_model", "--graph=/data/local/tmp/mnv3.tflite", "--use_gpu=true",
@@ -65,10 +52,12 @@ def test_record_a_simulated_gpu_run(sim_phone, real_fixtures: Path, tmp_path: Pa
     assert recording.errors == ()
 
 
-def test_property_is_restored_when_the_benchmark_fails(sim_phone, tmp_path: Path) -> None:  # noqa: F811
-    device = AdbutilsDevice(sim_phone.device(), sim_phone.serial)
+def test_property_is_restored_when_the_benchmark_fails(device: AdbDevice, sim_phone,  # noqa: F811
+                                                       tmp_path: Path) -> None:
+    assert device.shell(["setprop", TRACE_PROP, ""]).ok      # unset before: unset after, not "0"
     recording = record_trace(device, ["/system/bin/benchmark_model", "--graph=/nope.tflite"], tmp_path,
                              name="fails")
     assert recording.benchmark is not None and not recording.benchmark.ok
     assert any("benchmark exited" in e for e in recording.errors)
-    assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() == "0"
+    assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() == ""
+    sim_phone.shell("setprop", TRACE_PROP, "0")

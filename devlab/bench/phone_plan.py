@@ -29,7 +29,7 @@ from devlab.fsutil import atomic_write_text
 from devlab.provenance import ESTIMATED, MEASURED, OP_PROFILE, SIMULATED, TRACE, Source
 from devlab.report.run_record import Timing, VariantRun
 from devlab.trace.attribution import attribute
-from devlab.trace.record import record_trace
+from devlab.trace.record import TraceRecording, record_trace
 from devlab.trace.summary import TraceSummary
 
 PhoneAccelerator = Literal["gpu", "cpu"]
@@ -163,10 +163,8 @@ class _VariantBench:
     def trace_run(self, clean: BenchmarkOptions) -> TraceSummary | None:
         """The clean run's flags once more under Perfetto with ATrace on; the trace lands in the run folder as
         <trace_name>.perfetto-trace. What was asked for, offered and what arrived go into extra["trace"]."""
-        argv = classic_argv(self.tool.device_path, clean)
         started = time.monotonic()
-        recording = record_trace(self.device, argv, self.run_dir, name=self.trace_name,
-                                 benchmark_timeout=self.options.timeout_s, config_dir=self.run_dir / "logs")
+        recording = _record(self.device, self.tool, self.options, self.run_dir, self.trace_name, clean)
         self._wall("trace-run", started)
         self.logs["trace_config"] = f"logs/{self.trace_name}.pbtxt"
         if recording.benchmark is not None:
@@ -235,6 +233,27 @@ class _VariantBench:
                           extra=self.extra, **base)
 
 
+def _record(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path, name: str,
+            clean: BenchmarkOptions) -> TraceRecording:
+    """The clean run's flags under Perfetto: run_dir/<name>.perfetto-trace, the config in run_dir/logs."""
+    return record_trace(device, classic_argv(tool.device_path, clean), run_dir, name=name,
+                        benchmark_timeout=options.timeout_s, config_dir=run_dir / "logs")
+
+
+def variant_remote_path(model_name: str, variant: BuiltVariant) -> str:
+    return f"{DEVICE_ROOT}/models/{model_name}/{variant.name}.tflite"
+
+
+def record_variant_trace(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path,
+                         model_name: str, variant: BuiltVariant, accelerator: PhoneAccelerator = "gpu"
+                         ) -> TraceRecording:
+    """Only the trace run of one variant (`devlab trace record`): push it (hash cached), record, pull."""
+    remote = variant_remote_path(model_name, variant)
+    device.push(variant.path, remote)
+    clean = options.benchmark_options(remote, accelerator, variant.sha256)
+    return _record(device, tool, options, run_dir, variant.name, clean)
+
+
 def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneBenchOptions, run_dir: Path,
                           tool: BenchmarkTool, progress: Progress = lambda v, a: None
                           ) -> tuple[list[VariantRun], list[str]]:
@@ -244,7 +263,7 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
     if device.info.simulated:
         notes.append("SIMULATED phone: every timing comes from the simulator's cost model, not from a phone")
     for variant in manifest.variants:
-        remote = f"{DEVICE_ROOT}/models/{manifest.model.name}/{variant.name}.tflite"
+        remote = variant_remote_path(manifest.model.name, variant)
         push_error: str | None = None
         pushed_bytes: int | None = None
         try:

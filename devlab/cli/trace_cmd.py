@@ -1,4 +1,4 @@
-"""`devlab trace ...`: print a config, analyze a trace, open one in the Perfetto UI."""
+"""`devlab trace ...`: print a config, record a trace on a phone, analyze a trace, open one in the Perfetto UI."""
 
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ import typer
 from devlab.cli import common
 from devlab.errors import UsageError
 from devlab.trace.config import TraceOptions, build_config, parse_query_output
-from devlab.trace.record import TraceRecording, record_trace
-from devlab.trace.summary import analyze
+from devlab.trace.summary import TraceSummary, analyze
 
-app = typer.Typer(help="Perfetto traces: config, analyze, open.", no_args_is_help=True)
+app = typer.Typer(help="Perfetto traces: config, record, analyze, open.", no_args_is_help=True)
 
 UI_ORIGIN = "https://ui.perfetto.dev"
-
-__all__ = ["app", "record_trace", "TraceRecording"]   # `devlab trace record` is wired by the lead on record_trace
 
 
 @app.command("config")
@@ -41,6 +38,65 @@ def config_cmd(duration_ms: int = typer.Option(30_000, "--duration-ms", help="Re
     typer.echo(built.text, nl=False)
 
 
+@app.command("record")
+def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone serial or an alias (s23, pixel8)."),
+               model: str = typer.Option(..., "--model", "-m", help="Zoo name or model file."),
+               variant: str = typer.Option("as-is", "--variant", "-v", help="The one variant to trace."),
+               accelerator: str = typer.Option("gpu", "--accelerator", help="gpu or cpu."),
+               runs: int = typer.Option(20, "--runs", help="Timed runs of benchmark_model while tracing."),
+               warmup: int = typer.Option(2, "--warmup", help="Warm-up runs."),
+               out: Path = typer.Option(Path("traces"), "--out", help="Root folder for run folders."),
+               benchmark_model: str | None = typer.Option(None, "--benchmark-model",
+                                                          help="Your benchmark_model for the device's ABI."),
+               json_out: bool = typer.Option(False, "--json", help="What was recorded, and the summary, on stdout.")
+               ) -> None:
+    """Build one variant, push it, run benchmark_model under Perfetto with TFLite ATrace on, pull the trace."""
+    from devlab.bench.phone_plan import PhoneBenchOptions, prepare_benchmark_tool, record_variant_trace
+    from devlab.config import load_config
+    from devlab.devices.adb import AdbDevice
+    from devlab.devices.resolve import AdbOptions, resolve_device
+    from devlab.progress import NoProgress
+    from devlab.report.run_record import new_run_dir
+    from devlab.runner import RunRequest, build_for_request
+
+    if accelerator not in ("gpu", "cpu"):
+        raise UsageError(f"unknown accelerator {accelerator!r}", "use --accelerator gpu or cpu")
+    if "," in variant:
+        raise UsageError(f"--variant takes one variant, not {variant!r}", "run `devlab trace record` once per variant")
+    config = load_config()
+    target = resolve_device(device, AdbOptions(), config)
+    if not isinstance(target, AdbDevice):
+        raise UsageError(f"`devlab trace record` needs a phone, not {device!r}",
+                         "host runs write their trace into the run folder: `devlab run --device host`")
+    tool = prepare_benchmark_tool(target, benchmark_model, config.benchmark_model)
+    options = PhoneBenchOptions(accelerators=(accelerator,), num_runs=runs, warmup_runs=warmup)  # type: ignore[arg-type]
+    source, manifest = build_for_request(RunRequest(model=model, device=device, variants=variant), NoProgress())
+    run_dir = new_run_dir(out, target.info.alias or target.info.serial, source.name)
+    recording = record_variant_trace(target, tool, options, run_dir, manifest.model.name, manifest.variants[0],
+                                     accelerator)  # type: ignore[arg-type]
+    if json_out:
+        common.emit_json({"trace": None if recording.path is None else str(recording.path),
+                          "asked": list(recording.asked),
+                          "offered": None if recording.offered is None else list(recording.offered),
+                          "used": list(recording.used), "arrived": list(recording.arrived),
+                          "errors": list(recording.errors),
+                          "summary": None if recording.summary is None else recording.summary.to_json()})
+    if recording.summary is not None:
+        _print_summary(recording.path.name if recording.path else "trace", recording.summary)
+    out_console = common.console
+    out_console.print(f"asked: {', '.join(recording.asked)}; arrived: {', '.join(recording.arrived) or 'nothing'}",
+                      markup=False)
+    for error in recording.errors:
+        out_console.print(f"warning: {error}", markup=False)
+    if recording.path is None:
+        out_console.print("no trace came back from the device", style="bold red", markup=False)
+        raise typer.Exit(1)
+    out_console.print(f"trace: {recording.path}", markup=False)
+    out_console.print(f"open it: devlab trace open {recording.path}", markup=False)
+    if recording.benchmark is not None and not recording.benchmark.ok:
+        raise typer.Exit(1)
+
+
 @app.command("analyze")
 def analyze_cmd(file: Path = typer.Argument(..., help="A .perfetto-trace (gzip accepted)."),
                 json_out: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
@@ -54,8 +110,12 @@ def analyze_cmd(file: Path = typer.Argument(..., help="A .perfetto-trace (gzip a
     if json_out:
         common.emit_json(summary.to_json())
         return
+    _print_summary(file.name, summary)
+
+
+def _print_summary(name: str, summary: TraceSummary) -> None:
     out = common.console
-    out.print(f"{file.name}: {summary.packets} packets, "
+    out.print(f"{name}: {summary.packets} packets, "
               f"{'?' if summary.duration_ms is None else f'{summary.duration_ms:.1f}'} ms, "
               f"data sources: {', '.join(summary.data_sources) or 'none'}", markup=False)
     for title, rows in (("slices", summary.slices), ("GPU render stages", summary.gpu_render_stages)):

@@ -96,6 +96,8 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
     _check(device.shell(["mkdir", "-p", CONFIG_DIR, TRACE_DIR]), "mkdir of the perfetto folders",
            "check the device's /data/misc permissions", label)
     device.push(local_config, remote_config)
+    # a trace left by an earlier run must never be pulled as this run's, should perfetto write nothing
+    device.shell(["rm", "-f", remote_trace])
     previous = device.shell(["getprop", TRACE_PROP]).stdout.strip()
     pid: int | None = None
     bench: ShellResult | None = None
