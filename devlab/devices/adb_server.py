@@ -21,6 +21,7 @@ from typing import Callable, TypeVar
 
 import adbutils
 from adbutils._adb import AdbConnection
+from adbutils.errors import AdbConnectionError   # not re-exported at the package top level (adbutils 2.x)
 
 from devlab.errors import DeviceError, UsageError
 
@@ -140,7 +141,7 @@ class AdbServer:
         self.ensure_running()
         try:
             return fn(self.client)
-        except adbutils.AdbConnectionError:
+        except AdbConnectionError:
             if not self.spec.local:
                 raise DeviceError(f"lost the adb server at {self.address}", "check that it still runs there",
                                   device=device, stage=stage) from None
@@ -149,7 +150,7 @@ class AdbServer:
         self.ensure_running()   # the server was killed: one restart, then the error is the caller's
         try:
             return fn(self.client)
-        except adbutils.AdbConnectionError as exc:
+        except AdbConnectionError as exc:
             raise DeviceError(f"the adb server at {self.address} fails after a restart: {exc}",
                               "run `adb kill-server`, then retry", device=device, stage=stage) from None
 
