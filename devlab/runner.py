@@ -35,6 +35,7 @@ class RunRequest:
     phone: PhoneBenchOptions = field(default_factory=PhoneBenchOptions)   # used when the device is a phone
     adb: AdbOptions = field(default_factory=AdbOptions)
     benchmark_model: str | None = None     # --benchmark-model (else env, else devlab.toml)
+    lease_timeout_s: float = 0.0           # wait this long for a phone another devlab process holds, then fail
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ def run(request: RunRequest, progress: ProgressSink = NoProgress()) -> RunOutcom
     specs = parse_variants(request.variants, source.kind)   # validate before any device work
     config = load_config() if request.device not in ("host", "local") else None
     device = resolve_device(request.device, request.adb, config)
+    if not isinstance(device, AdbDevice):
+        return _run_on(device, source, specs, config, request, progress)
+    from devlab.farm.leases import DeviceLease
+    with DeviceLease(device.info.serial, request.lease_timeout_s):   # two devlab processes never share a phone
+        return _run_on(device, source, specs, config, request, progress)
+
+
+def _run_on(device, source: ModelSource, specs, config, request: RunRequest, progress: ProgressSink) -> RunOutcome:
+    from devlab.devices.adb import AdbDevice
     tool: BenchmarkTool | None = None
     if isinstance(device, AdbDevice):   # a missing benchmark_model fails here, before the build
         from devlab.bench.phone_plan import prepare_benchmark_tool

@@ -41,6 +41,11 @@ def run_command(
     adb: Optional[str] = typer.Option(None, "--adb", help="adb binary for the local server (default: adbutils')."),
     benchmark_model: Optional[str] = typer.Option(None, "--benchmark-model",
                                                   help="Phone: your benchmark_model binary for the device's ABI."),
+    timeout: float = typer.Option(900.0, "--timeout", help="Phone: seconds one benchmark_model run may take."),
+    lease_timeout: float = typer.Option(0.0, "--lease-timeout",
+                                        help="Phone: wait this long for a phone another devlab process is using."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Finish run folder RUN: keep its ok variants, "
+                                          "run the rest on the same device with the same settings."),
 ) -> None:
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
@@ -59,20 +64,29 @@ def run_command(
     bench = HostBenchOptions(num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
                              num_threads=threads, seed=seed)
     bench.validate()
+    if timeout <= 0 or lease_timeout < 0:
+        raise UsageError(f"--timeout must be > 0 and --lease-timeout >= 0 (got {timeout:g}, {lease_timeout:g})",
+                         "pass e.g. --timeout 900 --lease-timeout 60")
     phone = PhoneBenchOptions(accelerators=accelerators, gpu_precision=gpu_precision, gpu_backend=gpu_backend,
                               num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
                               num_threads=threads or None, taskset_mask=taskset,
                               require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
-                              op_profile=op_profile, trace=trace)
+                              op_profile=op_profile, trace=trace, timeout_s=timeout)
     phone.benchmark_options("/data/local/tmp/devlab/check.tflite", "gpu", "check")   # bad flags fail before any work
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
-                         adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model)
+                         adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model,
+                         lease_timeout_s=lease_timeout)
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
-        outcome = run(request, progress)
-        junit_sink.write(outcome.record.to_json())
-    data = outcome.record.to_json()
+        if resume is not None:   # the run's own device and settings; the options above are not used
+            from devlab.resume import resume_run
+            resumed = resume_run(resume, progress, request.adb, lease_timeout)
+            run_dir, data = resumed.run_dir, resumed.data
+        else:
+            outcome = run(request, progress)
+            run_dir, data = outcome.run_dir, outcome.record.to_json()
+        junit_sink.write(data)
     if json_out:
         emit_json(data)
     console.print(variants_table(data))
@@ -80,7 +94,7 @@ def run_command(
         console.print(table)
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
-    console.print(f"run folder: {outcome.run_dir}", markup=False)
+    console.print(f"run folder: {run_dir}", markup=False)
     failed = [v["variant"] for v in data["variants"] if v["status"] == "failed"]
     if failed:   # exit 1: the run failed for these; the run folder keeps what finished
         console.print(f"failed: {', '.join(failed)}", style="bold red", markup=False)

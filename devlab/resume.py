@@ -1,0 +1,164 @@
+"""`devlab run --resume RUN`: finish a run that a dropped phone, a hang or a kill left incomplete.
+
+Re-reads RUN/run.json, keeps every (variant, accelerator) whose status is ok, and runs the rest (failed, or never
+reached) on the same device (by serial) with the settings the run recorded, into the same run folder. The merged
+run.json replaces the old one atomically, so a resume that dies half-way leaves the previous record intact.
+
+Why the variants are taken from the run's own build entries when their files are still there with the same
+sha256: a resumed row must measure the very model bytes the kept rows measured; a rebuild is only the fallback
+(from another working folder, say), and a rebuild that produces other bytes is said in the notes.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from devlab.build.pipeline import BuiltVariant, Manifest
+from devlab.build.sources import ModelSource
+from devlab.devices.resolve import AdbOptions
+from devlab.errors import UsageError
+from devlab.fsutil import atomic_write_json, sha256_file
+from devlab.progress import NoProgress, ProgressSink
+from devlab.report.run_record import RUN_JSON, VariantRun, load_run, utc_now_iso
+
+Pair = tuple[str, str]   # (variant, accelerator)
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    run_dir: Path
+    data: dict[str, Any]          # the merged run.json
+    rerun: tuple[Pair, ...]       # what this resume ran (empty: the run was already complete)
+
+
+def pending(data: dict[str, Any]) -> list[Pair]:
+    """The planned (variant, accelerator) pairs that have no ok row, in plan order (variants outer)."""
+    settings = data.get("settings") or {}
+    ok = {(v["variant"], v["accelerator"]) for v in data.get("variants", []) if v.get("status") == "ok"}
+    return [(variant, accelerator) for variant in settings.get("variants", [])
+            for accelerator in settings.get("accelerators", []) if (variant, accelerator) not in ok]
+
+
+def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOptions = AdbOptions(),
+               lease_timeout_s: float = 0.0) -> ResumeOutcome:
+    from devlab.config import load_config
+    from devlab.devices.adb import AdbDevice
+    from devlab.devices.resolve import resolve_device
+    from devlab.farm.leases import DeviceLease
+    from devlab.report.html import write_report
+    run_dir = Path(run_dir)
+    data = load_run(run_dir)
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    todo = pending(data)
+    if not todo:
+        return ResumeOutcome(run_dir, data, ())
+    recorded = data["device"]
+    on_host = recorded.get("kind") == "host"
+    config = None if on_host else load_config()
+    device = resolve_device("host" if on_host else recorded["serial"], adb, config)
+    if not on_host and device.info.model != recorded.get("model"):
+        raise UsageError(f"{recorded['serial']} is now a {device.info.model}, the run was on a {recorded.get('model')}",
+                         "resume on the phone the run started on", device=recorded["serial"], stage="resume")
+    notes: list[str] = []
+    if on_host and not device.has_gpu and any(a == "gpu" for _, a in todo):
+        todo = [(v, a) for v, a in todo if a != "gpu"]   # the first run skipped them for the same reason
+        notes.append("resume: GPU runs skipped again: no GPU adapter that LiteRT can use on this machine")
+        if not todo:
+            return ResumeOutcome(run_dir, data, ())
+    manifest = _manifest(data, sorted({v for v, _ in todo}), notes)
+    lease = DeviceLease(device.info.serial, lease_timeout_s) if isinstance(device, AdbDevice) else nullcontext()
+    with lease:
+        fresh = _measure(device, data, manifest, todo, run_dir, progress, notes)
+    merged = _merge(data, fresh, todo)
+    merged["notes"] = [*data.get("notes", []), *(n for n in notes if n not in data.get("notes", [])),
+                       f"resumed {utc_now_iso()}: re-ran " + ", ".join(f"{v} on {a}" for v, a in todo)]
+    atomic_write_json(run_dir / RUN_JSON, merged)
+    write_report(run_dir, merged)
+    return ResumeOutcome(run_dir, merged, tuple(todo))
+
+
+def _measure(device, data: dict[str, Any], manifest: Manifest, todo: list[Pair], run_dir: Path,
+             progress: ProgressSink, notes: list[str]) -> list[VariantRun]:
+    """The pending pairs, grouped by accelerator so each plan call runs just the variants missing on it."""
+    from devlab.devices.adb import AdbDevice
+    settings = data["settings"]
+    progress.start("bench", len(todo))
+    step = lambda variant, accelerator: progress.step("bench", f"{variant} on {accelerator}")  # noqa: E731
+    results: list[VariantRun] = []
+    for accelerator in dict.fromkeys(a for _, a in todo):
+        names = {v for v, a in todo if a == accelerator}
+        subset = replace(manifest, variants=tuple(v for v in manifest.variants if v.name in names))
+        if isinstance(device, AdbDevice):
+            from devlab.bench.phone_plan import prepare_benchmark_tool, run_manifest_on_phone
+            options = _phone_options(settings.get("phone") or {}, accelerator)
+            recorded_tool = (data.get("tools") or {}).get("benchmark_model") or {}
+            tool = prepare_benchmark_tool(device, recorded_tool.get("local_path"))
+            runs, more = run_manifest_on_phone(device, subset, options, run_dir, tool, progress=step)
+        else:
+            from devlab.bench.host_plan import run_manifest_on_host
+            from devlab.bench.host_runtime import HostBenchOptions
+            bench = HostBenchOptions(**{f.name: settings[f.name] for f in fields(HostBenchOptions)
+                                        if f.name in settings})
+            missing = None if device.has_gpu else "no GPU adapter that LiteRT can use on this machine"
+            runs, more = run_manifest_on_host(subset, [accelerator], bench, run_dir, progress=step,  # type: ignore
+                                              gpu_missing_reason=missing)
+        results += runs
+        notes += [n for n in more if n not in notes]
+    return results
+
+
+def _phone_options(recorded: dict[str, Any], accelerator: str):
+    from devlab.bench.phone_plan import PhoneBenchOptions
+    known = {f.name for f in fields(PhoneBenchOptions)}
+    values = {k: v for k, v in recorded.items() if k in known}
+    return PhoneBenchOptions(**{**values, "accelerators": (accelerator,)})
+
+
+def _manifest(data: dict[str, Any], names: list[str], notes: list[str]) -> Manifest:
+    """The run's own built files when they are still there unchanged; else a rebuild of the same variants."""
+    build = data.get("build") or {}
+    model = data["model"]
+    source = ModelSource(model["name"], model["type"], Path(model["path"]) if model.get("path") else None,
+                         model.get("sha256"))
+    kept = [_built(build.get(name) or {}) for name in names]
+    if all(v is not None for v in kept):
+        return Manifest(source, kept[0].path.parent, tuple(kept))   # type: ignore[union-attr]
+    from devlab.build.pipeline import build_variants, default_build_dir
+    from devlab.build.sources import resolve_model
+    from devlab.build.variants import parse_variants
+    if source.path is not None:
+        source = resolve_model(str(source.path))
+    specs = [s for s in parse_variants(",".join(data["settings"]["variants"]), source.kind) if s.name in names]
+    manifest = build_variants(source, specs, default_build_dir(Path("."), source),
+                              seed=int(data["settings"].get("seed", 0)))
+    for variant in manifest.variants:
+        before = (build.get(variant.name) or {}).get("sha256")
+        if before and before != variant.sha256:
+            notes.append(f"resume: {variant.name} was rebuilt and differs from the run's first build "
+                         f"(sha256 {before[:12]} -> {variant.sha256[:12]})")
+    return manifest
+
+
+def _built(entry: dict[str, Any]) -> BuiltVariant | None:
+    path = Path(entry.get("path") or "")
+    if not entry.get("sha256") or not path.is_file() or sha256_file(path) != entry["sha256"]:
+        return None
+    return BuiltVariant(name=entry["name"], path=path, sha256=entry["sha256"], bytes=int(entry["bytes"]),
+                        op_histogram=entry.get("op_histogram") or {}, recipe=entry.get("recipe") or {},
+                        delegation=entry.get("delegation") or {}, equivalence=entry.get("equivalence"),
+                        cached=True, build_seconds=0.0, build_key=entry.get("build_key") or "")
+
+
+def _merge(data: dict[str, Any], fresh: list[VariantRun], todo: list[Pair]) -> dict[str, Any]:
+    """Plan order: each pair's fresh row if it was re-run, else its kept row; rows outside the plan stay at the end."""
+    settings = data["settings"]
+    old = {(v["variant"], v["accelerator"]): v for v in data.get("variants", [])}
+    new = {(v.variant, v.accelerator): v.to_json() for v in fresh}
+    plan = [(v, a) for v in settings.get("variants", []) for a in settings.get("accelerators", [])]
+    rows = [new[p] if p in new else old[p] for p in plan if p in new or p in old]
+    rows += [row for pair, row in old.items() if pair not in plan]
+    return {**data, "variants": rows}

@@ -1,0 +1,172 @@
+"""Faults on the phone path, through the real adb server and the simulated phone's fault injection: a benchmark
+that hangs, a phone that goes offline mid-trace, one that drops mid-push, an adb server killed mid-run; then
+`devlab run --resume` finishing what the fault left. Every test is bounded by a timeout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import run_devlab
+from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.resume import pending, resume_run
+from devlab.runner import RunRequest, run
+from devlab.sim import faults
+from sim_fixtures import ADB_BINARY, AdbServer, free_port, start_phone, stop_phone
+
+pytestmark = pytest.mark.timeout(120)   # pytest-timeout: no fault may hang the suite
+
+MODEL = "models/poco_x3/mnv3_seg_float.tflite"
+VARIANTS = "as-is,int8-dynamic"
+
+
+@pytest.fixture()
+def env(adb_server, tmp_path, monkeypatch) -> dict[str, str]:
+    values = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
+              "DEVLAB_BENCHMARK_MODEL": ""}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return values
+
+
+@pytest.fixture()
+def phone(adb_server, tmp_path):
+    started = start_phone(adb_server, tmp_path / "root")
+    yield started
+    stop_phone(started)
+
+
+class _OnVariant:
+    """Progress sink that runs `arm` when the plan reaches variant number `at` (after that variant's push, before its
+    runs): at=2 strikes once the first variant is finished; at=1 arms a fault the second push will cross."""
+
+    def __init__(self, arm, at: int = 2) -> None:
+        self.arm, self.at, self.seen = arm, at, 0
+
+    def start(self, stage: str, total: int) -> None:
+        return None
+
+    def step(self, stage: str, what: str) -> None:
+        if stage == "bench":
+            self.seen += 1
+            if self.seen == self.at:
+                self.arm()
+
+
+def _request(real_fixtures: Path, tmp_path: Path, serial: str, **options) -> RunRequest:
+    return RunRequest(model=str(real_fixtures / MODEL), device=serial, variants=VARIANTS,
+                      out_root=tmp_path / "traces", build_root=tmp_path,
+                      phone=PhoneBenchOptions(num_runs=3, warmup_runs=1, min_secs=0.05, **options))
+
+
+def test_hung_benchmark_fails_at_the_timeout_names_device_and_stage_and_resume_finishes(env, phone, tmp_path,
+                                                                                       real_fixtures):
+    hang = lambda: phone.server.device.setprop(faults.HANG, "benchmark_model")  # noqa: E731
+    started = time.monotonic()
+    outcome = run(_request(real_fixtures, tmp_path, phone.serial, timeout_s=2.0, trace=False), _OnVariant(hang))
+    elapsed = time.monotonic() - started
+    first, second = outcome.record.variants
+    assert first.status == "ok" and first.timing is not None
+    assert second.status == "failed" and second.timing is None
+    assert second.error.startswith(f"s23 ({phone.serial}): shell benchmark_model: ") and "limit 2 s" in second.error
+    assert elapsed < 40, f"a 2 s benchmark timeout held the run for {elapsed:.0f} s"
+    on_disk = json.loads((outcome.run_dir / "run.json").read_text())
+    assert [v["status"] for v in on_disk["variants"]] == ["ok", "failed"]
+    assert pending(on_disk) == [("int8-dynamic", "gpu")]
+
+    phone.server.device.setprop(faults.HANG, "")
+    resumed = resume_run(outcome.run_dir)
+    assert resumed.rerun == (("int8-dynamic", "gpu"),)
+    merged = json.loads((outcome.run_dir / "run.json").read_text())
+    assert [v["status"] for v in merged["variants"]] == ["ok", "ok"]
+    assert merged["variants"][0] == on_disk["variants"][0]        # the finished variant is kept as it was
+    assert merged["variants"][1]["timing"]["source"] == "simulated"
+    assert merged["settings"] == on_disk["settings"] and merged["run_id"] == on_disk["run_id"]
+    assert any(n.startswith("resumed ") and "int8-dynamic on gpu" in n for n in merged["notes"])
+    assert pending(merged) == [] and resume_run(outcome.run_dir).rerun == ()   # nothing left: nothing re-run
+
+
+def test_phone_going_offline_mid_trace_keeps_the_clean_timing_and_fails_the_rest(env, phone, tmp_path, real_fixtures):
+    fired: list[str] = []
+
+    def offline_when_tracing(key: str, value: str) -> None:
+        if key == "debug.tflite.trace" and value == "1" and not fired:
+            fired.append(key)
+            phone.server.device.setprop(faults.OFFLINE, "1")
+
+    phone.server.device.on_prop_change.append(offline_when_tracing)
+    started = time.monotonic()
+    outcome = run(_request(real_fixtures, tmp_path, phone.serial, timeout_s=20.0, op_profile=False))
+    assert time.monotonic() - started < 60
+    first, second = outcome.record.variants
+    assert fired
+    # the trace run died with the phone; the clean run before it stands, and the row says why the trace is missing
+    assert first.status == "ok" and first.timing is not None and first.kernels is None
+    assert phone.serial in first.extra["trace_error"]
+    assert second.status == "failed" and phone.serial in second.error and "push int8-dynamic.tflite" in second.error
+
+    phone.server.device.on_prop_change.remove(offline_when_tracing)
+    phone.server.device.setprop(faults.OFFLINE, "")
+    phone.connect()
+    resumed = resume_run(outcome.run_dir)
+    assert resumed.rerun == (("int8-dynamic", "gpu"),)
+    assert [v["status"] for v in resumed.data["variants"]] == ["ok", "ok"]
+    assert resumed.data["variants"][1]["logs"]["trace"].endswith(".perfetto-trace")
+
+
+def test_resume_through_the_cli_after_a_drop_mid_push(env, phone, tmp_path, real_fixtures):
+    drop = lambda: phone.server.device.setprop(faults.DROP_AFTER_BYTES, "400000")  # noqa: E731
+    outcome = run(_request(real_fixtures, tmp_path, phone.serial, trace=False), _OnVariant(drop, at=1))
+    assert [v.status for v in outcome.record.variants] == ["ok", "failed"]
+    before = json.loads((outcome.run_dir / "run.json").read_text())
+    phone.connect()
+    result = run_devlab("run", "--resume", str(outcome.run_dir), "--json", cwd=tmp_path, env=env, timeout=120)
+    assert result.exit_code == 0, result.stderr
+    merged = json.loads(result.stdout)
+    assert merged == json.loads((outcome.run_dir / "run.json").read_text())
+    assert [v["status"] for v in merged["variants"]] == ["ok", "ok"]
+    assert merged["variants"][0] == before["variants"][0]
+    assert merged["variants"][1]["extra"]["push_bytes_sent"] == merged["variants"][1]["model"]["bytes"]
+    assert (outcome.run_dir / "report.html").is_file()
+    assert not list(outcome.run_dir.glob(".run.json.*.tmp"))
+
+
+def test_resume_of_a_folder_without_run_json_is_a_usage_error(env, tmp_path):
+    result = run_devlab("run", "--resume", str(tmp_path), cwd=tmp_path, env=env, timeout=60)
+    assert result.exit_code == 2
+    assert f"no run record at {tmp_path / 'run.json'}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_adb_server_killed_mid_run_is_restarted_and_the_lost_phone_is_a_clear_error(tmp_path, monkeypatch,
+                                                                                     real_fixtures):
+    own = AdbServer(port=free_port(), binary=ADB_BINARY)   # private: killing it must not touch other tests' server
+    assert own.run("start-server", timeout=60).returncode == 0
+    victim = start_phone(own, tmp_path / "root")
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
+    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    kill = lambda: subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)  # noqa: E731
+    try:
+        outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False), _OnVariant(kill))
+        first, second = outcome.record.variants
+        assert first.status == "ok"
+        # devlab restarted the server (it answers again); the restarted server no longer knows the phone
+        assert own.run("version", timeout=30).returncode == 0
+        assert second.status == "failed" and second.error.startswith(f"s23 ({victim.serial}): shell benchmark_model: ")
+        assert f"not reachable through the adb server at 127.0.0.1:{own.port}" in second.error
+        assert (outcome.run_dir / "run.json").is_file()
+    finally:
+        victim.server.stop()
+        own.run("kill-server", timeout=30)
+
+
+def test_absent_adb_binary_is_one_clear_line(tmp_path):
+    env = {"ANDROID_ADB_SERVER_PORT": str(free_port()), "DEVLAB_HOME": str(tmp_path / "home")}
+    result = run_devlab("devices", "--adb", str(tmp_path / "no adb"), cwd=tmp_path, env=env, timeout=60)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "adb binary" in result.stderr and "no adb" in result.stderr and "DEVLAB_ADB" in result.stderr
