@@ -48,23 +48,23 @@ def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
         rows = kernels["rows"]
         ranked = sorted((r for r in rows if r["kind"] in ("gpu_kernel", "gpu_delegate", "cpu_op")),
                         key=lambda r: -r["ms_per_inference"])
-        shown = ranked[:top] + [r for r in rows if r["kind"] in ("copy_sync", "unattributed")]
+        explicit = [r for r in rows if r["kind"] in ("copy_sync", "unattributed")]
         total = sum(r["ms_per_inference"] for r in rows)
         title = (f"{variant['variant']} on {variant['accelerator']}: top kernels, {kernels['source']} "
                  f"(shares from {kernels['basis']}, scaled to the {kernels['clean_source']} clean mean "
-                 f"{kernels['clean_mean_ms']:.3f} ms; rows sum to {total:.3f} ms)")
+                 f"{kernels['clean_mean_ms']:.3f} ms; rows sum to {total:.3f} ms; built from "
+                 f"{', '.join(kernels.get('inputs') or [kernels['basis']])})")
         table = Table(title=title, title_justify="left")
         for column in ("kernel", "unit", "TFLite ops", "calls", "ms/inference", "share", "p50 ms", "p90 ms",
                        "source"):
             table.add_column(column, justify="right" if column in ("calls", "ms/inference", "share", "p50 ms",
                                                                    "p90 ms") else "left")
-        for row in shown:
-            table.add_row(row["kernel"], row["unit"], _ops_text(row["ops"]),
-                          "-" if row["calls_per_inference"] is None else f"{row['calls_per_inference']:g}",
-                          _ms(row["ms_per_inference"]), f"{100 * row['share']:.1f} %", _ms(row["p50_ms"]),
-                          _ms(row["p90_ms"]), f"{row['source']} from {row['basis']}")
+        for row in ranked[:top]:
+            _kernel_row(table, row)
         if len(ranked) > top:
             table.add_row(f"({len(ranked) - top} more rows in run.json)", "", "", "", "", "", "", "", "")
+        for row in explicit:
+            _kernel_row(table, row)
         freq = kernels.get("gpu_frequency")
         if freq:
             table.caption = (f"GPU frequency (trace): {freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
@@ -72,6 +72,13 @@ def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
                              f"throttled: {_yes_no(freq['throttled'])}")
         tables.append(table)
     return tables
+
+
+def _kernel_row(table: Table, row: dict[str, Any]) -> None:
+    table.add_row(row["kernel"], row["unit"], _ops_text(row["ops"]),
+                  "-" if row["calls_per_inference"] is None else f"{row['calls_per_inference']:g}",
+                  _ms(row["ms_per_inference"]), f"{100 * row['share']:.1f} %", _ms(row["p50_ms"]),
+                  _ms(row["p90_ms"]), f"{row['source']} from {row['basis']}")
 
 
 def _ops_text(ops: list[list[Any]], limit: int = 4) -> str:
