@@ -95,7 +95,7 @@ def test_every_variant_has_a_kernel_table_that_sums_to_the_clean_mean(traced_run
                 assert graph.ops[node].op == op
             if k["kind"] == "gpu_kernel":
                 assert k["unit"] == "GPU" and k["ops"] and k["calls_per_inference"] == 1
-                assert k["mean_ms"] > 0 and k["p50_ms"] > 0 and k["p90_ms"] >= k["p50_ms"] * 0.5
+                assert k["mean_ms"] > 0 and k["p50_ms"] > 0 and k["p90_ms"] >= k["p50_ms"]
             if k["kind"] == "cpu_op":
                 assert k["unit"] == "CPU" and len(k["ops"]) == 1 and k["p50_ms"] is not None
         freq = kernels["gpu_frequency"]    # the s23 profile's GPU runs at 680 MHz throughout
