@@ -42,3 +42,45 @@ def test_naive_sd_block_falls_back_on_5d_and_gpu_variant_is_fully_delegated():
     assert any("Tensor dimensions must be less than 5" in (v.reason or "") for v in naive.cpu_ops())
     gpu = plan_gpu_delegation(read_tflite(convert_keras(builder(graph_options_for(["gpu"]), 0), "fp16").data))
     assert gpu.applied == "full" and gpu.ops_on_cpu == 0
+
+
+@pytest.mark.slow
+def test_fp16_dequantize_stays_on_cpu_in_a_partial_delegation_and_partition_matches_fp32():
+    """FP16GraphPartitionHelper: fp16-constant DEQUANTIZEs count as unsupported while partitioning. A model whose
+    first GPU partition is short but has many weights: counting DEQUANTIZEs in would wrongly make it the largest
+    (the sd-unet fp16 disagreement: predicted 401 GPU ops, the runtime took the same 72 as fp32)."""
+    import keras
+
+    from devlab.build.convert import convert_keras
+    from devlab.build.gpu_compat import FP16_DEQUANTIZE_REASON
+
+    x = keras.Input((4, 4, 32), batch_size=1)
+    h = x
+    for _ in range(6):  # 6 convs: their fp16 weights come through DEQUANTIZEs ready before the first CPU op
+        h = keras.layers.Conv2D(32, 1)(h)
+    h = keras.layers.GroupNormalization(8)(h)  # 5-D: on the CPU
+    for _ in range(3):
+        h = keras.layers.Activation("relu")(keras.layers.Add()([h, h]))
+    model = keras.Model(x, h)
+    fp32 = plan_gpu_delegation(read_tflite(convert_keras(model, "none").data))
+    graph = read_tflite(convert_keras(model, "fp16").data)
+    fp16 = plan_gpu_delegation(graph)
+    dequantize = [v for v in fp16.verdicts if v.op == "DEQUANTIZE"]
+    assert len(dequantize) >= 6 and all(not v.on_gpu and v.reason == FP16_DEQUANTIZE_REASON for v in dequantize)
+    assert fp16.applied == "partial" and fp16.ops_on_gpu == fp32.ops_on_gpu
+    assert sorted(graph.ops[i].op for i in fp16.delegated) == sorted(
+        v.op for v in fp32.verdicts if v.on_gpu)
+
+
+@pytest.mark.slow
+def test_fp16_model_fully_supported_is_delegated_whole_dequantizes_included():
+    import keras
+
+    from devlab.build.convert import convert_keras
+
+    x = keras.Input((4, 4, 8), batch_size=1)
+    model = keras.Model(x, keras.layers.Conv2D(8, 3, padding="same")(keras.layers.Conv2D(8, 1)(x)))
+    graph = read_tflite(convert_keras(model, "fp16").data)
+    plan = plan_gpu_delegation(graph)
+    assert any(node.op == "DEQUANTIZE" for node in graph.ops)
+    assert plan.applied == "full" and plan.ops_on_gpu == len(graph.ops)

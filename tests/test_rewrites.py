@@ -14,7 +14,7 @@ def test_every_recipe_says_why_and_gpu_expands_to_all_graph_and_fp16():
     assert all(r.why for r in REWRITES.values())
     assert set(expand_recipes(["gpu"])) >= {"groupnorm-4d", "gelu-builtin", "attention-4d", "fp16"}
     assert graph_options_for(["gpu"]) == GraphOptions(groupnorm="4d", gelu="builtin", attention="4d",
-                                                      upsample="resize")
+                                                      upsample="resize", embedding="1d")
     assert graph_options_for(["gelu-tanh", "fp16"]) == GraphOptions(gelu="tanh")
 
 
@@ -47,3 +47,35 @@ def test_substitution_swaps_layers_and_keeps_outputs():
     assert "GroupNormalization" not in kinds and "MultiHeadAttention" not in kinds
     data = rng.standard_normal((1, 8, 8, 64)).astype("float32")
     assert np.abs(np.asarray(model(data)) - np.asarray(rewritten(data))).max() < 1e-2
+
+
+@pytest.mark.slow
+def test_gather_1d_substitutes_user_embedding_same_outputs_and_gpu_takes_it_all():
+    import keras
+
+    from devlab.build.convert import convert_keras
+    from devlab.build.gpu_compat import plan_gpu_delegation
+    from devlab.build.rewrites import rewrite_keras_model
+    from devlab.build.tflite_graph import read_tflite
+
+    ids = keras.Input((12,), batch_size=1, dtype="int32")
+    h = keras.layers.Embedding(50, 16)(ids)
+    h = keras.layers.Add()([h, keras.layers.Embedding(50, 16)(ids)])  # a second lookup of the same ids
+    model = keras.Model(ids, keras.layers.Dense(8)(h))
+    rng = np.random.default_rng(1)
+    for weight in model.weights:
+        weight.assign(rng.standard_normal(weight.shape).astype("float32"))
+    rewritten = rewrite_keras_model(model, ["gather-1d"])
+    assert [type(layer).__name__ for layer in rewritten.layers].count("Embedding1D") == 2
+    data = rng.integers(0, 50, size=(1, 12)).astype("int32")
+    assert np.array_equal(np.asarray(model(data)), np.asarray(rewritten(data)))
+
+    def gathers_and_plan(keras_model):
+        graph = read_tflite(convert_keras(keras_model, "none").data)
+        ranks = [graph.tensor(node.inputs[1]).rank for node in graph.ops if node.op == "GATHER"]
+        return ranks, plan_gpu_delegation(graph)
+
+    naive_ranks, naive_plan = gathers_and_plan(model)
+    ranks, plan = gathers_and_plan(rewritten)
+    assert naive_ranks == [2, 2] and any(v.reason == "Only support 1D indices" for v in naive_plan.cpu_ops())
+    assert ranks == [1, 1] and plan.applied == "full"

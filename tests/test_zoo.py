@@ -27,3 +27,18 @@ def test_seeded_builds_are_deterministic_and_forms_share_weights():
     for a, b, c in zip(first.get_weights(), again.get_weights(), gpu.get_weights()):
         assert np.array_equal(a, b) and a.shape == c.shape and np.array_equal(a, c)
     assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), other.get_weights()))
+
+
+@pytest.mark.slow
+def test_clip_text_gpu_form_gathers_with_1d_ids_on_the_same_weights():
+    import numpy as np
+
+    from devlab.build.rewrites import graph_options_for
+
+    build = get_zoo_model("clip-text").build
+    naive, gpu = build(GraphOptions(), 2), build(graph_options_for(["gpu"]), 2)
+    assert type(gpu.get_layer("token_embedding")).__name__ == "Embedding1D"
+    for a, b in zip(naive.get_weights(), gpu.get_weights()):
+        assert np.array_equal(a, b)
+    ids = np.arange(16, dtype="int32").reshape(1, 16) * 7
+    assert np.abs(np.asarray(naive(ids)) - np.asarray(gpu(ids))).max() < 1e-2

@@ -47,6 +47,7 @@ RECIPE_TOLERANCES: dict[str, Tolerance] = {
     "attention-4d": Tolerance(max_abs=1e-3, max_rel=1e-4),
     "attention-4d-fused-softmax": Tolerance(max_abs=1e-3, max_rel=1e-4),
     "upsample-resize": Tolerance(max_abs=1e-6, max_rel=1e-6),
+    "gather-1d": Tolerance(max_abs=1e-6, max_rel=1e-6),  # the same lookup, only the index shape differs
     "fp16": Tolerance(max_abs=5e-2, max_rel=2e-2),
     # int8 weights keep ~2 decimal digits per weight (per-channel scales); errors of a few % of the output range
     # are the expected cost of dynamic-range and weight-only quantization.

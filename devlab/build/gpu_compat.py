@@ -9,6 +9,10 @@ rules, written from the delegate's public compatibility checks (../shared/specs/
 Then the graph is cut into partitions the way TFLite's partitioner does (alternating maximal sets of supported /
 unsupported nodes whose inputs are ready), and only the largest `max_delegated_partitions` partitions are
 delegated (the GPU delegate's default is 1); supported ops outside them run on the CPU too, and say so.
+fp16 weights follow FP16GraphPartitionHelper (tensorflow/lite/delegates/utils.cc): a DEQUANTIZE of an fp16
+constant counts as unsupported while partitioning (its consumers read the fp16 constant directly); if every other
+op is supported the whole graph, DEQUANTIZEs included, is delegated, otherwise the largest partitions are chosen
+without any of those DEQUANTIZEs, which all stay on the CPU.
 These are predictions: `devlab` records them next to what a real delegate reported, never instead of it.
 """
 
@@ -81,6 +85,17 @@ class DelegationPlan:
         }
 
 
+FP16_DEQUANTIZE_REASON = ("fp16-constant DEQUANTIZE: folded into its consumers only when the whole graph is "
+                          "delegated; with a partial delegation it stays on the CPU")
+
+
+def fp16_constant_dequantize_nodes(graph: TfliteGraph) -> frozenset[int]:
+    """DEQUANTIZE ops whose input is a float16 constant: the delegate's FP16GraphPartitionHelper treats these apart."""
+    return frozenset(node.index for node in graph.ops
+                     if node.op == "DEQUANTIZE" and node.inputs and node.inputs[0] >= 0
+                     and graph.tensor(node.inputs[0]).is_constant and graph.tensor(node.inputs[0]).dtype == "float16")
+
+
 def constant_like_tensors(graph: TfliteGraph) -> frozenset[int]:
     """Constant tensors plus the outputs of DEQUANTIZE ops fed by constants: fp16-weight models store weights as
     fp16 constants behind a DEQUANTIZE, and the GPU delegate folds those back into constant weights."""
@@ -121,11 +136,17 @@ def check_op(graph: TfliteGraph, node: OpNode, constants: frozenset[int] | None 
 def plan_gpu_delegation(graph: TfliteGraph, max_delegated_partitions: int = 1) -> DelegationPlan:
     limit = max(1, max_delegated_partitions)  # the GPU delegate treats <= 0 as 1
     constants = constant_like_tensors(graph)
-    reasons = {node.index: check_op(graph, node, constants) for node in graph.ops}
+    fp16_dequantize = fp16_constant_dequantize_nodes(graph)
+    reasons = {node.index: (FP16_DEQUANTIZE_REASON if node.index in fp16_dequantize
+                            else check_op(graph, node, constants)) for node in graph.ops}
     supported = {index for index, reason in reasons.items() if reason is None}
     partitions = partition_nodes(graph, supported)
-    chosen = sorted(partitions, key=lambda part: (-len(part), part[0]))[:limit]
-    delegated = tuple(sorted(index for part in chosen for index in part))
+    if fp16_dequantize and len(supported) + len(fp16_dequantize) == len(graph.ops):
+        # FP16GraphPartitionHelper's full delegation: nothing on the CPU needs a DEQUANTIZE output.
+        delegated = tuple(node.index for node in graph.ops)
+    else:
+        chosen = sorted(partitions, key=lambda part: (-len(part), part[0]))[:limit]
+        delegated = tuple(sorted(index for part in chosen for index in part))
     delegated_set = set(delegated)
     verdicts = []
     for node in graph.ops:
@@ -135,7 +156,7 @@ def plan_gpu_delegation(graph: TfliteGraph, max_delegated_partitions: int = 1) -
             reason = (f"supported, but outside the delegated partition (the delegate takes only the largest "
                       f"{limit} of {len(partitions)} partitions)")
         verdicts.append(OpVerdict(node.index, node.op, on_gpu, None if on_gpu else reason,
-                                  supported=reasons[node.index] is None))
+                                  supported=reasons[node.index] is None or node.index in fp16_dequantize))
     on_gpu_count = len(delegated)
     total = len(graph.ops)
     applied: Applied = "full" if total and on_gpu_count == total else ("none" if on_gpu_count == 0 else "partial")

@@ -44,12 +44,14 @@ REWRITES: dict[str, Rewrite] = {r.name: r for r in (
              "so the seq x seq scores are not normalized in a separate pass", attention="4d-fused-softmax"),
     _rewrite("upsample-resize", "keras UpSampling2D lowers to 5-D RESHAPE/TILE pairs the GPU delegate rejects; one "
              "RESIZE_NEAREST_NEIGHBOR stays on the GPU", upsample="resize"),
+    _rewrite("gather-1d", "keras Embedding gathers with (1, T) token ids and the GPU accelerator takes only 1-D "
+             "GATHER indices; ids flattened to (T,) keep the lookup on the GPU", embedding="1d"),
     _rewrite("fp16", "float16 weights (converter recipe): half the bytes to load, and the GPU computes in fp16 "
              "anyway"),
 )}
 
 # `gpu` = every rewrite; of the alternatives it takes the builtin GELU op (one kernel) and plain 4-D attention.
-GPU_RECIPE = ("groupnorm-4d", "gelu-builtin", "attention-4d", "upsample-resize", "fp16")
+GPU_RECIPE = ("groupnorm-4d", "gelu-builtin", "attention-4d", "upsample-resize", "gather-1d", "fp16")
 ALIASES: dict[str, tuple[str, ...]] = {"gpu": GPU_RECIPE}
 
 
@@ -88,7 +90,7 @@ def rewrite_keras_model(model: "keras.Model", recipes: Sequence[str]) -> "keras.
     """Substitute GPU-friendly layers into a user's functional or Sequential Keras model, weights carried over.
 
     keras GroupNormalization (channels-last, <=4-D input) -> GroupNorm4D; UpSampling2D (nearest, square) ->
-    ResizeNearest; GELU activations (Activation("gelu"),
+    ResizeNearest; Embedding on (1, T) ids (no mask_zero, not quantized) -> Embedding1D; GELU activations (Activation("gelu"),
     any layer with activation=gelu) -> the chosen GELU; MultiHeadAttention on 3-D inputs without masks ->
     Attention4D. Layers that do not qualify, and all others, are kept as they are (shared, not copied).
     """
@@ -137,6 +139,12 @@ def _substitute_layer(layer: Any, options: GraphOptions, gpu_layers: Any, keras:
         factor = tuple(layer.size)
         if layer.interpolation == "nearest" and factor[0] == factor[1] and layer.data_format == "channels_last":
             return gpu_layers.ResizeNearest(factor[0], name=layer.name)
+        return layer
+    if options.embedding == "1d" and isinstance(layer, keras.layers.Embedding):
+        shape = tuple(layer.input.shape)
+        if not layer.mask_zero and layer.quantization_mode is None and len(shape) == 2 and shape[0] == 1 and \
+                shape[1] is not None:
+            return gpu_layers.Embedding1D(layer.input_dim, layer.output_dim, name=layer.name)
         return layer
     if options.gelu != "erf" and _is_gelu(getattr(layer, "activation", None), keras):
         config = layer.get_config()

@@ -19,16 +19,18 @@ GroupNormImpl = Literal["keras", "4d"]
 GeluImpl = Literal["erf", "builtin", "tanh"]
 AttentionImpl = Literal["keras", "4d", "4d-fused-softmax"]
 UpsampleImpl = Literal["keras", "resize"]
+EmbeddingImpl = Literal["keras", "1d"]
 
 
 @dataclass(frozen=True)
 class GraphOptions:
-    """How the three GPU-sensitive blocks are written; the defaults are what a user writes in plain Keras."""
+    """How the GPU-sensitive blocks are written; the defaults are what a user writes in plain Keras."""
 
     groupnorm: GroupNormImpl = "keras"
     gelu: GeluImpl = "erf"
     attention: AttentionImpl = "keras"
     upsample: UpsampleImpl = "keras"  # keras UpSampling2D lowers to 5-D TILEs; "resize": RESIZE_NEAREST_NEIGHBOR
+    embedding: EmbeddingImpl = "keras"  # keras Embedding gathers with (1, T) indices; "1d": ids flattened to (T,)
 
 
 @dataclass(frozen=True)

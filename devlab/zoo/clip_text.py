@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 
 from devlab.zoo import GraphOptions
-from devlab.zoo.layers import attention, gelu_activation, seed_weights
+from devlab.zoo.layers import attention, embedding, gelu_activation, seed_weights
 
 
 @keras.saving.register_keras_serializable(package="devlab")
@@ -26,7 +26,7 @@ class PositionEmbedding(keras.layers.Layer):
 def build_clip_text(options: GraphOptions, seed: int, *, tokens: int = 16, width: int = 64, blocks: int = 2,
                     heads: int = 4, vocab: int = 1000) -> keras.Model:
     ids = keras.Input((tokens,), batch_size=1, dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocab, width, name="token_embedding")(ids)
+    x = embedding(options, vocab, width, name="token_embedding")(ids)
     x = PositionEmbedding(name="position_embedding")(x)
     for index in range(blocks):
         a = keras.layers.LayerNormalization(epsilon=1e-5, name=f"block{index}_ln1")(x)

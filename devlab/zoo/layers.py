@@ -199,6 +199,56 @@ class ResizeNearest(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+@keras.saving.register_keras_serializable(package="devlab")
+class Embedding1D(keras.layers.Layer):
+    """Token embedding whose GATHER takes 1-D indices: ids (1, T) are flattened to (T,) and looked up on axis 1 of
+    the table viewed as (1, V, D), so the GATHER itself yields (1, T, D).
+
+    keras Embedding gathers with the ids' own shape, (1, T) for a batch-1 text model, and LiteRT's GPU accelerator
+    refuses a GATHER with indices of rank > 1 ("Only support 1D indices"). A (T, D) lookup reshaped back to
+    (1, T, D) does not work either: the converter folds that RESHAPE into the next ADD with a constant (the position
+    embedding), leaving a [T,D]+[1,T,D] broadcast the delegate rejects. Same weight as keras Embedding.
+    Only for batch-1 ids (the zoo's and most on-device text models); other shapes keep the keras layer.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim), initializer="uniform",
+                                          name="embeddings")
+
+    def call(self, inputs: Any) -> Any:
+        if inputs.dtype not in ("int32", "int64"):
+            inputs = ops.cast(inputs, "int32")
+        table = ops.reshape(self.embeddings, (1, self.input_dim, self.output_dim))  # folded to a constant
+        ids = ops.reshape(inputs, (-1,))
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            # ops.take adds a negative-index wrap-around (LESS/ADD/SELECT on int32 ids); token ids are >= 0,
+            # so the plain gather leaves one GATHER and no int32 arithmetic for the delegate to take.
+            looked_up = tf.gather(table, ids, axis=1)
+        else:
+            looked_up = ops.take(table, ids, axis=1)
+        return ops.cast(looked_up, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (1, int(input_shape[1]), self.output_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
+def embedding(options: GraphOptions, input_dim: int, output_dim: int, name: str | None = None
+              ) -> keras.layers.Layer:
+    if options.embedding == "1d":
+        return Embedding1D(input_dim, output_dim, name=name)
+    return keras.layers.Embedding(input_dim, output_dim, name=name)
+
+
 def upsample(options: GraphOptions, factor: int = 2, name: str | None = None) -> keras.layers.Layer:
     if options.upsample == "resize":
         return ResizeNearest(factor, name=name)
@@ -247,4 +297,27 @@ def seed_weights(model: keras.Model, seed: int) -> keras.Model:
                 fan_in = shape[0]
             value = noise / np.sqrt(fan_in)
         weight.assign(value)
+    return model
+
+
+def constant_weights(model: keras.Model) -> keras.Model:
+    """Fill each weight with one value (kernels ~1/fan_in, scales ~1, offsets ~0.01), a little different per weight.
+
+    For timing-only builds of big models: GPU time does not depend on the values, such a .tflite compresses to
+    almost nothing, and no random draw of ~10^9 numbers is needed. Values differ per weight so the converter
+    cannot merge equal constants into one shared buffer, which a trained model would not have either.
+    """
+    import numpy as np
+
+    for index, weight in enumerate(model.weights):
+        shape = tuple(int(d) for d in weight.shape)
+        name = weight.path.lower().rsplit("/", 1)[-1]
+        step = 1.0 + 0.002 * index
+        if "gamma" in name or "moving_variance" in name:
+            value = step
+        elif "beta" in name or "bias" in name or "moving_mean" in name:
+            value = 0.01 * step
+        else:
+            value = step / max(1, int(np.prod(shape[:-1])) if len(shape) > 1 else shape[0])
+        weight.assign(np.full(shape, value, dtype="float32"))
     return model

@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from devlab.zoo import GraphOptions
-from devlab.zoo.layers import group_norm, seed_weights, upsample
+from devlab.zoo.layers import constant_weights, group_norm, seed_weights, upsample
 from devlab.zoo.sd_block import resnet_block, transformer_block
 
 
@@ -56,7 +56,8 @@ class TimestepEmbedding(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
-def build_sd_unet(options: GraphOptions, seed: int, config: UNetConfig = UNetConfig()) -> keras.Model:
+def build_sd_unet(options: GraphOptions, seed: int | None, config: UNetConfig = UNetConfig()) -> keras.Model:
+    """seed None: constant weights (timing-only builds of big configs, see layers.constant_weights)."""
     latent = keras.Input((config.resolution, config.resolution, config.latent_channels), batch_size=1,
                          name="latent")
     timestep = keras.Input((1,), batch_size=1, name="timestep")
@@ -94,7 +95,8 @@ def build_sd_unet(options: GraphOptions, seed: int, config: UNetConfig = UNetCon
     x = group_norm(options, name="out_norm")(x)
     x = keras.layers.Activation("silu")(x)
     x = keras.layers.Conv2D(config.latent_channels, 3, padding="same", name="conv_out")(x)
-    return seed_weights(keras.Model([latent, timestep, context], x, name="sd_unet"), seed)
+    model = keras.Model([latent, timestep, context], x, name="sd_unet")
+    return constant_weights(model) if seed is None else seed_weights(model, seed)
 
 
 def _stage(x: keras.KerasTensor, width: int, config: UNetConfig, with_attention: bool, options: GraphOptions,
