@@ -4,6 +4,8 @@ Two steps, because the GPU machine has no TensorFlow:
   build    (here, with TF):  python benchmarks/gpu_bench.py build models/build/gpu
            converts every zoo model's variants and writes <model>__<variant>.tflite plus predictions.json
            (devlab's gpu_compat plan for each file).
+  build-full (here):  python benchmarks/gpu_bench.py build-full models/build/gpu fp32|gpu
+           the full-size SD 1.4 UNet (SD14_FULL, constant weights), gzip-compressed, measured on the GPU only.
   measure  (GPU machine, no TF):  python benchmarks/gpu_bench.py measure models/build/gpu OUT.json
            runs each file with LiteRT CompiledModel on GPU|CPU (GpuOptions(benchmark_mode=True)) and on CPU
            (devlab.bench.host_runtime), keeps what the runtime said (is_fully_accelerated, delegate log lines),
@@ -22,13 +24,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devlab.build.rewrites import GPU_RECIPE  # noqa: E402 (after the sys.path line)
+
+# The `gpu` recipe's graph rewrites (everything but the converter-level fp16).
+GPU_REWRITES = tuple(name for name in GPU_RECIPE if name != "fp16")
 # variant name -> (rewrite recipes, quantization). `gpu-fp32` separates the rewrites' effect from fp16's.
 VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "fp32": ((), "none"),
     "fp16": ((), "fp16"),
-    "gpu-fp32": (("groupnorm-4d", "gelu-builtin", "attention-4d", "upsample-resize"), "none"),
-    "gpu": (("groupnorm-4d", "gelu-builtin", "attention-4d", "upsample-resize"), "fp16"),
+    "gpu-fp32": (GPU_REWRITES, "none"),
+    "gpu": (GPU_REWRITES, "fp16"),
 }
+# Full-size SD 1.4 UNet (SD14_FULL, constant weights): GPU only, a few runs (the naive one is seconds per run).
+FULL_UNET = "sd14-full"
+FULL_VARIANTS = ("fp32", "gpu")
 # Extra bench-only size: the default sd-unet is tiny for a data-center GPU; this one has SD-like widths per pixel.
 MEDIUM_UNET = "sd-unet-m"
 
@@ -64,26 +73,77 @@ def build(out_dir: Path, models: list[str]) -> None:
                                       **plan.to_json()}
             print(f"{path.name}: {len(data)} bytes, predicted {plan.ops_on_gpu} GPU / {plan.ops_on_cpu} CPU",
                   flush=True)
-    (out_dir / "predictions.json").write_text(json.dumps(predictions, indent=1))
+            # Written after every file: a build cut short still leaves a usable predictions.json.
+            (out_dir / "predictions.json").write_text(json.dumps(predictions, indent=1))
+
+
+def build_full(out_dir: Path, variant: str) -> None:
+    """One variant of the full-size SD 1.4 UNet with constant weights, written gzip-compressed (constant weights
+    shrink ~1000x) with its prediction in predictions-<model>__<variant>.json. One variant per process: the fp32
+    model is 3.4 GB and the converter holds several copies."""
+    import gzip
+
+    from devlab.build.convert import convert_keras
+    from devlab.build.gpu_compat import plan_gpu_delegation
+    from devlab.build.rewrites import graph_options_for
+    from devlab.build.tflite_graph import read_tflite
+    from devlab.zoo.sd_unet import SD14_FULL, build_sd_unet
+
+    recipes, quantization = VARIANTS[variant]
+    keras_model = build_sd_unet(graph_options_for(recipes), None, SD14_FULL)
+    params = int(keras_model.count_params())
+    data = convert_keras(keras_model, quantization).data
+    del keras_model
+    name = f"{FULL_UNET}__{variant}.tflite"
+    plan = plan_gpu_delegation(read_tflite(data))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out_dir / f"{name}.gz", "wb", compresslevel=1) as handle:
+        handle.write(data)
+    prediction = {name: {"model": FULL_UNET, "variant": variant, "recipes": list(recipes), "quantization": quantization,
+                         "parameters": params, "bytes": len(data), "gpu_only": True,
+                         "ops": plan.ops_on_gpu + plan.ops_on_cpu, **plan.to_json()}}
+    (out_dir / f"predictions-{name}.json").write_text(json.dumps(prediction, indent=1))
+    print(f"{name}: {params} parameters, {len(data)} bytes, predicted {plan.ops_on_gpu} GPU / {plan.ops_on_cpu} CPU",
+          flush=True)
+
+
+def _load_predictions(model_dir: Path) -> dict[str, dict]:
+    """predictions.json plus the full-size ones; gzip-compressed models are unpacked next to themselves."""
+    import gzip
+    import shutil
+
+    predictions: dict[str, dict] = {}
+    for path in sorted(model_dir.glob("predictions*.json")):
+        predictions.update(json.loads(path.read_text()))
+    for name in predictions:
+        packed = model_dir / f"{name}.gz"
+        if packed.is_file() and not (model_dir / name).is_file():
+            with gzip.open(packed, "rb") as source, open(model_dir / name, "wb") as target:
+                shutil.copyfileobj(source, target, 64 << 20)
+    return predictions
 
 
 def measure(model_dir: Path, out_file: Path) -> None:
     from devlab.bench.host_runtime import HostBenchOptions, run_host_benchmark
     from devlab.errors import DevlabError
 
-    predictions = json.loads((model_dir / "predictions.json").read_text())
-    options = HostBenchOptions(num_runs=20, warmup_runs=3, min_secs=1.0, max_secs=8.0, max_runs=200)
+    predictions = _load_predictions(model_dir)
+    small = HostBenchOptions(num_runs=20, warmup_runs=3, min_secs=1.0, max_secs=6.0, max_runs=200)
+    big = HostBenchOptions(num_runs=5, warmup_runs=1, min_secs=0.0, max_secs=30.0, max_runs=10)
     rows = []
     for name, predicted in predictions.items():
         row: dict[str, object] = {"file": name, "model": predicted["model"], "variant": predicted["variant"],
                                   "predicted": {k: predicted[k] for k in ("ops", "ops_on_gpu", "ops_on_cpu",
                                                                           "applied", "partitions", "cpu_ops")}}
-        for accelerator in ("gpu", "cpu"):
+        gpu_only = bool(predicted.get("gpu_only"))
+        options = big if gpu_only else small
+        for accelerator in ("gpu",) if gpu_only else ("gpu", "cpu"):
             try:
                 result = run_host_benchmark(model_dir / name, accelerator, options)
-            except DevlabError as exc:
-                row[accelerator] = {"error": exc.one_line()}
-                print(f"{name} {accelerator}: {exc.one_line()}", flush=True)
+            except (DevlabError, RuntimeError) as exc:  # RuntimeError: LiteRT's own "Failed to invoke"
+                message = exc.one_line() if isinstance(exc, DevlabError) else f"RuntimeError: {exc}"
+                row[accelerator] = {"error": message}
+                print(f"{name} {accelerator}: {message}", flush=True)
                 continue
             latency = asdict(result.latency)
             latency.pop("samples_ms")
@@ -160,8 +220,13 @@ def _median(result: dict) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "build":
-        models = argv[2:] or ["sd-block", "sd-unet", "clip-text", "mobilenet-v2", MEDIUM_UNET]
+        # MEDIUM_UNET only on request: its fp32 file (61 MB of random weights) alone fills the 64 MiB that
+        # travels to the GPU machine.
+        models = argv[2:] or ["sd-block", "sd-unet", "clip-text", "mobilenet-v2"]
         build(Path(argv[1]), models)
+        return 0
+    if len(argv) == 3 and argv[0] == "build-full" and argv[2] in FULL_VARIANTS:
+        build_full(Path(argv[1]), argv[2])
         return 0
     if len(argv) == 3 and argv[0] == "measure":
         measure(Path(argv[1]), Path(argv[2]))

@@ -224,16 +224,9 @@ class Embedding1D(keras.layers.Layer):
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
         table = ops.reshape(self.embeddings, (1, self.input_dim, self.output_dim))  # folded to a constant
-        ids = ops.reshape(inputs, (-1,))
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            # ops.take adds a negative-index wrap-around (LESS/ADD/SELECT on int32 ids); token ids are >= 0,
-            # so the plain gather leaves one GATHER and no int32 arithmetic for the delegate to take.
-            looked_up = tf.gather(table, ids, axis=1)
-        else:
-            looked_up = ops.take(table, ids, axis=1)
-        return ops.cast(looked_up, self.compute_dtype)
+        # ops.take keeps keras Embedding's wrap-around of negative ids (LESS/ADD/SELECT on the 1-D ids), so the
+        # layer equals keras Embedding for every input; a bare GATHER fails on the CPU for a negative id.
+        return ops.cast(ops.take(table, ops.reshape(inputs, (-1,)), axis=1), self.compute_dtype)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (1, int(input_shape[1]), self.output_dim)
