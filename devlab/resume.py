@@ -22,7 +22,7 @@ from devlab.devices.resolve import AdbOptions
 from devlab.errors import UsageError
 from devlab.fsutil import atomic_write_json, sha256_file
 from devlab.progress import NoProgress, ProgressSink
-from devlab.report.run_record import RUN_JSON, VariantRun, load_run, utc_now_iso
+from devlab.report.run_record import PARTIAL_NOTE, RUN_JSON, VariantRun, load_run, utc_now_iso
 
 Pair = tuple[str, str]   # (variant, accelerator)
 
@@ -74,7 +74,8 @@ def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOpt
     with lease:
         fresh = _measure(device, data, manifest, todo, run_dir, progress, notes)
     merged = _merge(data, fresh, todo)
-    merged["notes"] = [*data.get("notes", []), *(n for n in notes if n not in data.get("notes", [])),
+    kept_notes = [n for n in data.get("notes", []) if n != PARTIAL_NOTE]   # the record is complete now
+    merged["notes"] = [*kept_notes, *(n for n in notes if n not in kept_notes),
                        f"resumed {utc_now_iso()}: re-ran " + ", ".join(f"{v} on {a}" for v, a in todo)]
     atomic_write_json(run_dir / RUN_JSON, merged)
     write_report(run_dir, merged)

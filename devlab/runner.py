@@ -18,7 +18,7 @@ from devlab.build.variants import parse_variants
 from devlab.devices.resolve import AdbOptions
 from devlab.progress import NoProgress, ProgressSink
 from devlab.report.html import write_report
-from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
+from devlab.report.run_record import PARTIAL_NOTE, ResultHook, RunRecord, VariantRun, new_run_dir, utc_now_iso
 
 
 
@@ -77,35 +77,49 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
     _, manifest = build_for_request(request, progress)
     run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
     if tool is not None:
-        from devlab.bench.phone_plan import run_manifest_on_phone
-        progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
-        variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
-                                                progress=lambda v, a: progress.step("bench", f"{v} on {a}"))
         settings = {**_settings(request, specs), "accelerators": list(request.phone.accelerators),
                     "phone": asdict(request.phone)}
         tools = {**tool_versions(), "benchmark_model": tool.to_json()}
     else:
-        variants, notes = _measure(device, manifest, request, run_dir, progress)
         settings, tools = _settings(request, specs), tool_versions()
-    record = RunRecord(
-        run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
-        tools=tools, settings=settings, variants=tuple(variants),
-        build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
-    )
+
+    def record_of(variants: list[VariantRun], notes: list[str]) -> RunRecord:
+        return RunRecord(
+            run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
+            tools=tools, settings=settings, variants=tuple(variants),
+            build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
+        )
+
+    finished: list[VariantRun] = []
+
+    def save_partial(result: VariantRun) -> None:
+        # run.json after every variant: a killed devlab leaves a record `--resume` can finish
+        finished.append(result)
+        record_of(finished, [PARTIAL_NOTE]).write(run_dir)
+
+    if tool is not None:
+        from devlab.bench.phone_plan import run_manifest_on_phone
+        progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
+        variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
+                                                progress=lambda v, a: progress.step("bench", f"{v} on {a}"),
+                                                on_result=save_partial)
+    else:
+        variants, notes = _measure(device, manifest, request, run_dir, progress, save_partial)
+    record = record_of(variants, notes)
     record.write(run_dir)
     write_report(run_dir, record.to_json())
     return RunOutcome(run_dir, record)
 
 
-def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path,
-             progress: ProgressSink) -> tuple[list[VariantRun], list[str]]:
+def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path, progress: ProgressSink,
+             on_result: ResultHook) -> tuple[list[VariantRun], list[str]]:
     from devlab.bench.host_plan import run_manifest_on_host
     missing = None if device.has_gpu else "no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)"
     accelerators = [a for a in request.accelerators if not (a == "gpu" and missing)] or ["cpu"]
     progress.start("bench", len(manifest.variants) * len(accelerators))
     return run_manifest_on_host(manifest, list(request.accelerators), request.bench, run_dir,
                                 progress=lambda variant, acc: progress.step("bench", f"{variant} on {acc}"),
-                                gpu_missing_reason=missing)
+                                gpu_missing_reason=missing, on_result=on_result)
 
 
 def _settings(request: RunRequest, specs) -> dict[str, object]:

@@ -14,7 +14,7 @@ from devlab.build.pipeline import Manifest
 from devlab.errors import DevlabError
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import MEASURED
-from devlab.report.run_record import Timing, VariantRun
+from devlab.report.run_record import ResultHook, Timing, VariantRun
 from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
 
 HOST_TRACE = "host.perfetto-trace"
@@ -24,10 +24,17 @@ Progress = Callable[[str, str], None]   # (variant, accelerator)
 
 def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], options: HostBenchOptions,
                          run_dir: Path, progress: Progress = lambda v, a: None,
-                         gpu_missing_reason: str | None = None) -> tuple[list[VariantRun], list[str]]:
+                         gpu_missing_reason: str | None = None,
+                         on_result: ResultHook = lambda result: None) -> tuple[list[VariantRun], list[str]]:
     """Returns the per-variant results and notes (e.g. 'no GPU on this machine'), never raising for one variant.
-    With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once."""
+    With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once.
+    `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
     results: list[VariantRun] = []
+
+    def finish(result: VariantRun) -> None:
+        results.append(result)
+        on_result(result)
+
     notes: list[str] = []
     tracks: list[HostTrack] = []
     if gpu_missing_reason and "gpu" in accelerators:
@@ -40,24 +47,24 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
                         model_bytes=variant.bytes, delegation_predicted=variant.delegation if accelerator == "gpu"
                         else None)
             if accelerator == "gpu" and gpu_missing_reason:
-                results.append(VariantRun(status="skipped", error=gpu_missing_reason, **base))
+                finish(VariantRun(status="skipped", error=gpu_missing_reason, **base))
                 continue
             try:
                 result = run_host_benchmark(variant.path, accelerator, options)
             except GpuUnavailable as exc:
                 gpu_missing_reason = exc.problem
                 notes.append(f"GPU runs skipped: {exc.problem}")
-                results.append(VariantRun(status="skipped", error=exc.problem, **base))
+                finish(VariantRun(status="skipped", error=exc.problem, **base))
                 continue
             except DevlabError as exc:
-                results.append(VariantRun(status="failed", error=exc.one_line(), **base))
+                finish(VariantRun(status="failed", error=exc.one_line(), **base))
                 continue
             log_name = f"logs/{variant.name}-{accelerator}.log"
             atomic_write_text(run_dir / log_name, result.native_log)
             tracks.append(HostTrack(f"{variant.name} on {accelerator}", result.run_spans_ns))
             reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
                         "accelerator": accelerator} if accelerator == "gpu" else None
-            results.append(VariantRun(
+            finish(VariantRun(
                 status="ok",
                 timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
                 delegation_reported=reported, logs={"runtime": log_name, "trace": HOST_TRACE},

@@ -27,7 +27,7 @@ from devlab.devices.base import ShellResult
 from devlab.errors import DevlabError, ToolError
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import ESTIMATED, MEASURED, OP_PROFILE, SIMULATED, TRACE, Source
-from devlab.report.run_record import Timing, VariantRun
+from devlab.report.run_record import ResultHook, Timing, VariantRun
 from devlab.trace.attribution import attribute
 from devlab.trace.record import TraceRecording, record_trace
 from devlab.trace.summary import TraceSummary
@@ -255,10 +255,16 @@ def record_variant_trace(device: AdbDevice, tool: BenchmarkTool, options: PhoneB
 
 
 def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneBenchOptions, run_dir: Path,
-                          tool: BenchmarkTool, progress: Progress = lambda v, a: None
-                          ) -> tuple[list[VariantRun], list[str]]:
-    """Every variant on every accelerator; a failure is recorded in its row and the others still run."""
+                          tool: BenchmarkTool, progress: Progress = lambda v, a: None,
+                          on_result: ResultHook = lambda result: None) -> tuple[list[VariantRun], list[str]]:
+    """Every variant on every accelerator; a failure is recorded in its row and the others still run.
+    `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
     results: list[VariantRun] = []
+
+    def finish(result: VariantRun) -> None:
+        results.append(result)
+        on_result(result)
+
     notes: list[str] = []
     if device.info.simulated:
         notes.append("SIMULATED phone: every timing comes from the simulator's cost model, not from a phone")
@@ -273,15 +279,15 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
         for accelerator in options.accelerators:
             progress(variant.name, accelerator)
             if push_error is not None:
-                results.append(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
+                finish(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
                                           model_sha256=variant.sha256, model_bytes=variant.bytes, error=push_error))
                 continue
             bench = _VariantBench(device, tool, options, run_dir, variant, accelerator, remote)
             bench.extra["push_bytes_sent"] = pushed_bytes
             try:
-                results.append(bench.run())
+                finish(bench.run())
             except DevlabError as exc:   # the device dropped mid-variant: record it, go on with the next
-                results.append(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
+                finish(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
                                           model_sha256=variant.sha256, model_bytes=variant.bytes,
                                           error=exc.one_line(), logs=bench.logs, extra=bench.extra))
     return results, notes

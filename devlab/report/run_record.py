@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from devlab import __version__
 from devlab.bench.stats import LatencyStats
@@ -22,6 +22,8 @@ from devlab.provenance import Source
 
 SCHEMA_VERSION = 1
 RUN_JSON = "run.json"
+PARTIAL_NOTE = ("incomplete: devlab was still running (or was stopped) when this was saved; "
+                "`devlab run --resume RUN` finishes it")
 Status = Literal["ok", "failed", "skipped"]
 
 
@@ -63,6 +65,9 @@ class VariantRun:
             "delegation": {"predicted": self.delegation_predicted, "reported": self.delegation_reported},
             "kernels": self.kernels, "logs": dict(self.logs), **({"extra": self.extra} if self.extra else {}),
         }
+
+
+ResultHook = Callable[[VariantRun], None]   # called with each variant's row as soon as it is final
 
 
 @dataclass(frozen=True)
