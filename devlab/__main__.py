@@ -1,4 +1,4 @@
-from devlab.cli.app import main
+from devlab.cli.main import main
 
 if __name__ == "__main__":
     main()
