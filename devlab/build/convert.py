@@ -17,6 +17,7 @@ class Converted:
     data: bytes
     log: str
     converter: str             # "tf.lite.TFLiteConverter <version>" or "ai-edge-quantizer <version>"
+    fixups: tuple[dict[str, object], ...] = ()   # post-conversion fixes applied (devlab.build.fp16_fixups)
 
 
 def load_keras_model(source: ModelSource):
@@ -63,7 +64,13 @@ def _run_converter(converter, quantization: Quantization, tf_version: str) -> Co
         raise ToolError(f"TF conversion failed: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
                         "run `devlab build --debug` for the converter log; unsupported TF ops may need "
                         "a graph rewrite", stage="convert")
-    return Converted(bytes(data), capture.text, f"tf.lite.TFLiteConverter {tf_version}")
+    converted = Converted(bytes(data), capture.text, f"tf.lite.TFLiteConverter {tf_version}")
+    if quantization == "fp16":
+        # The converter cannot keep a tensor fp32 under its fp16 recipe; fix what the GPU refuses afterwards.
+        from devlab.build.fp16_fixups import apply_fp16_fixups
+        fixed = apply_fp16_fixups(converted.data)
+        converted = Converted(fixed.data, converted.log, converted.converter, tuple(fixed.recipe_entries()))
+    return converted
 
 
 def quantize_tflite(data: bytes, quantization: Quantization) -> Converted:

@@ -15,6 +15,7 @@ from typing import Callable
 
 from devlab import __version__
 from devlab.build.convert import Converted, convert_keras, convert_saved_model, load_keras_model, quantize_tflite
+from devlab.build.fp16_fixups import FIXUP_WHYS
 from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
@@ -135,6 +136,8 @@ class _Builder:
         return sha256_bytes(json.dumps({
             "devlab": __version__, "source": self.source.to_json() | {"path": None}, "seed": self.seed,
             "quantization": spec.quantization, "rewrites": list(spec.rewrites), "tf": _package_version("tensorflow"),
+            # fp16 files from before the post-conversion fixups must be rebuilt, not served from the cache
+            **({"fixups": sorted(FIXUP_WHYS)} if spec.quantization == "fp16" else {}),
         }, sort_keys=True).encode())[:16]
 
     def recipe(self, spec: VariantSpec, converted: Converted) -> dict[str, object]:
@@ -143,6 +146,8 @@ class _Builder:
         recipe: dict[str, object] = {"quantization": spec.quantization, "converter": converted.converter,
                                      "seed": self.seed,
                                      "rewrites": [{"name": r, "why": whys.get(r, "")} for r in spec.rewrites]}
+        if converted.fixups:
+            recipe["fixups"] = list(converted.fixups)
         if spec.name in self.warnings:
             recipe["warning"] = self.warnings[spec.name]
         return recipe
