@@ -17,4 +17,4 @@ def real_fixtures() -> Path:
 
 
 # The simulated phone and a real adb server on a private port, shared by the phone-path tests.
-from sim_fixtures import adb_server, sim_phone  # noqa: E402,F401
+from sim_fixtures import adb_server, cli_env, sim_phone  # noqa: E402,F401

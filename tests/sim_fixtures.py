@@ -102,3 +102,15 @@ def sim_phone(adb_server: AdbServer, tmp_path_factory: pytest.TempPathFactory) -
     phone = start_phone(adb_server, tmp_path_factory.mktemp("phone"))
     yield phone
     stop_phone(phone)
+
+
+@pytest.fixture()
+def cli_env(adb_server: AdbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for devlab commands that talk to the private adb server, with a private DEVLAB_HOME and no
+    user benchmark_model; applied to this process too, and the test runs in its tmp folder."""
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
+           "DEVLAB_BENCHMARK_MODEL": ""}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return env

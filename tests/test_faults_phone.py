@@ -25,13 +25,8 @@ VARIANTS = "as-is,int8-dynamic"
 
 
 @pytest.fixture()
-def env(adb_server, tmp_path, monkeypatch) -> dict[str, str]:
-    values = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
-              "DEVLAB_BENCHMARK_MODEL": ""}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return values
+def env(cli_env) -> dict[str, str]:
+    return cli_env
 
 
 @pytest.fixture()

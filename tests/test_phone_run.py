@@ -25,16 +25,6 @@ QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5"
 
 
 @pytest.fixture()
-def cli_env(adb_server, tmp_path, monkeypatch) -> dict[str, str]:
-    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
-           "DEVLAB_BENCHMARK_MODEL": ""}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return env
-
-
-@pytest.fixture()
 def other_phone(adb_server, tmp_path):
     phone = start_phone(adb_server, tmp_path / "root2")
     yield phone

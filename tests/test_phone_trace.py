@@ -34,16 +34,6 @@ QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5"
 UI = "https://ui.perfetto.dev"
 
 
-@pytest.fixture()
-def cli_env(adb_server, tmp_path, monkeypatch) -> dict[str, str]:  # noqa: F811
-    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
-           "DEVLAB_BENCHMARK_MODEL": ""}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return env
-
-
 @pytest.fixture(scope="module")
 def traced_run(adb_server, sim_phone, tmp_path_factory, real_fixtures):  # noqa: F811
     """One `devlab run --device s23` of the conformer, with debug.tflite.trace set to a user's own value first."""

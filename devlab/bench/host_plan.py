@@ -14,7 +14,7 @@ from devlab.build.pipeline import Manifest
 from devlab.errors import DevlabError
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import MEASURED
-from devlab.report.run_record import ResultHook, Timing, VariantRun
+from devlab.report.run_record import ResultHook, Timing, VariantRows, VariantRun
 from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
 
 HOST_TRACE = "host.perfetto-trace"
@@ -29,11 +29,7 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
     """Returns the per-variant results and notes (e.g. 'no GPU on this machine'), never raising for one variant.
     With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once.
     `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
-    results: list[VariantRun] = []
-
-    def finish(result: VariantRun) -> None:
-        results.append(result)
-        on_result(result)
+    results = VariantRows(on_result)
 
     notes: list[str] = []
     tracks: list[HostTrack] = []
@@ -47,24 +43,24 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
                         model_bytes=variant.bytes, delegation_predicted=variant.delegation if accelerator == "gpu"
                         else None)
             if accelerator == "gpu" and gpu_missing_reason:
-                finish(VariantRun(status="skipped", error=gpu_missing_reason, **base))
+                results.add(VariantRun(status="skipped", error=gpu_missing_reason, **base))
                 continue
             try:
                 result = run_host_benchmark(variant.path, accelerator, options)
             except GpuUnavailable as exc:
                 gpu_missing_reason = exc.problem
                 notes.append(f"GPU runs skipped: {exc.problem}")
-                finish(VariantRun(status="skipped", error=exc.problem, **base))
+                results.add(VariantRun(status="skipped", error=exc.problem, **base))
                 continue
             except DevlabError as exc:
-                finish(VariantRun(status="failed", error=exc.one_line(), **base))
+                results.add(VariantRun(status="failed", error=exc.one_line(), **base))
                 continue
             log_name = f"logs/{variant.name}-{accelerator}.log"
             atomic_write_text(run_dir / log_name, result.native_log)
             tracks.append(HostTrack(f"{variant.name} on {accelerator}", result.run_spans_ns))
             reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
                         "accelerator": accelerator} if accelerator == "gpu" else None
-            finish(VariantRun(
+            results.add(VariantRun(
                 status="ok",
                 timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
                 delegation_reported=reported, logs={"runtime": log_name, "trace": HOST_TRACE},
@@ -74,4 +70,4 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
         write_host_trace(run_dir / HOST_TRACE, tracks)
         notes.append(f"host trace {HOST_TRACE}: {GRANULARITY} slices (LiteRT's Python API exposes no per-op "
                      "profiler; per-op timing comes from a phone's op-profile run)")
-    return results, notes
+    return results.rows, notes

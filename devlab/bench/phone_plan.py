@@ -27,7 +27,7 @@ from devlab.devices.base import ShellResult
 from devlab.errors import DevlabError, ToolError
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import ESTIMATED, MEASURED, OP_PROFILE, SIMULATED, TRACE, Source
-from devlab.report.run_record import ResultHook, Timing, VariantRun
+from devlab.report.run_record import ResultHook, Timing, VariantRows, VariantRun
 from devlab.trace.attribution import attribute
 from devlab.trace.record import TraceRecording, record_trace
 from devlab.trace.summary import TraceSummary
@@ -259,11 +259,7 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
                           on_result: ResultHook = lambda result: None) -> tuple[list[VariantRun], list[str]]:
     """Every variant on every accelerator; a failure is recorded in its row and the others still run.
     `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
-    results: list[VariantRun] = []
-
-    def finish(result: VariantRun) -> None:
-        results.append(result)
-        on_result(result)
+    results = VariantRows(on_result)
 
     notes: list[str] = []
     if device.info.simulated:
@@ -279,15 +275,15 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
         for accelerator in options.accelerators:
             progress(variant.name, accelerator)
             if push_error is not None:
-                finish(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
+                results.add(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
                                           model_sha256=variant.sha256, model_bytes=variant.bytes, error=push_error))
                 continue
             bench = _VariantBench(device, tool, options, run_dir, variant, accelerator, remote)
             bench.extra["push_bytes_sent"] = pushed_bytes
             try:
-                finish(bench.run())
+                results.add(bench.run())
             except DevlabError as exc:   # the device dropped mid-variant: record it, go on with the next
-                finish(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
+                results.add(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
                                           model_sha256=variant.sha256, model_bytes=variant.bytes,
                                           error=exc.one_line(), logs=bench.logs, extra=bench.extra))
-    return results, notes
+    return results.rows, notes

@@ -70,6 +70,18 @@ class VariantRun:
 ResultHook = Callable[[VariantRun], None]   # called with each variant's row as soon as it is final
 
 
+class VariantRows:
+    """The rows of a measurement plan, in order; the hook hears of each one as soon as it is final."""
+
+    def __init__(self, on_result: ResultHook) -> None:
+        self.rows: list[VariantRun] = []
+        self._on_result = on_result
+
+    def add(self, row: VariantRun) -> None:
+        self.rows.append(row)
+        self._on_result(row)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     run_id: str
