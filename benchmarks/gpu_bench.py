@@ -64,13 +64,15 @@ def build(out_dir: Path, models: list[str]) -> None:
                 keras_model = build_sd_unet(options, 0, UNetConfig(resolution=64, widths=(128, 256)))
             else:
                 keras_model = get_zoo_model(model_name).build(options, 0)
-            data = convert_keras(keras_model, quantization).data
+            converted = convert_keras(keras_model, quantization)
+            data = converted.data
             path = out_dir / f"{model_name}__{variant}.tflite"
             path.write_bytes(data)
             plan = plan_gpu_delegation(read_tflite(data))
             predictions[path.name] = {"model": model_name, "variant": variant, "recipes": list(recipes),
-                                      "quantization": quantization, "ops": plan.ops_on_gpu + plan.ops_on_cpu,
-                                      **plan.to_json()}
+                                      "quantization": quantization,
+                                      "fixups": [entry["name"] for entry in converted.fixups],
+                                      "ops": plan.ops_on_gpu + plan.ops_on_cpu, **plan.to_json()}
             print(f"{path.name}: {len(data)} bytes, predicted {plan.ops_on_gpu} GPU / {plan.ops_on_cpu} CPU",
                   flush=True)
             # Written after every file: a build cut short still leaves a usable predictions.json.

@@ -10,7 +10,7 @@ from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import TfliteGraph, read_tflite
 
 pytestmark = pytest.mark.slow
-VOCAB, WIDTH, TOKENS = 50, 16, 8
+VOCAB, WIDTH, TOKENS = 128, 16, 8  # VOCAB >= 100: the equivalence check feeds ids in [0, 100)
 
 
 def _embedding_dense_model(one_d: bool = True, tied: bool = False):
@@ -153,3 +153,19 @@ def test_clip_text_gpu_variant_is_predicted_fully_on_the_gpu():
     assert plan.applied == "full" and plan.ops_on_cpu == 0
     gather = next(node for node in graph.ops if node.op == "GATHER")
     assert gather.index in plan.delegated and graph.tensor(gather.inputs[0]).dtype == "float32"
+
+
+def test_build_records_the_fixup_in_the_manifest_recipe(tmp_path):
+    import json
+
+    from devlab.build.pipeline import MANIFEST_NAME, build_variants
+    from devlab.build.sources import resolve_model
+    from devlab.build.variants import parse_variants
+
+    path = tmp_path / "embed.keras"
+    _embedding_dense_model(one_d=False).save(path)
+    build_variants(resolve_model(str(path)), parse_variants("fp32,fp16", "keras"), tmp_path / "out")
+    entries = {entry["name"]: entry for entry in json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())["variants"]}
+    assert [fixup["name"] for fixup in entries["fp16"]["recipe"]["fixups"]] == [GATHER_TABLE_FP32]
+    assert "fixups" not in entries["fp32"]["recipe"]
+    assert entries["fp16"]["equivalence"]["passed"]

@@ -251,7 +251,8 @@ def _gather_rule(graph: TfliteGraph, node: OpNode, constants: frozenset[int]) ->
     if len(node.inputs) > 1 and node.inputs[1] >= 0 and graph.tensor(node.inputs[1]).rank != 1:
         return "Only support 1D indices"
     # Seen there too (docs/gpu-results.md, run 2): with fp16 weights the delegate points GATHER at the fp16 table
-    # behind its DEQUANTIZE, and then refuses the float16-in / float32-out pair.
+    # behind its DEQUANTIZE, and then refuses the float16-in / float32-out pair. devlab's own fp16 builds avoid it
+    # (fp16_fixups: gather-table-fp32, run 3: 140 / 0); the rule stays for .tflite files converted elsewhere.
     if node.inputs and any(other.op == "DEQUANTIZE" and node.inputs[0] in other.outputs
                            for other in graph.ops if other.index in fp16_constant_dequantize_nodes(graph)):
         return "Input / output dtype mismatch."
