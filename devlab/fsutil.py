@@ -32,7 +32,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    # Compact on purpose: with `indent` json falls back to its pure-Python encoder, ~10x slower, and run.json is
+    # rewritten after every variant (and once per phone in a farm). `python -m json.tool run.json` pretty-prints.
+    atomic_write_text(path, json.dumps(value, separators=(",", ":"), allow_nan=False) + "\n")
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
