@@ -113,6 +113,10 @@ def _kernels_section(record: dict[str, Any]) -> list[str]:
     return out
 
 
+KERNEL_HEADERS = ["kernel / op", "unit", "kind", "calls", "ms / inference", "share", "", "source", "TFLite ops"]
+KERNEL_ROWS_SHOWN = 15
+
+
 def _kernel_table(variant: dict[str, Any]) -> list[str]:
     k = variant["kernels"]
     rows_data = sorted(k.get("rows", []), key=lambda r: -(r.get("ms_per_inference") or 0))
@@ -138,7 +142,15 @@ def _kernel_table(variant: dict[str, Any]) -> list[str]:
            f'{"-" if clean is None else f"{clean:.3f}"} ms {src(k.get("clean_source"))} '
            f'(scale {k.get("scale") if k.get("scale") is None else round(k["scale"], 4)}); rows sum to the clean '
            f'mean. Table {src(k.get("source"))}.</p>',
-           table(["kernel / op", "unit", "kind", "calls", "ms / inference", "share", "", "source", "TFLite ops"], rows)]
+           table(KERNEL_HEADERS, rows[:KERNEL_ROWS_SHOWN])]
+    if len(rows) > KERNEL_ROWS_SHOWN:
+        # a graph split by the CPU fallback has a row per stray op: keep the page readable, lose nothing
+        rest = rows_data[KERNEL_ROWS_SHOWN:]
+        rest_ms = sum(r.get("ms_per_inference") or 0 for r in rest)
+        rest_share = sum(r.get("share") or 0 for r in rest)
+        out.append(f'<details class="more-kernels"><summary>{len(rest)} more rows: {rest_ms:.3f} ms, '
+                   f'{100 * rest_share:.1f} % of the inference</summary>'
+                   f'{table(KERNEL_HEADERS, rows[KERNEL_ROWS_SHOWN:])}</details>')
     out += [f'<div class="banner note">{escape(note)}</div>' for note in k.get("notes", [])]
     out += _gpu_frequency(k.get("gpu_frequency"))
     return out
