@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.devlab-installed
 DEVLAB_ARGS ?=
 
-.PHONY: run test setup clean gpu-bench bench
+.PHONY: run test setup clean gpu-bench
 
 setup: $(STAMP)
 
@@ -26,8 +26,10 @@ test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q
 
+# Step 1 of the real-GPU measurement (docs/gpu-results.md): build the zoo variants here, where TensorFlow is.
+# Step 2 runs on a machine with a Vulkan GPU: python benchmarks/gpu_bench.py measure models/build/gpu OUT.json
 gpu-bench: $(STAMP)
-	$(BIN)/python benchmarks/gpu_bench.py
+	$(BIN)/python benchmarks/gpu_bench.py build models/build/gpu
 
 clean:
 	rm -rf $(VENV) models/build .pytest_cache
