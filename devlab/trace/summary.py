@@ -245,23 +245,11 @@ class SummaryBuilder:
 
     # --- RecordSink ---------------------------------------------------------------------------------------------
     def slice(self, name: str, ts_ns: int, dur_ns: int, pid: int | None, tid: int | None, depth: int) -> None:
-        stats = self.slices.get(name)
-        if stats is None:
-            stats = self.slices[name] = _DurationStats()
-        pending = stats.pending
-        pending.append(dur_ns)
-        if len(pending) >= FOLD_EVERY:
-            stats.fold()
+        _add_duration(self.slices, name, dur_ns)
 
     def gpu_stage(self, name: str, ts_ns: int, dur_ns: int, hw_queue: str | None, context: int,
                   submission_id: int) -> None:
-        stats = self.stages.get(name)
-        if stats is None:
-            stats = self.stages[name] = _DurationStats()
-        pending = stats.pending
-        pending.append(dur_ns)
-        if len(pending) >= FOLD_EVERY:
-            stats.fold()
+        _add_duration(self.stages, name, dur_ns)
 
     def counter(self, name: str, unit: str, ts_ns: int, value: float) -> None:
         stats = self.counters.get(name)
@@ -347,3 +335,14 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
     return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()})",
                          packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
+
+
+def _add_duration(table: dict[str, "_DurationStats"], name: str, dur_ns: int) -> None:
+    """The hot path of slices and GPU stages alike: buffer the duration, fold in bulk every FOLD_EVERY."""
+    stats = table.get(name)
+    if stats is None:
+        stats = table[name] = _DurationStats()
+    pending = stats.pending
+    pending.append(dur_ns)
+    if len(pending) >= FOLD_EVERY:
+        stats.fold()
