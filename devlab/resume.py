@@ -47,7 +47,7 @@ def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOpt
     from devlab.config import load_config
     from devlab.devices.adb import AdbDevice
     from devlab.devices.resolve import resolve_device
-    from devlab.farm.leases import DeviceLease
+    from devlab.devices.leases import DeviceLease
     from devlab.report.html import write_report
     run_dir = Path(run_dir)
     data = load_run(run_dir)

@@ -63,7 +63,7 @@ def run(request: RunRequest, progress: ProgressSink = NoProgress()) -> RunOutcom
     device = resolve_device(request.device, request.adb, config)
     if not isinstance(device, AdbDevice):
         return _run_on(device, source, specs, config, request, progress)
-    from devlab.farm.leases import DeviceLease
+    from devlab.devices.leases import DeviceLease
     with DeviceLease(device.info.serial, request.lease_timeout_s):   # two devlab processes never share a phone
         return _run_on(device, source, specs, config, request, progress)
 

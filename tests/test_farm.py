@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devlab.farm.farm import FARM_JSON
-from devlab.farm.leases import DeviceLease
+from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import interleaved_steps
 from devlab.report.junit import farm_suites, write_junit
 from report_helpers import sim_farm

@@ -1,4 +1,4 @@
-"""Two devlab processes on one phone: the device lease (devlab/farm/leases.py, taken by `devlab run` too) holds.
+"""Two devlab processes on one phone: the device lease (devlab/devices/leases.py, taken by `devlab run` too) holds.
 A second run with --lease-timeout 0 fails at once with a clear line; one with a longer timeout waits; the
 benchmark runs of the two never overlap on the simulated phone (its timeline has one Invoke span per benchmark
 process, stamped with the phone's clock)."""
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from cli_helpers import REPO
-from devlab.farm.leases import lease_path
+from devlab.devices.leases import lease_path
 from sim_fixtures import start_phone, stop_phone
 
 pytestmark = pytest.mark.timeout(180)

@@ -21,7 +21,7 @@ from devlab.build.pipeline import Manifest
 from devlab.devices.resolve import AdbOptions, resolve_device
 from devlab.errors import DevlabError, UsageError
 from devlab.farm.concurrent import run_each
-from devlab.farm.leases import DeviceLease
+from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import Step, interleaved_steps
 from devlab.farm.thermal import battery_temp_c, wait_until_cool
 from devlab.fsutil import atomic_write_json
