@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TracePacket
 
 from devlab.errors import ParseError
+from devlab.trace import fastscan
 
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH_BYTES = 4 << 20
@@ -73,7 +74,24 @@ class PacketStream:
         for _, _, batch in self._batches(with_spans=False):
             yield batch
 
+    def regions(self) -> Iterator[tuple[int, bytes, int, int]]:
+        """The undecoded batches, as (file offset of buf[0], buf, first packet start, last packet end), for the C
+        scanner: the same record framing and errors as `batches()`, without the upb decode."""
+        for base, buf, first, last, _ in self._raw():
+            yield base, buf, first, last
+
+    def decode_range(self, buf: bytes, base: int, first: int, last: int) -> Trace:
+        """The packet records in buf[first:last] as one `Trace` (ParseError naming the broken one)."""
+        spans, _ = self._scan(memoryview(buf)[:last], base, True, begin=first)
+        return self._decode(buf, base, first, last, len(spans))
+
     def _batches(self, with_spans: bool) -> Iterator[tuple[int, list[tuple[int, int]], Trace]]:
+        for base, pending, first, last, count in self._raw(with_spans):
+            spans = self._scan(pending[:last], base, True)[0] if with_spans else []
+            yield base, spans, self._decode(pending, base, first, last, count)
+
+    def _raw(self, with_spans: bool = False) -> Iterator[tuple[int, bytes, int, int, int]]:
+        """(base, buf, first, last, count) for each run of whole packet records, before any decoding."""
         with open_trace(self.path) as handle:
             pending = b""      # bytes of records not yet decoded
             base = 0           # file offset of pending[0]
@@ -93,11 +111,9 @@ class PacketStream:
                     spans, consumed = self._scan(pending, base, eof)
                     first, last, count = (spans[0][0], spans[-1][1], len(spans)) if spans else (0, 0, 0)
                 else:
-                    spans = []
                     first, last, count, consumed = self._scan_fast(pending, base, eof)
                 if count:
-                    batch = self._decode(pending, base, first, last, count)
-                    yield base, spans, batch
+                    yield base, pending, first, last, count
                 pending = pending[consumed:]
                 base += consumed
 
@@ -109,7 +125,17 @@ class PacketStream:
         first = last = -1
         count = 0
         safe = end - 4  # the inline path reads at most 4 header bytes
+        plain_records = fastscan.SCANNER.records if fastscan.wanted() else None  # type: ignore[union-attr]
         while pos < end:
+            if plain_records is not None:
+                # the C scanner steps over the run of plain records; what stops it is decided below
+                pos, run_first, run_last, run_count = plain_records(buf, pos)
+                if run_count:
+                    first = run_first if first < 0 else first
+                    last = run_last
+                    count += run_count
+                if pos >= end:
+                    break
             if pos < safe and buf[pos] == 0x0A:
                 b1 = buf[pos + 1]
                 if b1 < 0x80:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from google.protobuf import text_format
 from google.protobuf.internal import api_implementation
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (CounterDescriptor, FtraceEvent, GpuCounterDescriptor,
-                                                               TracePacket)
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (CounterDescriptor, FtraceEvent, FtraceEventBundle,
+                                                               GpuCounterDescriptor, TracePacket)
 
+from devlab.trace import fastscan
 from devlab.trace.clocks import ClockConverter
 from devlab.trace.framing import PacketStream
 from devlab.trace.records import Record, RecordList, RecordSink
@@ -89,8 +90,10 @@ class TraceReader:
     """`for record in TraceReader(path).records(): ...`, or `TraceReader(path).read_into(sink)` to have each
     finding sent to a RecordSink (the summary's fast path); packet count and time span are on the reader after."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fast: bool | None = None) -> None:
         self.path = Path(path)
+        # the C scanner for ftrace bundles and GPU stages where built (None: unless DEVLAB_TRACE_SCANNER=python)
+        self.fast = fastscan.wanted() if fast is None else fast and fastscan.available()
         self.packets = 0
         self.unknown_packets = 0          # packets of types newer than the installed protos
         self.undated_packets = 0          # stamped with a clock the trace never defined
@@ -133,21 +136,8 @@ class TraceReader:
     def _read(self, sink: RecordSink) -> Iterator[None]:
         """Walk the trace batch by batch, pausing after each so `records()` can hand out what the batch found."""
         self._sink = sink
-        packet_kind = TracePacket.WhichOneof
-        ftrace = self._ftrace
-        render_stage = self._render_stage
-        for batch in self._stream.batches():
-            packets = batch.packet
-            self.packets += len(packets)
-            for packet in packets:
-                kind = packet_kind(packet, "data")
-                if kind == "ftrace_events":
-                    ftrace(packet.ftrace_events)
-                elif kind == "gpu_render_stage_event" and not packet.HasField("interned_data"):
-                    # the bulk of a GPU trace: one packet per GPU job, names already interned on its sequence
-                    render_stage(packet)
-                else:
-                    self._packet(packet, kind)
+        batches = self._scanned_batches() if self.fast else self._decoded_batches()
+        for _ in batches:
             if self._prints and self.last_ts is not None:
                 self._release_prints(self.last_ts - ATRACE_REORDER_NS)
             yield None
@@ -159,6 +149,113 @@ class TraceReader:
             for name, _ in track.stack:
                 sink.problem("track-event-unended", f"track_event slice {name!r} on track {uuid} never ended")
         yield None
+
+    def _decoded_batches(self) -> Iterator[None]:
+        """Every packet through upb, batch by batch."""
+        for batch in self._stream.batches():
+            self._packets(batch.packet)
+            yield None
+
+    def _packets(self, packets) -> None:
+        self.packets += len(packets)
+        packet_kind = TracePacket.WhichOneof
+        ftrace = self._ftrace
+        render_stage = self._render_stage
+        for packet in packets:
+            kind = packet_kind(packet, "data")
+            if kind == "ftrace_events":
+                ftrace(packet.ftrace_events)
+            elif kind == "gpu_render_stage_event" and not packet.HasField("interned_data"):
+                # the bulk of a GPU trace: one packet per GPU job, names already interned on its sequence
+                render_stage(packet)
+            else:
+                self._packet(packet, kind)
+
+    def _scanned_batches(self) -> Iterator[None]:
+        """The C scanner reads the plain ftrace bundles and GPU stages; each packet it leaves (anything unusual)
+        is decoded with upb in its place, so findings arrive in the same order as on the upb path."""
+        scan = fastscan.SCANNER.scan  # type: ignore[union-attr]
+        prints = self._prints
+        direct: list[tuple] = []
+        stream = self._stream
+        bulk = getattr(self._sink, "gpu_stage_durations", None)
+        bulk_sched = getattr(self._sink, "sched_switches", None)
+        groups: dict[str, list[int]] = {}
+        scheds: list[tuple] = []
+        for base, buf, first, last in stream.regions():
+            pos = first
+            while True:
+                if bulk is None:
+                    stop, fallback_end, handled, low, high = scan(buf, pos, last, prints, direct)
+                else:
+                    # stages go straight into per-name durations where their sequence needs no clock conversion
+                    names = {seq_id: seq.gpu_specs for seq_id, seq in self._sequences.items() if not seq.clock_id}
+                    stop, fallback_end, handled, low, high = scan(buf, pos, last, prints, direct, names, groups,
+                                                                  scheds)
+                    for name, durations in groups.items():
+                        bulk(name, durations)
+                    groups.clear()
+                self.packets += handled
+                if low is not None:
+                    self._span(low)
+                    self._span(high)
+                if bulk is not None:
+                    self._summarized(direct, scheds, bulk_sched)
+                    scheds.clear()
+                    direct.clear()
+                elif direct:
+                    self._scanned(direct)
+                    direct.clear()
+                if fallback_end < 0:
+                    break
+                self._packets(stream.decode_range(buf, base, stop, fallback_end).packet)
+                pos = fallback_end
+            yield None
+
+    def _scanned(self, found: list[tuple]) -> None:
+        """The scanner's findings in trace order: sched switches (5 values), counters (4), compact sched (2: cpu
+        and its bytes) and GPU stages (10)."""
+        sink = self._sink
+        sched, counter, stage = sink.sched, sink.counter, self._scanned_stage
+        for item in found:
+            size = len(item)
+            if size == 5:
+                sched(*item)
+            elif size == 4:
+                counter(*item)
+            elif size == 10:
+                stage(*item)
+            else:
+                self._compact_sched(item[0], FtraceEventBundle.CompactSched.FromString(item[1]))
+
+    def _summarized(self, found: list[tuple], scheds: list[tuple], bulk_sched) -> None:
+        """The scanner's findings for a sink that takes them in bulk: counters (4 values) and, in their order
+        among the sched switches, compact sched bundles (3: position in `scheds`, cpu, bytes)."""
+        counter = self._sink.counter
+        done = 0
+        for item in found:
+            if len(item) == 4:
+                counter(*item)
+            else:
+                at, cpu, raw = item
+                bulk_sched(scheds[done:at])
+                self._compact_sched(cpu, FtraceEventBundle.CompactSched.FromString(raw))
+                done = at
+        if done < len(scheds):
+            bulk_sched(scheds[done:] if done else scheds)
+
+    def _scanned_stage(self, seq_id: int, ts: int, duration: int, name: str, stage_iid: int | None, stage_id: int,
+                       queue_iid: int | None, queue_id: int, context: int, submission_id: int) -> None:
+        """A GPU stage the scanner read: a packet with no interned data, defaults, clock id or cleared state."""
+        seq = self._sequences.get(seq_id)
+        if seq is None:
+            seq = self._sequences[seq_id] = _Sequence()
+            self._clocks.clear_sequence(seq_id)
+        if seq.clock_id:
+            ts = self._time(seq_id, ts, seq.clock_id, "gpu_render_stage_event")
+        elif ts:
+            self._span(ts)
+        self._stage_values(seq, ts, duration, name, stage_iid, stage_id, queue_iid, queue_id, context, submission_id)
 
     def _sequence(self, packet: TracePacket) -> _Sequence:
         seq_id = packet.trusted_packet_sequence_id
@@ -181,10 +278,12 @@ class TraceReader:
 
     def _timestamp(self, packet: TracePacket, seq: _Sequence, kind: str | None) -> int:
         """The packet's time on the primary clock (0 when it has none), widening the trace's span."""
-        ts = packet.timestamp
         clock = packet.timestamp_clock_id if packet.HasField("timestamp_clock_id") else seq.clock_id
+        return self._time(packet.trusted_packet_sequence_id, packet.timestamp, clock, kind)
+
+    def _time(self, seq_id: int, ts: int, clock: int, kind: str | None) -> int:
         if clock:  # an incremental clock's delta of 0 is a real time, so convert before testing ts
-            converted = self._clocks.to_primary(packet.trusted_packet_sequence_id, clock, ts)
+            converted = self._clocks.to_primary(seq_id, clock, ts)
             if converted is None:
                 if kind is not None and kind not in ("track_descriptor", "trace_config"):
                     self.undated_packets += 1
@@ -257,39 +356,59 @@ class TraceReader:
             return
         # ftrace drains each CPU in order, so this merges a few sorted runs; the sort is stable, so prints of the
         # same timestamp keep their arrival order
-        prints.sort(key=_TS)
+        if not (self.fast and fastscan.SCANNER.sorted_by_ts(prints)):  # type: ignore[union-attr]
+            prints.sort(key=_TS)
         cut = len(prints) if before is None else bisect.bisect_left(prints, before, key=_TS)
         if cut == 0:
             return
         ready = prints[:cut]
         del prints[:cut]
-        emit = self._sink.slice
+        bulk = getattr(self._sink, "slice_durations", None) if self.fast else None
+        if bulk is None:
+            for ts, tid, buf in ready:
+                self._print(ts, tid, buf)
+            return
+        # The C loop takes the begin/end lines already parsed; it stops at anything else, which goes the Python
+        # way after the durations so far are handed over (so each name's durations keep their order).
+        release = fastscan.SCANNER.release  # type: ignore[union-attr]
+        groups: dict[str, list[int]] = {}
+        i, count = 0, len(ready)
+        while i < count:
+            i = release(ready, i, self._atrace, self._lines, _END, groups)
+            for name, durations in groups.items():
+                bulk(name, durations)
+            groups.clear()
+            if i < count:
+                self._print(*ready[i])
+                i += 1
+
+    def _print(self, ts: int, tid: int, buf: str) -> None:
+        """One ATrace print event, in time order: begin pushes, end pops and emits a slice."""
         stacks = self._atrace
         lines = self._lines
-        for ts, tid, buf in ready:
-            line = lines.get(buf)
-            if line is None:
-                line = _atrace_line(buf)
-                if line is not _OTHER:
-                    # the same few begin/end lines recur all through a trace: parse each once
-                    if len(lines) >= LINE_CACHE:
-                        lines.clear()
-                    lines[buf] = line
-            if line is _END:
-                stack = stacks.get(tid)
-                if stack:
-                    name, start, pid = stack.pop()
-                    emit(name, start, ts - start, pid, tid, len(stack))
-                else:
-                    self._sink.problem("atrace-unmatched-end",
-                                       f"ATrace end without begin on thread {tid} at {ts} ns")
-            elif line is _OTHER:
-                self._atrace_other(buf.rstrip("\n"), ts)
+        line = lines.get(buf)
+        if line is None:
+            line = _atrace_line(buf)
+            if line is not _OTHER:
+                # the same few begin/end lines recur all through a trace: parse each once
+                if len(lines) >= LINE_CACHE:
+                    lines.clear()
+                lines[buf] = line
+        if line is _END:
+            stack = stacks.get(tid)
+            if stack:
+                name, start, pid = stack.pop()
+                self._sink.slice(name, start, ts - start, pid, tid, len(stack))
             else:
-                stack = stacks.get(tid)
-                if stack is None:
-                    stack = stacks[tid] = []
-                stack.append((line[0], ts, line[1]))
+                self._sink.problem("atrace-unmatched-end",
+                                   f"ATrace end without begin on thread {tid} at {ts} ns")
+        elif line is _OTHER:
+            self._atrace_other(buf.rstrip("\n"), ts)
+        else:
+            stack = stacks.get(tid)
+            if stack is None:
+                stack = stacks[tid] = []
+            stack.append((line[0], ts, line[1]))
 
     def _compact_sched(self, cpu: int, compact) -> None:
         # Timestamps are delta-encoded within the bundle; comms are indices into the bundle's intern table.
@@ -409,22 +528,22 @@ class TraceReader:
                 self._gpu_legacy_stages[i] = spec.name
             for i, spec in enumerate(stage.specifications.hw_queue):
                 self._gpu_legacy_queues[i] = spec.name
-        name = stage.name
+        self._stage_values(seq, ts, stage.duration, stage.name,
+                           stage.stage_iid if stage.HasField("stage_iid") else None, stage.stage_id,
+                           stage.hw_queue_iid if stage.HasField("hw_queue_iid") else None, stage.hw_queue_id,
+                           stage.context, stage.submission_id)
+
+    def _stage_values(self, seq: _Sequence, ts: int, duration: int, name: str, stage_iid: int | None,
+                      stage_id: int, queue_iid: int | None, queue_id: int, context: int, submission_id: int) -> None:
         if not name:
-            if stage.HasField("stage_iid"):
-                iid = stage.stage_iid
-                name = seq.gpu_specs.get(iid)
-            else:
-                iid = stage.stage_id
-                name = self._gpu_legacy_stages.get(iid)
-            if name is None:
-                name = f"stage {iid}"
-        if stage.HasField("hw_queue_iid"):
-            queue: str | None = seq.gpu_specs.get(stage.hw_queue_iid)
+            found = (seq.gpu_specs.get(stage_iid) if stage_iid is not None
+                     else self._gpu_legacy_stages.get(stage_id))
+            name = found if found is not None else f"stage {stage_iid if stage_iid is not None else stage_id}"
+        if queue_iid is not None:
+            queue: str | None = seq.gpu_specs.get(queue_iid)
         else:
-            queue = self._gpu_legacy_queues.get(stage.hw_queue_id)
-        duration = stage.duration
-        self._sink.gpu_stage(name, ts, duration, queue, stage.context, stage.submission_id)
+            queue = self._gpu_legacy_queues.get(queue_id)
+        self._sink.gpu_stage(name, ts, duration, queue, context, submission_id)
         end = ts + duration
         if self.last_ts is None or end > self.last_ts or end < self.first_ts:  # type: ignore[operator]
             self._span(end)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devlab.trace import fastscan
 from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, ProcessName, Record, SchedSwitch,
                                   Slice, ThreadName)
@@ -146,7 +147,7 @@ class SchedSummary:
 @dataclass(frozen=True)
 class TraceSummary:
     path: str
-    backend: str                       # "builtin (protobuf upb)" or "trace_processor"
+    backend: str                       # "builtin (protobuf upb + C scanner)", "builtin (protobuf upb)", "trace_processor"
     packets: int | None               # None where the backend does not count packets (trace_processor)
     unknown_packets: int | None
     duration_ms: float | None
@@ -251,6 +252,13 @@ class SummaryBuilder:
                   submission_id: int) -> None:
         _add_duration(self.stages, name, dur_ns)
 
+    # the C scanner's bulk form of slice / gpu_stage: one name's durations, in trace order
+    def slice_durations(self, name: str, durations: list[int]) -> None:
+        _add_durations(self.slices, name, durations)
+
+    def gpu_stage_durations(self, name: str, durations: list[int]) -> None:
+        _add_durations(self.stages, name, durations)
+
     def counter(self, name: str, unit: str, ts_ns: int, value: float) -> None:
         stats = self.counters.get(name)
         if stats is None:
@@ -261,19 +269,27 @@ class SummaryBuilder:
             stats.fold()
 
     def sched(self, cpu: int, ts_ns: int, prev_tid: int | None, next_tid: int, next_comm: str) -> None:
-        self.switches += 1
-        previous = self._on_cpu.get(cpu)
-        if previous is not None:
-            since, tid = previous
-            entry = self._running.get(tid)
-            if entry is not None:
-                entry[2] += ts_ns - since
-        entry = self._running.get(next_tid)
-        if entry is None:
-            entry = self._running[next_tid] = [next_comm, 0, 0]
-        entry[0] = next_comm
-        entry[1] += 1
-        self._on_cpu[cpu] = (ts_ns, next_tid)
+        self.sched_switches([(cpu, ts_ns, prev_tid, next_tid, next_comm)])
+
+    def sched_switches(self, switches: list[tuple[int, int, int | None, int, str]]) -> None:
+        """`sched` for a run of (cpu, ts_ns, prev_tid, next_tid, next_comm), in trace order (the C scanner's)."""
+        self.switches += len(switches)
+        on_cpu, running = self._on_cpu, self._running
+        if fastscan.wanted() and len(switches) > 1:
+            fastscan.SCANNER.sched_fold(switches, on_cpu, running)  # type: ignore[union-attr]
+            return
+        for cpu, ts_ns, _, next_tid, next_comm in switches:
+            previous = on_cpu.get(cpu)
+            if previous is not None:
+                entry = running.get(previous[1])
+                if entry is not None:
+                    entry[2] += ts_ns - previous[0]
+            entry = running.get(next_tid)
+            if entry is None:
+                entry = running[next_tid] = [next_comm, 0, 0]
+            entry[0] = next_comm
+            entry[1] += 1
+            on_cpu[cpu] = (ts_ns, next_tid)
 
     def process(self, pid: int, name: str) -> None:
         self.processes[pid] = name
@@ -333,7 +349,8 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     builder = SummaryBuilder()
     reader.read_into(builder)  # the fast path: findings go straight into the aggregates, no record objects
     span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
-    return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()})",
+    scanner = " + C scanner" if reader.fast else ""  # which path ran: the results are the same either way
+    return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()}{scanner})",
                          packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
 
 
@@ -345,4 +362,14 @@ def _add_duration(table: dict[str, "_DurationStats"], name: str, dur_ns: int) ->
     pending = stats.pending
     pending.append(dur_ns)
     if len(pending) >= FOLD_EVERY:
+        stats.fold()
+
+
+def _add_durations(table: dict[str, "_DurationStats"], name: str, durations: list[int]) -> None:
+    """`_add_duration` for a run of durations (folding in different chunks gives the same aggregates)."""
+    stats = table.get(name)
+    if stats is None:
+        stats = table[name] = _DurationStats()
+    stats.pending.extend(durations)
+    if len(stats.pending) >= FOLD_EVERY:
         stats.fold()
