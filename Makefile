@@ -1,5 +1,5 @@
 # make run / make test work from a fresh clone: they create .venv, install devlab with its test extras, and go.
-# Both are idempotent: the install step is redone only when pyproject.toml changes.
+# Both are idempotent: the install step is redone only when pyproject.toml or the C scanner changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py devlab/trace/_fastscan.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
