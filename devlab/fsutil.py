@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,8 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def path_slug(text: str, *, fallback: str, max_len: int | None = None) -> str:
+    """A file-name-safe form of user or device text (spaces, quotes, shell characters, `..` become harmless)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:max_len] or fallback

@@ -17,6 +17,7 @@ from devlab.build.sources import ModelSource, resolve_model
 from devlab.build.variants import parse_variants
 from devlab.devices.resolve import AdbOptions
 from devlab.progress import NoProgress, ProgressSink
+from devlab.versions import package_version
 from devlab.report.html import write_report
 from devlab.report.run_record import PARTIAL_NOTE, ResultHook, RunRecord, VariantRun, new_run_dir, utc_now_iso
 
@@ -130,11 +131,9 @@ def _settings(request: RunRequest, specs) -> dict[str, object]:
 
 
 def tool_versions() -> dict[str, object]:
-    from importlib.metadata import PackageNotFoundError, version
     versions: dict[str, object] = {"python": platform.python_version()}
     for package in ("tensorflow", "tensorflow-cpu", "ai-edge-litert", "ai-edge-quantizer", "adbutils", "perfetto"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            continue
+        installed = package_version(package)
+        if installed is not None:
+            versions[package] = installed
     return versions

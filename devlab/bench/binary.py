@@ -7,7 +7,6 @@ the `--benchmark-model PATH` flag, then env DEVLAB_BENCHMARK_MODEL, then the per
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from devlab.errors import UsageError
+from devlab.fsutil import sha256_file
 
 ENV_VAR = "DEVLAB_BENCHMARK_MODEL"
 Origin = Literal["flag", "env", "devlab.toml"]
@@ -69,14 +69,6 @@ def locate_benchmark_model(abi: str, *, flag_path: str | os.PathLike[str] | None
                          stage="benchmark_model")
     machine = check_elf(path, abi)
     return BenchmarkBinary(path=path, sha256=sha256_file(path), abi=abi, origin=origin, machine=machine)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_elf(path: Path, abi: str) -> str:

@@ -10,6 +10,7 @@ from devlab.build.sources import ModelSource
 from devlab.build.variants import Quantization
 from devlab.errors import ModelError, ToolError
 from devlab.native_output import captured_native_output
+from devlab.versions import package_version
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,5 @@ def quantize_tflite(data: bytes, quantization: Quantization) -> Converted:
                         f"{str(error).splitlines()[0][:300] if str(error) else ''}",
                         "try another variant; this model may hold ops the quantizer does not handle",
                         stage="quantize")
-    return Converted(result, capture.text, f"ai-edge-quantizer {_version('ai-edge-quantizer')}")
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"
+    quantizer_version = package_version("ai-edge-quantizer") or "unknown"
+    return Converted(result, capture.text, f"ai-edge-quantizer {quantizer_version}")

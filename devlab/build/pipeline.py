@@ -22,6 +22,7 @@ from devlab.build.tflite_graph import read_tflite
 from devlab.build.variants import VariantSpec
 from devlab.errors import ToolError
 from devlab.native_output import captured_native_output
+from devlab.versions import package_version
 from devlab.fsutil import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -135,7 +136,8 @@ class _Builder:
     def key(self, spec: VariantSpec) -> str:
         return sha256_bytes(json.dumps({
             "devlab": __version__, "source": self.source.to_json() | {"path": None}, "seed": self.seed,
-            "quantization": spec.quantization, "rewrites": list(spec.rewrites), "tf": _package_version("tensorflow"),
+            "quantization": spec.quantization, "rewrites": list(spec.rewrites),
+            "tf": package_version("tensorflow") or "unknown",
             # fp16 files from before the post-conversion fixups must be rebuilt, not served from the cache
             **({"fixups": sorted(FIXUP_WHYS)} if spec.quantization == "fp16" else {}),
         }, sort_keys=True).encode())[:16]
@@ -237,11 +239,3 @@ def _read_previous(path: Path) -> dict[str, dict]:
         return {entry["name"]: entry for entry in data.get("variants", [])}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # no manifest, or one from an older devlab: rebuild
-
-
-def _package_version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"

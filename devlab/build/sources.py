@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from devlab.errors import ModelError
-from devlab.fsutil import sha256_file
+from devlab.fsutil import path_slug, sha256_file
 
 SourceType = Literal["zoo", "keras-file", "saved-model", "tflite"]
 
@@ -56,5 +55,4 @@ def resolve_model(spec: str) -> ModelSource:
 
 def _safe_name(name: str) -> str:
     """A folder-safe name: user file names may hold spaces, quotes or shell characters."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    return cleaned[:60] or "model"
+    return path_slug(name, fallback="model", max_len=60)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from devlab.errors import DeviceError
+from devlab.fsutil import path_slug
 
 POLL_S = 0.1
 
@@ -24,7 +24,7 @@ def devlab_home() -> Path:
 
 
 def lease_path(serial: str, root: Path | None = None) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", serial).strip("._") or "device"
+    safe = path_slug(serial, fallback="device")
     return (root or devlab_home() / "leases") / f"{safe}.lock"
 
 

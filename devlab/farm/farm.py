@@ -9,7 +9,6 @@ farm.json at the top holds the per-device table. A device that fails, at any poi
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from devlab.farm.concurrent import run_each
 from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import Step, interleaved_steps
 from devlab.farm.thermal import battery_temp_c, wait_until_cool
-from devlab.fsutil import atomic_write_json
+from devlab.fsutil import atomic_write_json, path_slug
 from devlab.report.html import write_report
 from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
 
@@ -92,7 +91,7 @@ class _DeviceRun:
             raise UsageError(f"{name} is not a phone", "devlab farm runs phones; use devlab run --device host")
         with DeviceLease(device.info.serial, self.request.lease_timeout_s) as lease:
             # Named by serial, not by time: phones of one model share an alias, and threads start together.
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{device.info.alias or 'phone'}-{device.info.serial}")
+            slug = path_slug(f"{device.info.alias or 'phone'}-{device.info.serial}", fallback="phone")
             device_dir = self.farm_dir / "devices" / slug
             device_dir.mkdir(parents=True)
             tool = prepare_benchmark_tool(device)

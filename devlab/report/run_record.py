@@ -7,7 +7,6 @@ estimated) so nothing simulated or estimated can pass for a phone's measurement.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +16,7 @@ from devlab import __version__
 from devlab.bench.stats import LatencyStats
 from devlab.devices.base import DeviceInfo
 from devlab.errors import UsageError
-from devlab.fsutil import atomic_write_json
+from devlab.fsutil import atomic_write_json, path_slug
 from devlab.provenance import Source
 
 SCHEMA_VERSION = 1
@@ -139,4 +138,4 @@ def load_run(path: Path) -> dict[str, Any]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:40] or "x"
+    return path_slug(text, fallback="x", max_len=40)

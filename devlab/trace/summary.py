@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devlab.bench.stats import percentile
 from devlab.trace import fastscan
 from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, ProcessName, Record, SchedSwitch,
@@ -48,16 +49,6 @@ class _Thinned:
                 self.stride *= 2
                 i += -(self.seen + i) % self.stride
         self.seen += n
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in 0..100) of already-sorted values; None when empty."""
-    if not sorted_values:
-        return None
-    pos = (len(sorted_values) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
 class _DurationStats:
@@ -197,10 +188,9 @@ def _durations(stats: dict[str, _DurationStats]) -> tuple[DurationAggregate, ...
     for name, s in stats.items():
         s.fold()
         ordered = sorted(s.samples.values)
-        p50, p90 = percentile(ordered, 50), percentile(ordered, 90)
+        p50, p90 = (percentile(ordered, q) / NS_PER_MS if ordered else None for q in (50, 90))
         out.append(DurationAggregate(name, s.count, s.total / NS_PER_MS, s.total / s.count / NS_PER_MS,
-                                     s.max / NS_PER_MS, None if p50 is None else p50 / NS_PER_MS,
-                                     None if p90 is None else p90 / NS_PER_MS))
+                                     s.max / NS_PER_MS, p50, p90))
     return tuple(sorted(out, key=lambda a: (-a.total_ms, a.name)))
 
 
