@@ -8,6 +8,7 @@ Builds are cached by a key over everything that shapes the output, so a second `
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -75,8 +76,6 @@ def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path,
                    progress: Progress = lambda _: None) -> Manifest:
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_previous(out_dir / MANIFEST_NAME)
-    if source.kind == "keras":
-        _import_tensorflow_quietly()
     builder = _Builder(source, out_dir, seed)
     built: list[BuiltVariant] = []
     reference_path: Path | None = None
@@ -165,6 +164,7 @@ class _Builder:
                                     "as they were; this variant is effectively the original model\n")
                 self.warnings[spec.name] = "ai-edge-quantizer quantized no weights of this model"
             return converted
+        _import_tensorflow_quietly()   # only now: a fully cached build never pays for importing TensorFlow
         if self.source.type == "saved-model" and not spec.rewrites:
             assert self.source.path is not None
             return convert_saved_model(self.source.path, spec.quantization)
@@ -229,6 +229,8 @@ def _with_equivalence(variant: BuiltVariant, spec: VariantSpec, reference: Path,
 def _import_tensorflow_quietly() -> None:
     """TensorFlow's native start-up lines (absl pre-init warning, oneDNN notice) bypass its log level; importing
     it once under a capture keeps them off the user's terminal. Later imports are cached and print nothing."""
+    if "tensorflow" in sys.modules:
+        return
     with captured_native_output():
         import tensorflow  # noqa: F401
 
