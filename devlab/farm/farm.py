@@ -2,7 +2,8 @@
 
 Per device, in its own thread: resolve it (local or behind a remote adb server), take its lease, then run its steps
 (every variant x accelerator, shuffled per round with a seed) with a cooldown between steps and a thermal gate
-before each; the battery temperature before and after every step goes into the step's record. Each device writes
+before each; the battery temperature before and after every step, and when the step ran (seconds since the farm
+began, one clock for all devices), go into the step's record. Each device writes
 its own run folder under <farm run>/devices/<device>/ (run.json + report.html, readable by compare and gate);
 farm.json at the top holds the per-device table. A device that fails, at any point, costs only its own results.
 """
@@ -84,6 +85,7 @@ class _DeviceRun:
 
     def __init__(self, request: FarmRequest, manifest: Manifest, farm_dir: Path, on_step: StepCallback) -> None:
         self.request, self.manifest, self.farm_dir, self.on_step = request, manifest, farm_dir, on_step
+        self.started = time.monotonic()   # step times are stored as seconds since the farm began, on one clock
 
     def __call__(self, name: str) -> DeviceResult:
         device = resolve_device(name, AdbOptions(servers=self.request.adb_servers))
@@ -117,6 +119,7 @@ class _DeviceRun:
             if step.index and self.request.cooldown_s:
                 time.sleep(self.request.cooldown_s)
             variant = self.manifest.variant(step.variant)
+            step_start = time.monotonic() - self.started
             try:
                 gate = wait_until_cool(device, self.request.max_temp_c, self.request.thermal_timeout_s)
                 one = replace(self.manifest, variants=(variant,))
@@ -133,7 +136,9 @@ class _DeviceRun:
                                                                        f"{exc}")], [], None
             notes += [n for n in step_notes if n not in notes]
             for result in results:
-                extra = {**result.extra, "farm_step": {"order": step.index, "round": step.round}}
+                extra = {**result.extra, "farm_step": {
+                    "order": step.index, "round": step.round, "start_s": round(step_start, 3),
+                    "end_s": round(time.monotonic() - self.started, 3)}}
                 if thermal is not None:
                     extra["thermal"] = thermal
                 result = replace(result, extra=extra)
