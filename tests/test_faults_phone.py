@@ -137,8 +137,7 @@ def test_resume_of_a_folder_without_run_json_is_a_usage_error(env, tmp_path):
     assert f"no run record at {tmp_path / 'run.json'}" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_adb_server_killed_mid_run_is_restarted_and_the_lost_phone_is_a_clear_error(tmp_path, monkeypatch,
-                                                                                     real_fixtures):
+def test_adb_server_killed_mid_run_is_restarted_and_the_phone_reconnected(tmp_path, monkeypatch, real_fixtures):
     own = AdbServer(port=free_port(), binary=ADB_BINARY)   # private: killing it must not touch other tests' server
     assert own.run("start-server", timeout=60).returncode == 0
     victim = start_phone(own, tmp_path / "root")
@@ -148,15 +147,36 @@ def test_adb_server_killed_mid_run_is_restarted_and_the_lost_phone_is_a_clear_er
     kill = lambda: subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)  # noqa: E731
     try:
         outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False), _OnVariant(kill))
-        first, second = outcome.record.variants
-        assert first.status == "ok"
-        # devlab restarted the server (it answers again); the restarted server no longer knows the phone
-        assert own.run("version", timeout=30).returncode == 0
-        assert second.status == "failed" and second.error.startswith(f"s23 ({victim.serial}): shell benchmark_model: ")
-        assert f"not reachable through the adb server at 127.0.0.1:{own.port}" in second.error
-        assert (outcome.run_dir / "run.json").is_file()
+        # devlab restarted the server and `adb connect`ed the phone again: the run lost nothing
+        assert [v.status for v in outcome.record.variants] == ["ok", "ok"], [v.error for v in outcome.record.variants]
+        assert victim.serial in own.run("devices", timeout=30).stdout
     finally:
         victim.server.stop()
+        own.run("kill-server", timeout=30)
+
+
+def test_adb_server_killed_while_the_phone_is_gone_is_a_clear_error(tmp_path, monkeypatch, real_fixtures):
+    own = AdbServer(port=free_port(), binary=ADB_BINARY)
+    assert own.run("start-server", timeout=60).returncode == 0
+    victim = start_phone(own, tmp_path / "root")
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
+    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+    def kill_both() -> None:
+        victim.server.stop()
+        subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)
+    try:
+        outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False), _OnVariant(kill_both))
+        first, second = outcome.record.variants
+        assert first.status == "ok" and second.status == "failed"
+        assert second.error.startswith(f"s23 ({victim.serial}): ")
+        assert f"the restarted adb server at 127.0.0.1:{own.port}" in second.error
+        assert f"adb connect {victim.serial}" in second.error
+        assert own.run("version", timeout=30).returncode == 0   # the server itself was brought back
+        assert (outcome.run_dir / "run.json").is_file()
+    finally:
+        victim.server.stop()   # idempotent: kill_both may already have stopped it
         own.run("kill-server", timeout=30)
 
 

@@ -82,7 +82,7 @@ class AdbDevice:
         def connect(client: adbutils.AdbClient) -> AdbConnection:
             return client.device(self.serial).open_transport(timeout=timeout)
         try:
-            return self.server.call(connect, stage=stage, device=self.label)
+            return self.server.call(connect, stage=stage, device=self.label, serial=self.serial)
         except adbutils.AdbTimeout:
             raise DeviceError(f"adb server at {self.server.address} did not answer within {timeout:.0f} s",
                               "check `adb devices`", device=self.label, stage=stage) from None

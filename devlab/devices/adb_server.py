@@ -7,14 +7,18 @@ started: its phones are plugged into another machine.
 Why our own connection class: adbutils, when a connection fails, silently runs `adb start-server` on the default
 port, which would start a local server when a remote one is down and hide the real problem. Here a local server
 that is absent (or was killed) is restarted once; a remote one that does not answer is a clear DeviceError.
+A restarted server has forgotten the phones reached with `adb connect host:port` (network phones, simulated ones);
+the phone being talked to is connected again before the call is retried, so a killed server costs nothing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -30,7 +34,14 @@ ENV_PORT = "ANDROID_ADB_SERVER_PORT"
 DEFAULT_PORT = 5037
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 START_TIMEOUT_S = 30.0
+RECONNECT_TIMEOUT_S = 10.0
+_NETWORK_SERIAL = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")   # what `adb connect` lists
 T = TypeVar("T")
+
+
+def is_network_serial(serial: str) -> bool:
+    """A phone the server knows only because someone ran `adb connect` (USB phones come back by themselves)."""
+    return bool(_NETWORK_SERIAL.match(serial))
 
 
 def bundled_adb() -> Path:
@@ -106,13 +117,16 @@ class AdbServer:
         except OSError:
             return False
 
-    def ensure_running(self) -> None:
+    def ensure_running(self) -> bool:
+        """True when this call had to start the server (it was absent, or killed since we last looked)."""
         with self._lock:
             if self._checked and self.answers():
-                return
-            if not self.answers():
+                return False
+            started = not self.answers()
+            if started:
                 self._start()
             self._checked = True
+            return started
 
     def _start(self) -> None:
         if not self.spec.local:
@@ -136,9 +150,12 @@ class AdbServer:
                               + (f": {detail[-1]}" if detail else ""),
                               f"check `{binary} -P {self.spec.port} start-server` by hand", stage="adb server")
 
-    def call(self, fn: Callable[[adbutils.AdbClient], T], *, stage: str, device: str | None = None) -> T:
-        """fn(client); a connection refused by a local server restarts it once, then retries."""
-        self.ensure_running()
+    def call(self, fn: Callable[[adbutils.AdbClient], T], *, stage: str, device: str | None = None,
+             serial: str | None = None) -> T:
+        """fn(client); a connection refused by a local server restarts it once, reconnects `serial` when it is a
+        network phone, then retries."""
+        if self.ensure_running():
+            self._reconnect_if_network(serial, device, stage)
         try:
             return fn(self.client)
         except AdbConnectionError:
@@ -147,12 +164,36 @@ class AdbServer:
                                   device=device, stage=stage) from None
         with self._lock:
             self._checked = False
-        self.ensure_running()   # the server was killed: one restart, then the error is the caller's
+        if self.ensure_running():   # the server was killed: one restart, then the error is the caller's
+            self._reconnect_if_network(serial, device, stage)
         try:
             return fn(self.client)
         except AdbConnectionError as exc:
             raise DeviceError(f"the adb server at {self.address} fails after a restart: {exc}",
                               "run `adb kill-server`, then retry", device=device, stage=stage) from None
+
+    def _reconnect_if_network(self, serial: str | None, device: str | None, stage: str) -> None:
+        if serial and is_network_serial(serial):
+            self._reconnect(serial, device=device or serial, stage=stage)
+
+    def _reconnect(self, serial: str, *, device: str, stage: str) -> None:
+        """`adb connect serial`, then wait until the server lists it as ready (it is `offline` for a moment)."""
+        fix = f"run `adb connect {serial}`, then rerun"
+        try:
+            reply = str(self.client.connect(serial, timeout=RECONNECT_TIMEOUT_S)).strip()
+            if reply.startswith(("failed", "cannot", "unable")):   # adb answers OKAY with the failure as text
+                raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {reply}", fix,
+                                  device=device, stage=stage)
+            deadline = time.monotonic() + RECONNECT_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if any(d.serial == serial and d.state == "device" for d in self.client.list()):
+                    return
+                time.sleep(0.1)
+        except (adbutils.AdbError, OSError) as exc:
+            raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {exc}", fix,
+                              device=device, stage=stage) from None
+        raise DeviceError(f"the restarted adb server at {self.address} did not get it back within "
+                          f"{RECONNECT_TIMEOUT_S:.0f} s", fix, device=device, stage=stage)
 
 
 def server_specs(remote: list[str] | tuple[str, ...] = (), adb_binary: str | os.PathLike[str] | None = None,
