@@ -265,6 +265,12 @@ class SimServer:
     def stop(self) -> None:
         self._stopping.set()
         if self._listener is not None:
+            # close() alone does not wake a thread blocked in accept(), which would take one more connection
+            # (adb's reconnect) and bring a stopped phone back; shutdown() does.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
         self.close_all()
         self.device.stop_all_jobs(timeout=2.0)
@@ -284,6 +290,9 @@ class SimServer:
             try:
                 sock, _ = self._listener.accept()
             except OSError:
+                return
+            if self._stopping.is_set():
+                sock.close()
                 return
             if self.device.getprop(faults.OFFLINE) not in ("", "0"):
                 sock.close()
