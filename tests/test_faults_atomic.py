@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import REPO
+from devlab.fsutil import atomic_write_json
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,4 +54,8 @@ def test_sigkill_at_random_moments_never_leaves_a_half_written_run_json(tmp_path
         # a kill may leave the writer's temporary file behind; it never carries the real name
         assert all(p.name == "run.json" or (p.name.startswith(".run.json.") and p.name.endswith(".tmp"))
                    for p in tmp_path.iterdir())
+        # ... and each later write sweeps what dead writers left: only the last victim's file can remain
+        assert len(list(tmp_path.glob(".run.json.*.tmp"))) <= 1
     assert max(seen) > 1    # some kills landed after several rewrites: the property was tested mid-stream
+    atomic_write_json(tmp_path / "run.json", {"end": "complete"})
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
