@@ -7,18 +7,22 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from devlab.report.compare import compare_runs
 from devlab.report.gate import evaluate_gate, parse_threshold
+from devlab.report.rounds import merge_rounds
 from devlab.errors import UsageError
 from report_helpers import devlab, host_run
 
 
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # 200 runs: the median's interval must stay narrower than the 20 % shift even on a loaded 2-core machine
-    return host_run(tmp_path_factory.mktemp("base"), "--runs", "200")
+    # 200 runs: the median's interval must stay narrower than the 20 % shift even on a loaded 2-core machine.
+    # One thread: two threads on two shared cores stall whenever anything else runs, and the samples then split into
+    # two modes (11 ms / 30 ms seen) with the median jumping between them.
+    return host_run(tmp_path_factory.mktemp("base"), "--runs", "200", "--threads", "1")
 
 
 def _derived(baseline_dir: Path, tmp: Path, name: str, change) -> Path:
@@ -137,3 +141,57 @@ def test_threshold_parsing(text: str, value: float) -> None:
 def test_bad_threshold_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         parse_threshold("five")
+
+
+def _in_rounds(record: dict, rounds: int, change=lambda samples: samples, drop_samples: bool = False) -> dict:
+    """The record as `devlab farm --rounds N` writes it: N rows per variant, each holding every N-th run."""
+    out = copy.deepcopy(record)
+    rows = []
+    for round_index in range(rounds):
+        for variant in record["variants"]:
+            row = copy.deepcopy(variant)
+            samples = np.asarray(change(variant["timing"]["latency_ms"]["samples_ms"][round_index::rounds]))
+            latency = row["timing"]["latency_ms"]
+            latency.update(count=len(samples), mean_ms=float(samples.mean()), std_ms=float(samples.std(ddof=1)),
+                           min_ms=float(samples.min()), max_ms=float(samples.max()),
+                           samples_ms=[] if drop_samples else samples.tolist())
+            row["extra"] = {**row.get("extra", {}), "farm_step": {"round": round_index}}
+            rows.append(row)
+    out["variants"] = rows
+    return out
+
+
+def test_rounds_of_one_variant_are_merged_before_comparing(baseline_dir: Path) -> None:
+    base = _load(baseline_dir)
+    slower = _in_rounds(base, 3, change=lambda s: [x * 1.2 for x in s])
+    comparison = compare_runs(base, slower, seed=2)
+    assert [d.key for d in comparison.variants] == ["fp32/cpu", "fp16/cpu"]     # one row per variant, not per round
+    for delta, variant in zip(comparison.variants, base["variants"]):
+        assert delta.verdict == "slower" and delta.candidate_runs == len(variant["timing"]["latency_ms"]["samples_ms"])
+        assert "candidate: 3 rounds merged" in delta.note
+    quiet = compare_runs(_in_rounds(base, 2), _in_rounds(base, 2), seed=2)
+    assert [d.verdict for d in quiet.variants] == ["no change", "no change"]
+
+
+def test_rounds_without_samples_combine_into_the_exact_mean_and_std_of_all_runs(baseline_dir: Path) -> None:
+    base = _load(baseline_dir)
+    merged = merge_rounds(_in_rounds(base, 4, drop_samples=True)["variants"])
+    assert len(merged) == len(base["variants"])
+    for row, variant in zip(merged, base["variants"]):
+        everything = np.asarray(variant["timing"]["latency_ms"]["samples_ms"])
+        latency = row["timing"]["latency_ms"]
+        assert latency["count"] == len(everything)
+        assert latency["mean_ms"] == pytest.approx(everything.mean(), rel=1e-9)
+        assert latency["std_ms"] == pytest.approx(everything.std(ddof=1), rel=1e-9)
+        assert latency["min_ms"] == everything.min() and latency["max_ms"] == everything.max()
+        assert latency["median_ms"] is None and latency["p90_ms"] is None   # not derivable from round summaries
+
+
+def test_a_failed_round_is_left_out_and_said(baseline_dir: Path) -> None:
+    record = _in_rounds(_load(baseline_dir), 2)
+    record["variants"][0].update(status="failed", timing=None, error="device offline")
+    merged = {(r["variant"], r["accelerator"]): r for r in merge_rounds(record["variants"])}
+    fp32 = merged[("fp32", "cpu")]
+    assert fp32["status"] == "ok" and fp32["merge_note"] == "merged 1 of 2 rounds (1 failed, left out)"
+    record["variants"][2].update(status="failed", timing=None, error="device offline")
+    assert merge_rounds(record["variants"])[0]["status"] == "failed"

@@ -14,6 +14,8 @@ import pytest
 from devlab.farm.farm import FARM_JSON
 from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import interleaved_steps
+from devlab.report.compare import compare_runs
+from devlab.report.gate import evaluate_gate
 from devlab.report.junit import farm_suites, write_junit
 from report_helpers import sim_farm
 from sim_fixtures import start_phone, stop_phone
@@ -140,3 +142,23 @@ def test_a_leased_phone_fails_clearly_then_waits_for_its_lease(adb_server, tmp_p
         assert any("lease waited" in note for note in device.record["notes"])
     finally:
         stop_phone(phone)
+
+
+def test_rounds_are_merged_per_variant_by_compare_and_gate(adb_server, tmp_path: Path) -> None:
+    phone = start_phone(adb_server, tmp_path / "rounds", "s23")
+    try:
+        run = sim_farm(adb_server, tmp_path, [phone], victim_index=None, rounds=2)
+    finally:
+        stop_phone(phone)
+    (device,) = run.outcome.devices
+    assert len(device.record["variants"]) == 2 * 2 * 2   # variants x accelerators x rounds
+    comparison = compare_runs(device.record, device.record)
+    assert sorted(d.key for d in comparison.variants) == ["fp16/cpu", "fp16/gpu", "fp32/cpu", "fp32/gpu"]
+    for delta in comparison.variants:
+        # simulated phone rows carry count/mean/std only (like benchmark_model): means compared, rounds pooled
+        assert delta.method == "welch-mean" and delta.verdict == "no change"
+        counts = [v["timing"]["latency_ms"]["count"] for v in device.record["variants"] if v["variant"] == delta.variant
+                  and v["accelerator"] == delta.accelerator]
+        assert "baseline: 2 rounds merged" in delta.note and len(counts) == 2
+        assert delta.baseline_runs == sum(counts) and min(counts) >= 10
+    assert evaluate_gate(device.record, device.record, 0.05).passed

@@ -9,17 +9,21 @@ no interval and are never marked significant; they point at where a significant 
 
 Runs that kept no per-run samples (benchmark_model's classic output prints only count/mean/std) are compared on
 their means with a Welch normal-approximation interval of `mean(B) / mean(A) - 1`; the row says so (`method`).
+
+A run that measured a variant several times (`devlab farm --rounds N`) is compared once per variant: its rounds are
+merged first (devlab/report/rounds.py) and the row's note says how many.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
 
 from devlab.errors import UsageError
+from devlab.report.rounds import merge_rounds
 
 BOOTSTRAP_RESAMPLES = 4000
 MIN_SAMPLES = 3
@@ -100,11 +104,12 @@ def compare_runs(baseline: dict[str, Any], candidate: dict[str, Any], *, confide
     if not 0.5 <= confidence < 1.0:
         raise UsageError(f"confidence {confidence} is not a confidence level", "use a value like 0.95 or 0.99")
     warnings = mismatch_warnings(baseline, candidate)
-    base = {_key(v): v for v in baseline["variants"]}
-    cand = {_key(v): v for v in candidate["variants"]}
+    base = {_key(v): v for v in merge_rounds(baseline["variants"])}
+    cand = {_key(v): v for v in merge_rounds(candidate["variants"])}
     deltas, kernels = [], []
     for key in list(base) + [k for k in cand if k not in base]:
-        deltas.append(_variant_delta(key, base.get(key), cand.get(key), confidence, seed))
+        delta = _variant_delta(key, base.get(key), cand.get(key), confidence, seed)
+        deltas.append(_with_merge_notes(delta, base.get(key), cand.get(key)))
         if key in base and key in cand:
             kernels += _kernel_deltas(key, base[key].get("kernels"), cand[key].get("kernels"))
     return Comparison(
@@ -186,6 +191,14 @@ def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
                         delta_ms=m_b - m_a, delta_pct=100 * (m_b / m_a - 1), ci_low_pct=100 * low,
                         ci_high_pct=100 * high, significant=significant, verdict=verdict, method="welch-mean",
                         note="no per-run samples: means compared (Welch); the ms columns are means")
+
+
+def _with_merge_notes(delta: VariantDelta, a: dict[str, Any] | None, b: dict[str, Any] | None) -> VariantDelta:
+    said = [f"{side}: {row['merge_note']}" for side, row in (("baseline", a), ("candidate", b))
+            if row is not None and row.get("merge_note")]
+    if not said:
+        return delta
+    return replace(delta, note="; ".join(([delta.note] if delta.note else []) + said))
 
 
 def _latency(variant: dict[str, Any]) -> dict[str, Any]:
