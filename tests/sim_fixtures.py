@@ -85,8 +85,10 @@ def adb_server() -> AdbServer:
     server.run("kill-server", timeout=30)
 
 
-def start_phone(adb: AdbServer, root: Path, profile: str = "s23") -> SimPhone:
-    server = SimServer(get_profile(profile), free_port(), root=root, time_scale=SIM_TIME_SCALE).start()
+def start_phone(adb: AdbServer, root: Path, profile: str = "s23", fault_props: dict[str, str] | None = None
+                ) -> SimPhone:
+    server = SimServer(get_profile(profile), free_port(), root=root, time_scale=SIM_TIME_SCALE,
+                       fault_props=fault_props).start()
     phone = SimPhone(server=server, adb=adb)
     phone.connect()
     return phone

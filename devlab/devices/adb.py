@@ -1,7 +1,9 @@
 """A phone over adb (a real one, one behind a remote adb server, or the simulated phone): the Device protocol.
 
 - shell(argv): every argument is quoted here (shlex.quote) and the command runs over shell v2, so the exit code is
-  the command's own. A pre-joined string is refused: callers never build shell text.
+  the command's own. A pre-joined string is refused: callers never build shell text. Phones whose adbd lacks the
+  `shell_v2` feature (Android < 7) get shell v1: the exit code comes from an `echo` of `$?` with a per-call marker
+  appended to the command, the pty's CRLF line ends are undone, and stderr arrives inside stdout.
 - push(local, remote): content-hash cached. When the device already holds a file of the same size, its
   `sha256sum` is compared with ours; equal means nothing is sent (bytes_sent = 0).
 - Every call has a timeout; a device that drops mid-transfer is a DeviceError naming the device and the stage.
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
+import secrets
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +25,8 @@ from adbutils._adb import AdbConnection
 
 from devlab.devices.adb_info import device_info, parse_getprop
 from devlab.devices.adb_server import AdbServer
-from devlab.devices.adb_sync import (RemoteRefused, TransportLost, shell_v2, sync_recv, sync_send, sync_stat)
+from devlab.devices.adb_sync import (RemoteRefused, TransportLost, shell_v1, shell_v2, sync_recv, sync_send,
+                                     sync_stat)
 from devlab.devices.base import DeviceInfo, PushResult, ShellResult
 from devlab.errors import DeviceError, UsageError
 from devlab.fsutil import sha256_file
@@ -50,6 +55,16 @@ def check_remote_path(remote: str) -> str:
     return posixpath.normpath(remote)
 
 
+def _split_v1(raw: bytes, marker: str) -> tuple[int, bytes, bytes]:
+    """(exit code, output, b"") from a v1 stream ending in `<marker><code>`; an absent marker means the command
+    was cut off (exit code 255, as adb itself reports a lost shell)."""
+    text = raw.replace(b"\r\n", b"\n")   # pre-7 adbd runs commands on a pty, which turns \n into \r\n
+    found = re.search(re.escape(marker.encode()) + rb"(\d+)\n?$", text)
+    if found is None:
+        return 255, text, b""
+    return int(found.group(1)), text[:found.start()], b""
+
+
 class AdbDevice:
     """Implements the Device protocol through an adb server (adbutils for the transport)."""
 
@@ -57,6 +72,7 @@ class AdbDevice:
         self.server = server
         self.serial = serial
         self._dirs_made: set[str] = set()
+        self._shell_v2: bool | None = None    # asked once: does this phone's adbd speak shell protocol v2?
         self.info: DeviceInfo = info or DeviceInfo(serial=serial, kind="adb", model="")
 
     @property
@@ -107,11 +123,18 @@ class AdbDevice:
         command = " ".join(shlex.quote(str(arg)) for arg in argv)
         limit = SHELL_TIMEOUT_S if timeout is None else timeout
         stage = f"shell {posixpath.basename(str(argv[0]))}"
+        v2 = self.speaks_shell_v2(stage)
         conn = self._open(stage, min(limit, STALL_TIMEOUT_S))
         try:
-            conn.send_command(f"shell,v2,raw:{command}")
-            conn.check_okay()
-            code, out, err = shell_v2(conn.conn, time.monotonic() + limit)
+            if v2:
+                conn.send_command(f"shell,v2,raw:{command}")
+                conn.check_okay()
+                code, out, err = shell_v2(conn.conn, time.monotonic() + limit)
+            else:
+                marker = f"__devlab_exit_{secrets.token_hex(4)}__"
+                conn.send_command(f"shell:{command}; echo {marker}$?")
+                conn.check_okay()
+                code, out, err = _split_v1(shell_v1(conn.conn, time.monotonic() + limit), marker)
         except TransportLost as exc:
             raise DeviceError(f"`{argv[0]}` stopped: {exc} (limit {limit:g} s)", _FIX_LOST if "timeout" not in str(exc)
                               else "raise the timeout, or check the device is not hung", device=self.label,
@@ -122,6 +145,19 @@ class AdbDevice:
             conn.close()
         return ShellResult(tuple(str(a) for a in argv), code, out.decode("utf-8", "replace"),
                            err.decode("utf-8", "replace"))
+
+    def speaks_shell_v2(self, stage: str = "features") -> bool:
+        """Whether this phone's adbd has the `shell_v2` feature (asked once per AdbDevice)."""
+        if self._shell_v2 is None:
+            try:
+                features = self.server.call(lambda client: client.device(self.serial).get_features(),
+                                            stage=stage, device=self.label, serial=self.serial)
+            except adbutils.AdbError as exc:   # AdbTimeout is an AdbError too
+                raise DeviceError(f"not reachable through the adb server at {self.server.address} ({exc})",
+                                  "run `devlab devices` to see what is attached", device=self.label,
+                                  stage=stage) from None
+            self._shell_v2 = "shell_v2" in str(features).split(",")
+        return self._shell_v2
 
     def _checked(self, argv: list[str], stage: str, timeout: float | None = None) -> ShellResult:
         result = self.shell(argv, timeout)

@@ -1,4 +1,5 @@
-"""The adb sync v1 service (STAT, SEND, RECV) and the shell v2 service on an open adb transport, with timeouts.
+"""The adb sync v1 service (STAT, SEND, RECV) and the shell services (v2, and v1 for Android < 7) on an open adb
+transport, with timeouts.
 
 Why not adbutils' own sync/shell: its push sends 4 KiB chunks with no timeout and its shell timeout is per read; here
 every socket operation has a stall timeout, pushes send 64 KiB DATA packets (the protocol's maximum), and every
@@ -153,3 +154,23 @@ def shell_v2(sock: socket.socket, deadline: float) -> tuple[int, bytes, bytes]:
             stderr += data
         elif kind == 3:
             return (data[0] if data else 255), bytes(stdout), bytes(stderr)
+
+
+def shell_v1(sock: socket.socket, deadline: float) -> bytes:
+    """Read a shell v1 stream until the device closes it: stdout and stderr as one stream, no exit code (the caller
+    appends an `echo` of `$?` to its command). Raises TransportLost on timeout."""
+    output = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TransportLost("the command did not finish before the timeout", len(output))
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(1 << 16)
+        except socket.timeout:
+            raise TransportLost("the command did not finish before the timeout", len(output)) from None
+        except OSError as exc:
+            raise TransportLost(f"connection broke: {exc.strerror or exc}", len(output)) from None
+        if not chunk:
+            return bytes(output)
+        output += chunk

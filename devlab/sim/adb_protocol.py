@@ -58,11 +58,11 @@ def pack_message(command: int, arg0: int, arg1: int, data: bytes = b"") -> bytes
     return pack_header(command, arg0, arg1, len(data)) + data
 
 
-def banner(name: str, model: str, device: str) -> bytes:
-    """The CNXN payload a phone sends: identity props the adb server shows in `adb devices -l`."""
-    features = ",".join(DEVICE_FEATURES)
-    return (f"device::ro.product.name={name};ro.product.model={model};ro.product.device={device};"
-            f"features={features}").encode()
+def banner(name: str, model: str, device: str, features: tuple[str, ...] = DEVICE_FEATURES) -> bytes:
+    """The CNXN payload a phone sends: identity props the adb server shows in `adb devices -l`, then the features
+    (adbd before Android 7 sent none)."""
+    text = f"device::ro.product.name={name};ro.product.model={model};ro.product.device={device};"
+    return (text + f"features={','.join(features)}" if features else text).encode()
 
 
 # Shell protocol v2 packet ids: `[id u8][len u32 LE][data]`.

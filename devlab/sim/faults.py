@@ -13,6 +13,9 @@ Keys (`devlab.fault.<key>`):
 - `hang=<command>`: running `<command>` (its name, e.g. `benchmark_model`) blocks until the fault is cleared or
   the stream is closed; then it exits 137 as if killed.
 - `offline=1`: every connection is closed and new ones are closed at once, until the fault is cleared.
+- `no_shell_v2=1`: adbd as on Android < 7: no `shell_v2` feature in the banner (read by the adb server when it
+  connects, so set it at start), `shell,v2` services refused, and `shell:` output through a pty (`\n` -> `\r\n`,
+  stderr mixed into stdout).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ PREFIX = "devlab.fault."
 DROP_AFTER_BYTES = PREFIX + "drop_after_bytes"
 HANG = PREFIX + "hang"
 OFFLINE = PREFIX + "offline"
-KNOWN = ("drop_after_bytes", "hang", "offline")
+NO_SHELL_V2 = PREFIX + "no_shell_v2"
+KNOWN = ("drop_after_bytes", "hang", "offline", "no_shell_v2")
+
+
+def is_set(value: str) -> bool:
+    return value not in ("", "0")
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

@@ -159,7 +159,7 @@ class Connection:
     def _handle(self, header: P.Header, data: bytes) -> None:
         if header.command == P.A_CNXN:
             self.max_payload = max(4096, min(P.DEVICE_MAX_DATA, header.arg1 or P.DEVICE_MAX_DATA))
-            self.send(P.pack_message(P.A_CNXN, P.A_VERSION, P.DEVICE_MAX_DATA, self.server.banner))
+            self.send(P.pack_message(P.A_CNXN, P.A_VERSION, P.DEVICE_MAX_DATA, self.server.banner()))
         elif header.command == P.A_OPEN:
             self._open(header.arg0, data.rstrip(b"\0").decode(errors="replace"))
         elif header.command == P.A_OKAY:
@@ -187,7 +187,7 @@ class Connection:
 
     def _open(self, remote_id: int, service: str) -> None:
         from devlab.sim.services import find_service
-        handler = find_service(service)
+        handler = find_service(service, legacy_shell=self.server.legacy_shell)
         if handler is None:
             self.send(P.pack_message(P.A_CLSE, 0, remote_id))  # refuse: CLSE without OKAY (spec)
             return
@@ -221,8 +221,6 @@ class SimServer:
         self.port = port
         self.device = DeviceState(profile, FsSandbox(root),
                                   default_time_scale() if time_scale is None else time_scale)
-        self.banner = P.banner(profile.prop("ro.product.name"), profile.prop("ro.product.model"),
-                               profile.prop("ro.product.device"))
         self.control_file = control_file
         self._control_mtime: float | None = None
         self._connections: set[Connection] = set()
@@ -235,6 +233,16 @@ class SimServer:
         populate(self.device)
         for key, value in (fault_props or {}).items():
             self.device.setprop(key, value)
+
+    @property
+    def legacy_shell(self) -> bool:
+        return faults.is_set(self.device.getprop(faults.NO_SHELL_V2))
+
+    def banner(self) -> bytes:
+        props = self.profile
+        features = () if self.legacy_shell else P.DEVICE_FEATURES
+        return P.banner(props.prop("ro.product.name"), props.prop("ro.product.model"), props.prop("ro.product.device"),
+                        features)
 
     @property
     def serial(self) -> str:

@@ -17,13 +17,14 @@ _U32 = struct.Struct("<I")
 _SYNC_CHUNK = 64 * 1024
 
 
-def find_service(service: str) -> Handler | None:
+def find_service(service: str, legacy_shell: bool = False) -> Handler | None:
+    """The handler of an adb service; `legacy_shell`: adbd as before Android 7 (only `shell:`, on a pty)."""
     if service.startswith("shell") and ":" in service:
         options, _, command = service.partition(":")
-        if options.split(",")[0] != "shell":
+        if options.split(",")[0] != "shell" or (legacy_shell and options != "shell"):
             return None
         v2 = "v2" in options.split(",")[1:]
-        return lambda stream, device: run_shell(stream, device, command, v2)
+        return lambda stream, device: run_shell(stream, device, command, v2, pty=legacy_shell)
     if service.startswith("exec:"):
         return lambda stream, device: run_shell(stream, device, service[5:], False)
     if service == "sync:":
@@ -33,13 +34,15 @@ def find_service(service: str) -> Handler | None:
 
 # ------------------------------------------------------------------------------------------------------------ shell
 class _Out:
-    def __init__(self, stream: Stream, packet_id: int | None) -> None:
-        self.stream, self.packet_id = stream, packet_id
+    def __init__(self, stream: Stream, packet_id: int | None, pty: bool = False) -> None:
+        self.stream, self.packet_id, self.pty = stream, packet_id, pty
 
     def write(self, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         if not raw:
             return
+        if self.pty:   # a pty's line discipline (onlcr) sends every \n as \r\n
+            raw = raw.replace(b"\n", b"\r\n")
         if self.packet_id is None:
             self.stream.write(raw)
             return
@@ -71,12 +74,12 @@ class _V2Stdin:
         return bytes(self.data)
 
 
-def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool) -> None:
+def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool, pty: bool = False) -> None:
     cancelled = threading.Event()
     watcher = threading.Thread(target=lambda: (stream.closed.wait(), cancelled.set()), daemon=True)
     watcher.start()
-    stdout = _Out(stream, P.SHELL_STDOUT if v2 else None)
-    stderr = _Out(stream, P.SHELL_STDERR if v2 else None)
+    stdout = _Out(stream, P.SHELL_STDOUT if v2 else None, pty)
+    stderr = _Out(stream, P.SHELL_STDERR if v2 else None, pty)
     shell = Shell(device, cancelled=cancelled)
     if v2:
         stdin = _V2Stdin(stream)
