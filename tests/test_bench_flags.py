@@ -53,6 +53,7 @@ def test_fp16_allows_precision_loss():
     ({"enable_op_profiling": True, "op_profiling_output_mode": "csv"}, "needs an output file"),
     ({"delegate_serialize_dir": "/data/local/tmp/c"}, "both a directory and a token"),
     ({"delegate_serialize_dir": "/d", "delegate_serialize_token": "a b;rm"}, "token"),
+    ({"delegate_serialize_dir": "cache", "delegate_serialize_token": "abc"}, "absolute device path"),
     ({"taskset_mask": "f0; reboot"}, "taskset"),
     ({"taskset_mask": "0"}, "taskset"),
     ({"graph": "a\nb"}, "graph"),

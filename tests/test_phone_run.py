@@ -126,3 +126,20 @@ def test_device_dropping_mid_run_keeps_what_finished(cli_env, other_phone, tmp_p
     on_disk = json.loads((outcome.run_dir / "run.json").read_text())
     assert [v["status"] for v in on_disk["variants"]] == ["ok", "failed"]
     assert (outcome.run_dir / first.logs["clean"]).is_file()
+
+
+def test_delegate_serialize_dir_is_created_so_the_second_run_starts_from_the_cache(cli_env, sim_phone, tmp_path,
+                                                                                   real_fixtures):
+    folder = "/data/local/tmp/devlab/gpu cache; $(id)"     # created on the phone, never read by a shell
+    args = ("run", "--device", "s23", "--model", str(real_fixtures / MODEL), "--variants", "as-is",
+            "--accelerator", "gpu", "--delegate-serialize-dir", folder, "--no-trace", *QUICK, "--json")
+    inits = []
+    for _ in range(2):
+        result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
+        assert result.exit_code == 0, result.stderr
+        (row,) = json.loads(result.stdout)["variants"]
+        assert row["status"] == "ok", row["error"]
+        inits.append(row["timing"]["init_ms"])
+    assert sim_phone.server.device.fs.resolve(folder, "/").is_dir()
+    # the simulated delegate compiles its GPU programs on the first run and reads them back on the second
+    assert inits[1] < inits[0]

@@ -85,6 +85,10 @@ def validate(options: BenchmarkOptions) -> None:
     if bool(options.delegate_serialize_dir) != bool(options.delegate_serialize_token):
         _fail("delegate serialization needs both a directory and a token",
               "pass both --delegate-serialize-dir and --delegate-serialize-token (the model's hash works)")
+    folder = options.delegate_serialize_dir
+    if folder and (not folder.startswith("/") or "\n" in folder or "\x00" in folder):
+        _fail(f"delegate serialize dir {folder!r} is not an absolute device path on one line",
+              "pass e.g. --delegate-serialize-dir /data/local/tmp/devlab/gpu-cache")
     if options.delegate_serialize_token and not _TOKEN.match(options.delegate_serialize_token):
         _fail(f"serialize token {options.delegate_serialize_token!r} has characters other than A-Z a-z 0-9 _ . -",
               "use the model's sha256 as the token")

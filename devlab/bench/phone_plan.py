@@ -264,6 +264,12 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
     notes: list[str] = []
     if device.info.simulated:
         notes.append("SIMULATED phone: every timing comes from the simulator's cost model, not from a phone")
+    if options.delegate_serialize_dir and "gpu" in options.accelerators:
+        # the GPU delegate writes its cache only into a folder that exists; a missing one silently costs the cache
+        try:
+            device.mkdir(options.delegate_serialize_dir)
+        except DevlabError as exc:
+            notes.append(f"GPU delegate cache folder not created, runs go on without it: {exc.one_line()}")
     for variant in manifest.variants:
         remote = variant_remote_path(manifest.model.name, variant)
         push_error: str | None = None
