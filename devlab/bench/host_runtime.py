@@ -20,6 +20,7 @@ from devlab.bench.stats import LatencyStats
 from devlab.errors import ModelError, ToolError, UsageError
 from devlab.native_output import captured_native_output
 from devlab.provenance import MEASURED
+from devlab.random_inputs import random_input
 
 Accelerator = Literal["cpu", "gpu"]
 NO_GPU_MARKERS = ("No adapters found", "Failed to initialize WebGPU", "Couldn't load Vulkan",
@@ -147,17 +148,8 @@ def _buffers(model, seed: int):
     rng = np.random.default_rng(seed)
     for buffer, name in zip(inputs, signatures[key]["inputs"]):
         spec = details[name]
-        buffer.write(random_tensor(rng, tuple(spec["shape"]), np.dtype(spec["dtype"])))
+        buffer.write(random_input(rng, tuple(spec["shape"]), np.dtype(spec["dtype"])))
     return inputs, outputs
-
-
-def random_tensor(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.floating):
-        return rng.standard_normal(shape).astype(dtype)
-    if np.issubdtype(dtype, np.bool_):
-        return rng.integers(0, 2, shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -8), min(info.max, 8), shape).astype(dtype)
 
 
 def _first_error_line(text: str) -> str:

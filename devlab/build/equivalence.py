@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from devlab.errors import ModelError
+from devlab.random_inputs import random_input
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def check_equivalence(reference: Path, candidate: Path, *, seed: int = 0, sample
     max_abs = 0.0
     max_rel = 0.0
     for _ in range(samples):
-        feeds = [_random_input(rng, detail) for detail in ref_inputs]
+        feeds = [random_input(rng, tuple(int(d) for d in detail["shape"]), detail["dtype"]) for detail in ref_inputs]
         ref_out = _run(ref, ref_inputs, feeds)
         cand_out = _run(cand, cand_inputs, feeds)
         for expected, got in zip(ref_out, cand_out):
@@ -99,14 +100,6 @@ def _interpreter(path: Path):  # -> ai_edge_litert.interpreter.Interpreter
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"LiteRT cannot load {path}: {exc}", "rebuild the variant") from None
     return interpreter
-
-
-def _random_input(rng: np.random.Generator, detail: dict) -> np.ndarray:
-    shape = tuple(int(d) for d in detail["shape"])
-    dtype = np.dtype(detail["dtype"])
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(0, 100, size=shape).astype(dtype)  # token ids / indices: small non-negative
-    return rng.standard_normal(shape).astype(dtype)
 
 
 def _by_name(details: list[dict]) -> list[dict]:
