@@ -35,7 +35,7 @@ def start(
     foreground: bool = typer.Option(False, "--foreground", help="Serve in this process until Ctrl-C."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale",
                                                help="Multiply simulated benchmark time by this before sleeping."),
-    fault: list[str] = typer.Option([], "--fault", help="Fault to inject, KEY=VALUE (drop_after_bytes, hang, offline)."),
+    fault: list[str] = typer.Option([], "--fault", help=f"Fault to inject, KEY=VALUE ({', '.join(faults.KNOWN)})."),
     json_out: bool = typer.Option(False, "--json", help="Print the phone's record as JSON on stdout."),
 ) -> None:
     """Start a simulated phone; prints its serial (connect it with `adb connect <serial>`)."""

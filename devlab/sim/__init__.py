@@ -10,7 +10,7 @@ Modules (one job each):
   deterministic cost model; commands/benchmark_model: the simulated classic benchmark_model (GPU kernel id
   CONTRACT in its docstring); bench_flags / bench_tables: its flags and op-profile tables; timeline: SimEvents for
   the simulated perfetto.
-- faults: fault injection (drop_after_bytes, hang, offline); daemon + __main__: run phones as processes
+- faults: fault injection (drop_after_bytes, hang, offline, no_shell_v2); daemon + __main__: run phones as processes
   (`devlab sim start|stop|list|fault`, devlab/cli/sim_cmd.py).
 
 In-process use (tests): `SimServer(get_profile("s23"), port, root=dir, time_scale=0.01).start()`, then
