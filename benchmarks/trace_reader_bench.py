@@ -4,7 +4,7 @@
 
 Generates a trace with perfetto's real protos (ATrace slices of a benchmark thread, sched switches, GPU frequency,
 GPU render stages), then, each in a fresh subprocess so peak RSS is per task: raw decode (`Trace.ParseFromString`
-of the whole file, upb) and `devlab.trace.summary.analyze`, alternating, `--repeat` times each, timing only the
+of the whole file, upb) and `devlab.trace.analysis.analyze`, alternating, `--repeat` times each, timing only the
 work (imports come first); the fastest run of each counts. Prints speeds, the ratio (goal >= 0.5x raw) and peak
 memory against the file size (goal <= 2x).
 """
@@ -28,7 +28,7 @@ import json, resource, sys, time
 mode, path = sys.argv[1], sys.argv[2]
 # imports first, so both sides time only the work on the file
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 start = time.perf_counter()
 if mode == "raw":
     with open(path, "rb") as f:

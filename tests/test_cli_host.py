@@ -139,7 +139,7 @@ def test_devices_lists_the_host(tmp_path: Path) -> None:
 
 
 def test_host_run_writes_a_perfetto_trace_of_every_timed_inference(host_run: tuple[Path, CliResult]) -> None:
-    from devlab.trace.summary import analyze
+    from devlab.trace.analysis import analyze
     workdir, result = host_run
     record = json.loads(result.stdout)
     ok_rows = [v for v in record["variants"] if v["status"] == "ok"]

@@ -20,7 +20,7 @@ from devlab.build.tflite_graph import read_tflite
 from devlab.config import load_config
 from devlab.errors import DevlabError
 from devlab.trace.config import parse_config
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -25,7 +25,7 @@ from devlab.runner import RunRequest, run
 from devlab.sim.costmodel import plan_costs
 from devlab.sim.profiles import get_profile
 from devlab.trace.record import TRACE_PROP
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 from sim_fixtures import adb_server, free_port, sim_phone  # noqa: F401  (fixtures)
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())

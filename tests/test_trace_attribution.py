@@ -10,7 +10,7 @@ from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import read_tflite
 from devlab.errors import UsageError
 from devlab.trace.attribution import COPY_SYNC, UNATTRIBUTED, attribute
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 from devlab.trace.writer import TraceWriter
 
 MS = 1_000_000

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracePacket
 
 from devlab.trace import fastscan
 from devlab.trace.reader import TraceReader
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 from devlab.trace.writer import TraceWriter
 
 pytestmark = pytest.mark.skipif(not fastscan.available(), reason="the C scanner is not built here (no compiler)")
@@ -115,7 +115,7 @@ _FUZZ = r"""
 import random, sys, tempfile
 from pathlib import Path
 from devlab.errors import ParseError
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 rounds = int(sys.argv[1])
 rng = random.Random(1234)
 with tempfile.TemporaryDirectory() as tmp:

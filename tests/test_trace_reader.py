@@ -10,7 +10,7 @@ from devlab.errors import ParseError
 from devlab.trace.config import build_config, parse_config
 from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.records import CounterSample, GpuStage, Slice
-from devlab.trace.summary import analyze
+from devlab.trace.analysis import analyze
 from devlab.trace.writer import TraceWriter
 
 TRACES = "traces"
@@ -19,7 +19,7 @@ MS = 1_000_000
 
 def test_backend_is_upb() -> None:
     assert protobuf_backend() == "upb"
-    assert analyze.__module__ == "devlab.trace.summary"
+    assert analyze.__module__ == "devlab.trace.analysis"
 
 
 def _write_known_trace(path: Path) -> None:

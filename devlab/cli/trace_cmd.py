@@ -13,7 +13,8 @@ import typer
 from devlab.cli import common
 from devlab.errors import UsageError
 from devlab.trace.config import TraceOptions, build_config, parse_query_output
-from devlab.trace.summary import TraceSummary, analyze
+from devlab.trace.analysis import analyze
+from devlab.trace.summary import TraceSummary
 
 app = typer.Typer(help="Perfetto traces: config, record, analyze, open.", no_args_is_help=True)
 

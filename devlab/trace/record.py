@@ -16,7 +16,8 @@ from pathlib import Path
 from devlab.devices.base import Device, ShellResult
 from devlab.errors import DevlabError, ToolError
 from devlab.trace.config import TraceOptions, build_config, parse_query_output
-from devlab.trace.summary import TraceSummary, analyze
+from devlab.trace.analysis import analyze
+from devlab.trace.summary import TraceSummary
 
 TRACE_PROP = "debug.tflite.trace"
 CONFIG_DIR = "/data/misc/perfetto-configs"

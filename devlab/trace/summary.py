@@ -1,4 +1,5 @@
-"""`analyze(path) -> TraceSummary`: a trace boiled down to aggregates while streaming (bounded memory).
+"""TraceSummary: a trace boiled down to aggregates while streaming (bounded memory), and the SummaryBuilder that
+every backend feeds (devlab/trace/analysis.py picks the backend).
 
 `TraceSummary.to_json()` is a public contract (`devlab trace analyze --json`): packets, duration_ms, processes,
 threads, slices, counters, gpu_render_stages, errors, plus sched, config and backend.
@@ -6,7 +7,6 @@ threads, slices, counters, gpu_render_stages, errors, plus sched, config and bac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +14,6 @@ from typing import Any
 
 from devlab.bench.stats import percentile
 from devlab.trace import fastscan
-from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.records import (ConfigSeen, CounterSample, GpuStage, Problem, ProcessName, Record, SchedSwitch,
                                   Slice, ThreadName)
 
@@ -325,23 +324,6 @@ class SummaryBuilder:
                                  key=lambda t: t[1])),
             slices=_durations(self.slices), counters=counters, gpu_render_stages=_durations(self.stages),
             sched=sched, errors=tuple(self.errors))
-
-
-def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
-    """Summarize a trace file. Uses trace_processor when a binary is given (argument or DEVLAB_TRACE_PROCESSOR),
-    else the built-in streaming reader."""
-    # "" asks for the built-in reader even when DEVLAB_TRACE_PROCESSOR is set
-    binary = trace_processor if trace_processor is not None else os.environ.get("DEVLAB_TRACE_PROCESSOR")
-    if binary:
-        from devlab.trace.tp_backend import analyze_with_trace_processor
-        return analyze_with_trace_processor(Path(path), Path(binary))
-    reader = TraceReader(Path(path))
-    builder = SummaryBuilder()
-    reader.read_into(builder)  # the fast path: findings go straight into the aggregates, no record objects
-    span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
-    scanner = " + C scanner" if reader.fast else ""  # which path ran: the results are the same either way
-    return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()}{scanner})",
-                         packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
 
 
 def _add_duration(table: dict[str, "_DurationStats"], name: str, dur_ns: int) -> None:
