@@ -8,7 +8,6 @@ host's OKAY before the next one, as the protocol requires.
 
 from __future__ import annotations
 
-import queue
 import socket
 import threading
 import time
@@ -19,79 +18,11 @@ from devlab.sim import adb_protocol as P
 from devlab.sim import faults
 from devlab.sim.fs import FsSandbox
 from devlab.sim.profiles import Profile
+from devlab.sim.services import find_service
 from devlab.sim.state import DeviceState, default_time_scale
+from devlab.sim.streams import Stream, StreamClosed
 
 RESERVED_PORTS = range(5555, 5586)  # the adb server probes these as emulators (spec)
-
-
-class StreamClosed(Exception):
-    pass
-
-
-class Stream:
-    def __init__(self, conn: "Connection", local_id: int, remote_id: int) -> None:
-        self.conn = conn
-        self.local_id = local_id
-        self.remote_id = remote_id
-        self.inbox: "queue.Queue[bytes | None]" = queue.Queue()
-        self.acked = threading.Event()
-        self.acked.set()
-        self.closed = threading.Event()  # set when either side closed it or the connection died
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        step = self.conn.max_payload
-        for start in range(0, len(view), step):
-            while not self.acked.wait(0.5):
-                if self.closed.is_set():
-                    raise StreamClosed()
-            if self.closed.is_set():
-                raise StreamClosed()
-            self.acked.clear()
-            chunk = view[start:start + step]
-            self.conn.count_payload(len(chunk))
-            self.conn.send_parts(P.pack_header(P.A_WRTE, self.local_id, self.remote_id, len(chunk)), chunk)
-
-    def read(self) -> bytes:
-        """Next chunk the host wrote; b"" once the stream is closed."""
-        item = self.inbox.get()
-        if item is None:
-            self.inbox.put(None)  # keep EOF visible to later readers
-            return b""
-        return item
-
-    def close(self) -> None:
-        if not self.closed.is_set():
-            self.closed.set()
-            self.conn.forget(self.local_id)
-            try:
-                self.conn.send(P.pack_message(P.A_CLSE, self.local_id, self.remote_id))
-            except OSError:
-                pass
-        self.inbox.put(None)
-
-    def peer_closed(self) -> None:
-        self.closed.set()
-        self.acked.set()
-        self.inbox.put(None)
-
-
-class StreamReader:
-    """Exact-size reads over a stream's WRTE chunks (the sync protocol is length-prefixed)."""
-
-    def __init__(self, stream: Stream) -> None:
-        self.stream = stream
-        self.buffer = bytearray()
-
-    def read_exact(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.stream.read()
-            if not chunk:
-                raise StreamClosed()
-            self.buffer += chunk
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
 
 
 class Connection:
@@ -186,7 +117,6 @@ class Connection:
             return self._streams.get(local_id)
 
     def _open(self, remote_id: int, service: str) -> None:
-        from devlab.sim.services import find_service
         handler = find_service(service, legacy_shell=self.server.legacy_shell)
         if handler is None:
             self.send(P.pack_message(P.A_CLSE, 0, remote_id))  # refuse: CLSE without OKAY (spec)

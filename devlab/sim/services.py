@@ -8,7 +8,7 @@ import threading
 from typing import Callable
 
 from devlab.sim import adb_protocol as P
-from devlab.sim.server import Stream, StreamReader
+from devlab.sim.streams import Stream, StreamReader
 from devlab.sim.shell import Shell
 from devlab.sim.state import DeviceState
 
