@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from devlab.sim import adb_protocol as P
 
-if TYPE_CHECKING:   # the connection owns its streams; a stream only calls back into it
-    from devlab.sim.server import Connection
+
+class Connection(Protocol):
+    """What a stream needs of the adb connection that owns it (devlab/sim/server.py's Connection)."""
+
+    max_payload: int
+
+    def send(self, data: bytes) -> None: ...
+    def send_parts(self, header: bytes, payload: memoryview) -> None: ...
+    def count_payload(self, size: int) -> None: ...
+    def forget(self, local_id: int) -> None: ...
 
 
 class StreamClosed(Exception):
@@ -19,7 +27,7 @@ class StreamClosed(Exception):
 
 
 class Stream:
-    def __init__(self, conn: "Connection", local_id: int, remote_id: int) -> None:
+    def __init__(self, conn: Connection, local_id: int, remote_id: int) -> None:
         self.conn = conn
         self.local_id = local_id
         self.remote_id = remote_id
