@@ -81,11 +81,12 @@ def build(out_dir: Path, models: list[str]) -> None:
 
 def build_full(out_dir: Path, variant: str) -> None:
     """One variant of the full-size SD 1.4 UNet with constant weights, written gzip-compressed (constant weights
-    shrink ~1000x) with its prediction in predictions-<model>__<variant>.json. One variant per process: the fp32
-    model is 3.4 GB and the converter holds several copies."""
+    shrink ~1000x) with its prediction in predictions-<model>__<variant>.json. Converted through
+    devlab.build.constant_weights (weights stay splat constants until the flatbuffer is written: peak ~11 GB for
+    fp32, ~18 GB for the fp16 `gpu` variant on this machine); one variant per process."""
     import gzip
 
-    from devlab.build.convert import convert_keras
+    from devlab.build.constant_weights import convert_keras_constant_weights
     from devlab.build.gpu_compat import plan_gpu_delegation
     from devlab.build.rewrites import graph_options_for
     from devlab.build.tflite_graph import read_tflite
@@ -94,7 +95,7 @@ def build_full(out_dir: Path, variant: str) -> None:
     recipes, quantization = VARIANTS[variant]
     keras_model = build_sd_unet(graph_options_for(recipes), None, SD14_FULL)
     params = int(keras_model.count_params())
-    data = convert_keras(keras_model, quantization).data
+    data = convert_keras_constant_weights(keras_model, quantization).data
     del keras_model
     name = f"{FULL_UNET}__{variant}.tflite"
     plan = plan_gpu_delegation(read_tflite(data))
@@ -105,6 +106,7 @@ def build_full(out_dir: Path, variant: str) -> None:
                          "parameters": params, "bytes": len(data), "gpu_only": True,
                          "ops": plan.ops_on_gpu + plan.ops_on_cpu, **plan.to_json()}}
     (out_dir / f"predictions-{name}.json").write_text(json.dumps(prediction, indent=1))
+    print(f"{name}.gz: {(out_dir / f'{name}.gz').stat().st_size} bytes compressed", flush=True)
     print(f"{name}: {params} parameters, {len(data)} bytes, predicted {plan.ops_on_gpu} GPU / {plan.ops_on_cpu} CPU",
           flush=True)
 

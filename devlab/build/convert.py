@@ -36,16 +36,17 @@ def load_keras_model(source: ModelSource):
 def convert_keras(model, quantization: Quantization) -> Converted:
     import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return _run_converter(converter, quantization, tf.__version__)
+    return run_converter(converter, quantization, tf.__version__)
 
 
 def convert_saved_model(path: Path, quantization: Quantization) -> Converted:
     import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
-    return _run_converter(converter, quantization, tf.__version__)
+    return run_converter(converter, quantization, tf.__version__)
 
 
-def _run_converter(converter, quantization: Quantization, tf_version: str) -> Converted:
+def run_converter(converter, quantization: Quantization, tf_version: str) -> Converted:
+    """Apply the quantization recipe to a prepared tf.lite.TFLiteConverter and run it, its chatter captured."""
     import tensorflow as tf
     if quantization == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

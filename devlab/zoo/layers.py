@@ -293,24 +293,29 @@ def seed_weights(model: keras.Model, seed: int) -> keras.Model:
     return model
 
 
+def fill_value(index: int, path: str, shape: tuple[int, ...]) -> float:
+    """The one value weight number `index` is filled with in timing-only builds: kernels ~1/fan_in, scales ~1,
+    offsets ~0.01, a little different per weight (so the converter cannot merge equal constants into one shared
+    buffer, which a trained model would not have either). Keeps activations finite through a deep UNet."""
+    name = path.lower().rsplit("/", 1)[-1]
+    step = 1.0 + 0.002 * index
+    if "gamma" in name or "moving_variance" in name:
+        return step
+    if "beta" in name or "bias" in name or "moving_mean" in name:
+        return 0.01 * step
+    fan_in = math.prod(shape[:-1]) if len(shape) > 1 else (shape[0] if shape else 1)
+    return step / max(1, fan_in)
+
+
 def constant_weights(model: keras.Model) -> keras.Model:
-    """Fill each weight with one value (kernels ~1/fan_in, scales ~1, offsets ~0.01), a little different per weight.
+    """Fill each weight with its `fill_value`.
 
     For timing-only builds of big models: GPU time does not depend on the values, such a .tflite compresses to
-    almost nothing, and no random draw of ~10^9 numbers is needed. Values differ per weight so the converter
-    cannot merge equal constants into one shared buffer, which a trained model would not have either.
+    almost nothing, and no random draw of ~10^9 numbers is needed.
     """
     import numpy as np
 
     for index, weight in enumerate(model.weights):
         shape = tuple(int(d) for d in weight.shape)
-        name = weight.path.lower().rsplit("/", 1)[-1]
-        step = 1.0 + 0.002 * index
-        if "gamma" in name or "moving_variance" in name:
-            value = step
-        elif "beta" in name or "bias" in name or "moving_mean" in name:
-            value = 0.01 * step
-        else:
-            value = step / max(1, int(np.prod(shape[:-1])) if len(shape) > 1 else shape[0])
-        weight.assign(np.full(shape, value, dtype="float32"))
+        weight.assign(np.full(shape, fill_value(index, weight.path, shape), dtype="float32"))
     return model

@@ -1,0 +1,67 @@
+"""Timing-only builds with constant weights (devlab/build/constant_weights.py): the same graph as the regular
+conversion, every weight one fill value, finite outputs, and the gpu recipe still fully on the GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devlab.build.constant_weights import convert_keras_constant_weights
+from devlab.build.convert import convert_keras
+from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.rewrites import graph_options_for
+from devlab.build.tflite_graph import read_tflite
+from devlab.zoo import GraphOptions
+from devlab.zoo.layers import fill_value
+from devlab.zoo.sd_unet import UNetConfig, build_sd_unet
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def naive():
+    return build_sd_unet(GraphOptions(), 0, UNetConfig())
+
+
+def test_same_graph_and_size_as_the_regular_conversion(naive) -> None:
+    regular = read_tflite(convert_keras(naive, "none").data)
+    constant = read_tflite(convert_keras_constant_weights(naive, "none").data)
+    assert constant.op_histogram() == regular.op_histogram()
+    # every weight is written out in full (no two merged into one buffer): the file is as large as the real one
+    assert constant.size_bytes == pytest.approx(regular.size_bytes, rel=0.01)
+
+
+def test_every_weight_is_one_fill_and_the_outputs_stay_finite(naive) -> None:
+    import tensorflow as tf
+
+    data = convert_keras_constant_weights(naive, "none").data
+    constants = [t for t in read_tflite(data).tensors if t.is_constant]
+    interpreter = tf.lite.Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    fills, fill_bytes = set(), 0
+    for tensor in constants:
+        unique = np.unique(interpreter.get_tensor(tensor.index))
+        if unique.size == 1:
+            fills.add(float(unique[0]))
+            fill_bytes += tensor.buffer_bytes
+    # the weights are fills; what is not (e.g. the timestep embedding's frequency table) is a sliver of the bytes
+    assert fill_bytes > 0.99 * sum(t.buffer_bytes for t in constants)
+    assert len(fills) > 20    # distinct values per weight, not one shared buffer
+    rng = np.random.default_rng(0)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], rng.standard_normal(detail["shape"]).astype(detail["dtype"]))
+    interpreter.invoke()
+    for detail in interpreter.get_output_details():
+        assert np.isfinite(interpreter.get_tensor(detail["index"])).all()
+
+
+def test_the_gpu_recipe_with_constant_weights_stays_whole_on_the_gpu() -> None:
+    model = build_sd_unet(graph_options_for(["gpu"]), 0, UNetConfig())
+    plan = plan_gpu_delegation(read_tflite(convert_keras_constant_weights(model, "fp16").data))
+    assert plan.ops_on_cpu == 0 and plan.ops_on_gpu > 100
+
+
+def test_fill_values_are_about_one_over_fan_in_and_distinct() -> None:
+    assert fill_value(0, "conv/kernel", (3, 3, 320, 640)) == pytest.approx(1 / (3 * 3 * 320))
+    assert fill_value(0, "norm/gamma", (640,)) == 1.0 and fill_value(0, "norm/beta", (640,)) == 0.01
+    assert fill_value(1, "conv/kernel", (3, 3, 8, 8)) != fill_value(2, "conv/kernel", (3, 3, 8, 8))
