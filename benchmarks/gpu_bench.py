@@ -37,7 +37,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Full-size SD 1.4 UNet (SD14_FULL, constant weights): GPU only, a few runs (the naive one is seconds per run).
 FULL_UNET = "sd14-full"
-FULL_VARIANTS = ("fp32", "gpu")
+FULL_VARIANTS = ("fp32", "gpu-fp32", "gpu")
 # Extra bench-only size: the default sd-unet is tiny for a data-center GPU; this one has SD-like widths per pixel.
 MEDIUM_UNET = "sd-unet-m"
 
@@ -140,6 +140,7 @@ def measure(model_dir: Path, out_file: Path) -> None:
                                   "predicted": {k: predicted[k] for k in ("ops", "ops_on_gpu", "ops_on_cpu",
                                                                           "applied", "partitions", "cpu_ops")}}
         gpu_only = bool(predicted.get("gpu_only"))
+        native_logs: dict[str, str] = {}
         options = big if gpu_only else small
         for accelerator in ("gpu",) if gpu_only else ("gpu", "cpu"):
             try:
@@ -155,13 +156,15 @@ def measure(model_dir: Path, out_file: Path) -> None:
                                 "first_run_ms": result.first_run_ms, "threads": result.threads,
                                 "latency": latency, "samples_ms": list(result.latency.samples_ms),
                                 "log_lines": _delegate_lines(result.native_log)}
+            native_logs[accelerator] = result.native_log
             print(f"{name} {accelerator}: median {result.latency.median_ms:.3f} ms, min {result.latency.min_ms:.3f}"
                   f" (n={result.latency.count}), fully_accelerated={result.fully_accelerated}", flush=True)
         gpu = row.get("gpu", {})
         if isinstance(gpu, dict) and "log_lines" in gpu:
             # is_fully_accelerated() said True for graphs the delegate split (seen on sd-block fp32), so the
             # runtime's partition line is the evidence; no such line means the whole graph went to the GPU.
-            split = _runtime_split(gpu["log_lines"])
+            # Searched in the whole log: the kept lines stop at 80, and a long unsupported-op list fills them.
+            split = _runtime_split(native_logs["gpu"].splitlines())
             if split is None and not gpu["fully_accelerated"]:
                 # LiteRT logs the partition line once per process: without it there is no evidence.
                 row["prediction_agrees"] = None
