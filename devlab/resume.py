@@ -135,7 +135,8 @@ def _manifest(data: dict[str, Any], names: list[str], notes: list[str]) -> Manif
         source = resolve_model(str(source.path))
     specs = [s for s in parse_variants(",".join(data["settings"]["variants"]), source.kind) if s.name in names]
     manifest = build_variants(source, specs, default_build_dir(Path("."), source),
-                              seed=int(data["settings"].get("seed", 0)))
+                              seed=int(data["settings"].get("seed", 0)),
+                              constant_weights=bool(data["settings"].get("constant_weights", False)))
     for variant in manifest.variants:
         before = (build.get(variant.name) or {}).get("sha256")
         if before and before != variant.sha256:

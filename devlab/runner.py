@@ -37,6 +37,7 @@ class RunRequest:
     adb: AdbOptions = field(default_factory=AdbOptions)
     benchmark_model: str | None = None     # --benchmark-model (else env, else devlab.toml)
     lease_timeout_s: float = 0.0           # wait this long for a phone another devlab process holds, then fail
+    constant_weights: bool = False         # timing-only variants (devlab.build.constant_weights)
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,16 @@ class RunOutcome:
     record: RunRecord
 
 
+CONSTANT_WEIGHTS_RUN_NOTE = ("timing only: the variants were built with constant weights (--constant-weights); "
+                             "latencies are real, outputs are meaningless")
+
+
 def build_for_request(request: RunRequest, progress: ProgressSink) -> tuple[ModelSource, Manifest]:
     source = resolve_model(request.model)
     specs = parse_variants(request.variants, source.kind)
     progress.start("build", len(specs))
     manifest = build_variants(source, specs, default_build_dir(request.build_root, source), seed=request.seed,
+                              constant_weights=request.constant_weights,
                               progress=lambda name: progress.step("build", name))
     return source, manifest
 
@@ -88,7 +94,8 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         return RunRecord(
             run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
             tools=tools, settings=settings, variants=tuple(variants),
-            build={v.name: v.to_json() for v in manifest.variants}, notes=tuple(notes),
+            build={v.name: v.to_json() for v in manifest.variants},
+            notes=tuple(([CONSTANT_WEIGHTS_RUN_NOTE] if request.constant_weights else []) + notes),
         )
 
     finished: list[VariantRun] = []
@@ -127,7 +134,8 @@ def _settings(request: RunRequest, specs) -> dict[str, object]:
     bench = request.bench
     return {"variants": [s.name for s in specs], "accelerators": list(request.accelerators),
             "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "min_secs": bench.min_secs,
-            "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed}
+            "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed,
+            "constant_weights": request.constant_weights}
 
 
 def tool_versions() -> dict[str, object]:

@@ -65,3 +65,32 @@ def test_fill_values_are_about_one_over_fan_in_and_distinct() -> None:
     assert fill_value(0, "conv/kernel", (3, 3, 320, 640)) == pytest.approx(1 / (3 * 3 * 320))
     assert fill_value(0, "norm/gamma", (640,)) == 1.0 and fill_value(0, "norm/beta", (640,)) == 0.01
     assert fill_value(1, "conv/kernel", (3, 3, 8, 8)) != fill_value(2, "conv/kernel", (3, 3, 8, 8))
+
+
+def test_timing_only_zoo_model_and_non_keras_sources_are_usage_errors(tmp_path, real_fixtures) -> None:
+    from cli_helpers import run_devlab
+
+    result = run_devlab("build", "sd14-unet", "--variants", "gpu", cwd=tmp_path, timeout=120)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "sd14-unet has constant weights only" in result.stderr and "--constant-weights" in result.stderr
+    model = next((real_fixtures / "models").rglob("*.tflite"))
+    result = run_devlab("build", str(model), "--constant-weights", cwd=tmp_path, timeout=120)
+    assert result.exit_code == 2 and "needs a Keras model or a zoo name, not a tflite source" in result.stderr
+
+
+def test_a_constant_weights_run_says_timing_only_everywhere(tmp_path) -> None:
+    import json
+
+    from cli_helpers import run_devlab
+
+    result = run_devlab("run", "--model", "sd-unet", "--variants", "gpu", "--accelerator", "cpu", "--runs", "3",
+                        "--min-secs", "0", "--constant-weights", "--json", cwd=tmp_path, timeout=600)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["settings"]["constant_weights"] is True
+    assert any(note.startswith("timing only: the variants were built with constant weights") for note in record["notes"])
+    assert record["build"]["gpu"]["recipe"]["weights"].startswith("constant:")
+    (row,) = record["variants"]
+    assert row["status"] == "ok" and row["timing"]["source"] == "measured"
+    # the equivalence check compared the gpu variant with a constant-weight fp32 reference, not a random-weight one
+    assert record["build"]["gpu"]["equivalence"]["passed"] is True

@@ -47,3 +47,18 @@ def test_mobilenet_fp16_within_fp16_tolerance_and_a_tight_tolerance_fails(tmp_pa
     assert check_equivalence(reference, candidate, tolerance=tolerance_for(["fp16"])).passed
     strict = check_equivalence(reference, candidate, tolerance=Tolerance(0.0, 0.0))
     assert not strict.passed and strict.max_abs_error > 0  # fp16 weights do change the numbers
+
+
+def test_the_fp32_reference_follows_the_seed(tmp_path):
+    # without fp32 among the variants, equivalence needs a reference of its own: one built for another seed would
+    # compare different weights and fail a correct rewrite
+    from devlab.build.pipeline import REFERENCE_PREFIX, build_variants
+    from devlab.build.sources import resolve_model
+    from devlab.build.variants import parse_variants
+
+    source = resolve_model("sd-block")
+    for seed in (0, 1):
+        manifest = build_variants(source, parse_variants("groupnorm-4d", source.kind), tmp_path, seed=seed)
+        (variant,) = manifest.variants
+        assert variant.equivalence["passed"] and variant.equivalence["max_abs_error"] < 1e-3
+    assert len(list(tmp_path.glob(f"{REFERENCE_PREFIX}*.tflite"))) == 2

@@ -9,7 +9,8 @@ from devlab.zoo import DEFAULT_MODEL, ZOO, GraphOptions, get_zoo_model
 
 
 def test_registry_names_and_unknown_model():
-    assert set(ZOO) == {"sd-block", "sd-unet", "clip-text", "mobilenet-v2"} and DEFAULT_MODEL in ZOO
+    assert set(ZOO) == {"sd-block", "sd-unet", "sd14-unet", "clip-text", "mobilenet-v2"} and DEFAULT_MODEL in ZOO
+    assert [name for name, model in ZOO.items() if model.timing_only] == ["sd14-unet"]
     with pytest.raises(UsageError, match="sd-block"):
         get_zoo_model("sd-unnet")
 

@@ -21,14 +21,17 @@ from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
 from devlab.build.variants import VariantSpec
-from devlab.errors import ToolError
+from devlab.errors import ToolError, UsageError
 from devlab.native_output import captured_native_output
 from devlab.versions import package_version
 from devlab.fsutil import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
-REFERENCE_FILE = "_reference-fp32.tflite"
+REFERENCE_PREFIX = "_reference-fp32-"   # + the build key of an fp32 variant of the same source, seed and weights
+
+CONSTANT_WEIGHTS_NOTE = ("constant: every weight one fill value (timing only; outputs are meaningless, GPU time is "
+                         "that of trained weights)")
 
 Progress = Callable[[str], None]
 
@@ -73,10 +76,11 @@ def default_build_dir(root: Path, source: ModelSource) -> Path:
 
 
 def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path, *, seed: int = 0,
-                   progress: Progress = lambda _: None) -> Manifest:
+                   constant_weights: bool = False, progress: Progress = lambda _: None) -> Manifest:
+    """`constant_weights`: timing-only builds (devlab.build.constant_weights) for models too big to convert here."""
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_previous(out_dir / MANIFEST_NAME)
-    builder = _Builder(source, out_dir, seed)
+    builder = _Builder(source, out_dir, seed, constant_weights)
     built: list[BuiltVariant] = []
     reference_path: Path | None = None
     for spec in _reference_first(specs):
@@ -96,7 +100,7 @@ def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path,
             reference_path = path
         built.append(variant)
     if any(not v.equivalence and not spec.is_reference for v, spec in zip(built, _reference_first(specs))):
-        reference_path = reference_path or builder.reference(out_dir / REFERENCE_FILE)
+        reference_path = reference_path or builder.reference()
         built = [_with_equivalence(v, spec, reference_path, seed)
                  for v, spec in zip(built, _reference_first(specs))]
     ordered = [next(v for v in built if v.name == spec.name) for spec in specs]
@@ -124,10 +128,19 @@ def _fail_beyond_tolerance(variants: list[BuiltVariant]) -> None:
 class _Builder:
     """Turns a spec into .tflite bytes for one source; keeps the Keras model between variants."""
 
-    def __init__(self, source: ModelSource, out_dir: Path, seed: int) -> None:
+    def __init__(self, source: ModelSource, out_dir: Path, seed: int, constant_weights: bool = False) -> None:
+        if source.type == "zoo" and not constant_weights:
+            from devlab.zoo import get_zoo_model
+            if get_zoo_model(source.name).timing_only:
+                raise UsageError(f"{source.name} has constant weights only (timing-only, too big to convert the "
+                                 f"regular way on most machines)", "add --constant-weights")
+        if constant_weights and source.type not in ("zoo", "keras-file"):
+            raise UsageError(f"--constant-weights needs a Keras model or a zoo name, not a {source.type} source",
+                             "pass the .keras file (or drop --constant-weights)")
         self.source = source
         self.out_dir = out_dir
         self.seed = seed
+        self.constant_weights = constant_weights
         self.logs: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
         self._keras_cache: dict[tuple[str, ...], object] = {}
@@ -139,6 +152,7 @@ class _Builder:
             "tf": package_version("tensorflow") or "unknown",
             # fp16 files from before the post-conversion fixups must be rebuilt, not served from the cache
             **({"fixups": sorted(FIXUP_WHYS)} if spec.quantization == "fp16" else {}),
+            **({"weights": "constant"} if self.constant_weights else {}),
         }, sort_keys=True).encode())[:16]
 
     def recipe(self, spec: VariantSpec, converted: Converted) -> dict[str, object]:
@@ -149,6 +163,8 @@ class _Builder:
                                      "rewrites": [{"name": r, "why": whys.get(r, "")} for r in spec.rewrites]}
         if converted.fixups:
             recipe["fixups"] = list(converted.fixups)
+        if self.constant_weights:
+            recipe["weights"] = CONSTANT_WEIGHTS_NOTE
         if spec.name in self.warnings:
             recipe["warning"] = self.warnings[spec.name]
         return recipe
@@ -168,15 +184,24 @@ class _Builder:
         if self.source.type == "saved-model" and not spec.rewrites:
             assert self.source.path is not None
             return convert_saved_model(self.source.path, spec.quantization)
+        if self.constant_weights:
+            from devlab.build.constant_weights import convert_keras_constant_weights
+            return convert_keras_constant_weights(self._keras_model(spec.rewrites), spec.quantization)
         return convert_keras(self._keras_model(spec.rewrites), spec.quantization)
 
-    def reference(self, path: Path) -> Path:
+    def reference(self) -> Path:
+        """The fp32 file equivalence compares against when fp32 is not among the variants; named by its build key,
+        so another seed, source or weights never meets a stale one."""
+        spec = VariantSpec("fp32", "none")
+        path = self.out_dir / f"{REFERENCE_PREFIX}{self.key(spec)}.tflite"
         if not path.is_file():
-            atomic_write_bytes(path, self.convert(VariantSpec("fp32", "none")).data)
+            atomic_write_bytes(path, self.convert(spec).data)
         return path
 
     def _keras_model(self, rewrites: tuple[str, ...]):
         if rewrites not in self._keras_cache:
+            if self.constant_weights:
+                self._keras_cache.clear()   # timing-only builds are big models: hold one in memory at a time
             from devlab.build import rewrites as rewrite_registry
             if self.source.type == "zoo":
                 from devlab.zoo import get_zoo_model

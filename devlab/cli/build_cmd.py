@@ -22,6 +22,9 @@ def build_command(
     explain: bool = typer.Option(False, "--explain", help="Show, per variant, which ops would leave the GPU and why."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default models/build/<model>)."),
     seed: int = typer.Option(0, "--seed", help="Seed for zoo weights and equivalence inputs."),
+    constant_weights: bool = typer.Option(False, "--constant-weights",
+                                          help="Timing-only: every weight a constant fill, kept compact until the "
+                                               ".tflite is written (models too big to convert otherwise)."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout."),
 ) -> None:
     """Build optimized TFLite variants of a model, with a manifest entry per variant."""
@@ -35,7 +38,8 @@ def build_command(
     out_dir = out or default_build_dir(Path("."), source)
     with rich_progress() as progress:
         progress.start("build", len(specs))
-        manifest = build_variants(source, specs, out_dir, seed=seed, progress=lambda name: progress.step("build", name))
+        manifest = build_variants(source, specs, out_dir, seed=seed, constant_weights=constant_weights,
+                                  progress=lambda name: progress.step("build", name))
     if json_out:
         emit_json(manifest.to_json())
     console.print(manifest_table(manifest))

@@ -26,6 +26,8 @@ def run_command(
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: the runtime decides)."),
     out: Path = typer.Option(Path("traces"), "--out", help="Root folder for run folders."),
     seed: int = typer.Option(0, "--seed"),
+    constant_weights: bool = typer.Option(False, "--constant-weights",
+                                          help="Timing-only variants: every weight a constant (big models)."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
     gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="Phone: fp16 or fp32 (GPU delegate)."),
@@ -76,7 +78,7 @@ def run_command(
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
                          adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model,
-                         lease_timeout_s=lease_timeout)
+                         lease_timeout_s=lease_timeout, constant_weights=constant_weights)
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
         if resume is not None:   # the run's own device and settings; the options above are not used

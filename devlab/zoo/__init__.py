@@ -38,6 +38,7 @@ class ZooModel:
     name: str
     description: str
     build: Callable[[GraphOptions, int], "keras.Model"]  # (options, seed) -> model with seeded random weights
+    timing_only: bool = False   # constant weights whatever the seed: built only with --constant-weights
 
 
 def _sd_block(options: GraphOptions, seed: int) -> "keras.Model":
@@ -48,6 +49,11 @@ def _sd_block(options: GraphOptions, seed: int) -> "keras.Model":
 def _sd_unet(options: GraphOptions, seed: int) -> "keras.Model":
     from devlab.zoo.sd_unet import build_sd_unet
     return build_sd_unet(options, seed)
+
+
+def _sd14_unet(options: GraphOptions, seed: int) -> "keras.Model":
+    from devlab.zoo.sd_unet import SD14_FULL, build_sd_unet
+    return build_sd_unet(options, None, SD14_FULL)   # 810M weights: a fill, not 810M random draws
 
 
 def _clip_text(options: GraphOptions, seed: int) -> "keras.Model":
@@ -65,6 +71,9 @@ ZOO: dict[str, ZooModel] = {
                          "(4 heads), GELU MLP on a 32x32x64 feature map", _sd_block),
     "sd-unet": ZooModel("sd-unet", "SD-1.4-architecture UNet (resnet blocks, cross-attention on a text context, "
                         "timestep embedding, down/up paths with skips), small width and resolution", _sd_unet),
+    "sd14-unet": ZooModel("sd14-unet", "the SD 1.4 UNet at full size (810M parameters, 64x64x4 latent, 77x768 "
+                          "context) with constant weights: timing only, build with --constant-weights", _sd14_unet,
+                          timing_only=True),
     "clip-text": ZooModel("clip-text", "CLIP-style text encoder: token + position embeddings, pre-LayerNorm "
                           "transformer blocks with causal self-attention and GELU MLP", _clip_text),
     "mobilenet-v2": ZooModel("mobilenet-v2", "keras.applications.MobileNetV2 (alpha 0.35, 128x128), seeded random "
