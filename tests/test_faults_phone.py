@@ -13,6 +13,7 @@ import pytest
 
 from cli_helpers import run_devlab
 from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.devices.resolve import resolve_device
 from devlab.resume import pending, resume_run
 from devlab.runner import RunRequest, run
 from devlab.sim import faults
@@ -152,6 +153,26 @@ def test_adb_server_killed_mid_run_is_restarted_and_the_phone_reconnected(tmp_pa
         assert victim.serial in own.run("devices", timeout=30).stdout
     finally:
         victim.server.stop()
+        own.run("kill-server", timeout=30)
+
+
+def test_a_killed_server_brings_back_every_phone_of_a_farm(tmp_path, monkeypatch):
+    # two threads' phones behind one local server: whichever notices the kill first restarts it, and both phones
+    # must come back, not only that thread's
+    own = AdbServer(port=free_port(), binary=ADB_BINARY)
+    assert own.run("start-server", timeout=60).returncode == 0
+    phones = [start_phone(own, tmp_path / f"root{i}") for i in range(2)]
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
+    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
+    try:
+        devices = [resolve_device(phone.serial) for phone in phones]
+        assert all(d.shell(["true"]).ok for d in devices)
+        assert own.run("kill-server", timeout=30).returncode == 0
+        assert devices[0].shell(["getprop", "ro.product.model"]).stdout.strip() == "SM-S918B"
+        assert devices[1].shell(["getprop", "ro.product.model"]).stdout.strip() == "SM-S918B"
+    finally:
+        for phone in phones:
+            phone.server.stop()
         own.run("kill-server", timeout=30)
 
 

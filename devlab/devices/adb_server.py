@@ -7,8 +7,10 @@ started: its phones are plugged into another machine.
 Why our own connection class: adbutils, when a connection fails, silently runs `adb start-server` on the default
 port, which would start a local server when a remote one is down and hide the real problem. Here a local server
 that is absent (or was killed) is restarted once; a remote one that does not answer is a clear DeviceError.
-A restarted server has forgotten the phones reached with `adb connect host:port` (network phones, simulated ones);
-the phone being talked to is connected again before the call is retried, so a killed server costs nothing.
+A restarted server has forgotten the phones reached with `adb connect host:port` (network phones, simulated ones):
+every such phone devlab has talked to through it is connected again, under the lock, before any call is retried,
+so a killed server costs nothing (several phones at once in a farm too). A phone that cannot be reconnected gets
+that reason as its error.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class AdbServer:
         self.client: adbutils.AdbClient = _Client(host=spec.host, port=spec.port)
         self._lock = threading.Lock()
         self._checked = False
+        self._network_serials: set[str] = set()      # phones reached through `adb connect`, to bring back
+        self._lost: dict[str, DeviceError] = {}      # serial -> why the restarted server could not get it back
 
     @property
     def address(self) -> str:
@@ -117,16 +121,16 @@ class AdbServer:
         except OSError:
             return False
 
-    def ensure_running(self) -> bool:
-        """True when this call had to start the server (it was absent, or killed since we last looked)."""
+    def ensure_running(self) -> None:
         with self._lock:
             if self._checked and self.answers():
-                return False
-            started = not self.answers()
-            if started:
+                return
+            if not self.answers():
+                killed = self._checked   # it answered before: someone killed it, and it forgot network phones
                 self._start()
+                if killed:
+                    self._reconnect_all()
             self._checked = True
-            return started
 
     def _start(self) -> None:
         if not self.spec.local:
@@ -152,48 +156,71 @@ class AdbServer:
 
     def call(self, fn: Callable[[adbutils.AdbClient], T], *, stage: str, device: str | None = None,
              serial: str | None = None) -> T:
-        """fn(client); a connection refused by a local server restarts it once, reconnects `serial` when it is a
-        network phone, then retries."""
-        if self.ensure_running():
-            self._reconnect_if_network(serial, device, stage)
+        """fn(client); a connection refused by a local server restarts it once (and reconnects network phones),
+        then retries. `serial`: the phone fn talks to, remembered if it is a network phone."""
+        if serial and is_network_serial(serial) and serial not in self._network_serials:
+            with self._lock:
+                self._network_serials.add(serial)
+        self.ensure_running()
+        self._raise_if_lost(serial, device, stage)
         try:
             return fn(self.client)
         except AdbConnectionError:
             if not self.spec.local:
                 raise DeviceError(f"lost the adb server at {self.address}", "check that it still runs there",
                                   device=device, stage=stage) from None
-        with self._lock:
-            self._checked = False
-        if self.ensure_running():   # the server was killed: one restart, then the error is the caller's
-            self._reconnect_if_network(serial, device, stage)
+        self.ensure_running()   # the server was killed: one restart, then the error is the caller's
+        self._raise_if_lost(serial, device, stage)
         try:
             return fn(self.client)
         except AdbConnectionError as exc:
             raise DeviceError(f"the adb server at {self.address} fails after a restart: {exc}",
                               "run `adb kill-server`, then retry", device=device, stage=stage) from None
 
-    def _reconnect_if_network(self, serial: str | None, device: str | None, stage: str) -> None:
-        if serial and is_network_serial(serial):
-            self._reconnect(serial, device=device or serial, stage=stage)
+    def _raise_if_lost(self, serial: str | None, device: str | None, stage: str) -> None:
+        lost = self._lost.get(serial) if serial else None
+        if lost is not None:
+            raise DeviceError(lost.problem, lost.fix, device=device or serial, stage=stage)
 
-    def _reconnect(self, serial: str, *, device: str, stage: str) -> None:
+    def _reconnect_all(self) -> None:
+        """After a restart (under the lock): `adb connect` every network phone we had, each waited for."""
+        self._lost.clear()
+        for serial in sorted(self._network_serials):
+            try:
+                self._reconnect(serial)
+            except DeviceError as exc:
+                self._lost[serial] = exc
+
+    def _reconnect(self, serial: str) -> None:
         """`adb connect serial`, then wait until the server lists it as ready (it is `offline` for a moment)."""
         fix = f"run `adb connect {serial}`, then rerun"
         try:
             reply = str(self.client.connect(serial, timeout=RECONNECT_TIMEOUT_S)).strip()
             if reply.startswith(("failed", "cannot", "unable")):   # adb answers OKAY with the failure as text
-                raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {reply}", fix,
-                                  device=device, stage=stage)
+                raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {reply}", fix)
             deadline = time.monotonic() + RECONNECT_TIMEOUT_S
             while time.monotonic() < deadline:
                 if any(d.serial == serial and d.state == "device" for d in self.client.list()):
                     return
                 time.sleep(0.1)
         except (adbutils.AdbError, OSError) as exc:
-            raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {exc}", fix,
-                              device=device, stage=stage) from None
+            raise DeviceError(f"the restarted adb server at {self.address} could not reconnect it: {exc}",
+                              fix) from None
         raise DeviceError(f"the restarted adb server at {self.address} did not get it back within "
-                          f"{RECONNECT_TIMEOUT_S:.0f} s", fix, device=device, stage=stage)
+                          f"{RECONNECT_TIMEOUT_S:.0f} s", fix)
+
+
+_shared: dict[ServerSpec, AdbServer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_server(spec: ServerSpec) -> AdbServer:
+    """One AdbServer per address in a process: the threads of a farm then share what a restart must restore
+    (which network phones to reconnect), instead of each bringing back only its own."""
+    with _shared_lock:
+        if spec not in _shared:
+            _shared[spec] = AdbServer(spec)
+        return _shared[spec]
 
 
 def server_specs(remote: list[str] | tuple[str, ...] = (), adb_binary: str | os.PathLike[str] | None = None,

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from devlab.config import Config, DeviceAlias, load_config
 from devlab.devices.adb import AdbDevice
-from devlab.devices.adb_server import LOCAL_HOSTS, AdbServer, server_specs
+from devlab.devices.adb_server import LOCAL_HOSTS, AdbServer, server_specs, shared_server
 from devlab.devices.base import DeviceInfo
 from devlab.devices.host import HOST_SERIAL, HostDevice
 from devlab.errors import DeviceError, DeviceNotFound
@@ -77,7 +77,8 @@ def aliases_of(phone: Attached, config: Config) -> list[str]:
 
 
 def adb_servers(options: AdbOptions, config: Config) -> list[AdbServer]:
-    return [AdbServer(spec) for spec in server_specs(tuple(options.servers) + config.adb_servers, options.adb_binary)]
+    return [shared_server(spec)
+            for spec in server_specs(tuple(options.servers) + config.adb_servers, options.adb_binary)]
 
 
 def connect_simulated_phones(server: AdbServer) -> None:
