@@ -4,8 +4,9 @@ Two steps, because the GPU machine has no TensorFlow:
   build    (here, with TF):  python benchmarks/gpu_bench.py build models/build/gpu
            converts every zoo model's variants and writes <model>__<variant>.tflite plus predictions.json
            (devlab's gpu_compat plan for each file).
-  build-full (here):  python benchmarks/gpu_bench.py build-full models/build/gpu fp32|gpu
-           the full-size SD 1.4 UNet (SD14_FULL, constant weights), gzip-compressed, measured on the GPU only.
+  build-full (here):  python benchmarks/gpu_bench.py build-full models/build/gpu-full fp32|gpu-fp32|gpu
+           the full-size SD 1.4 UNet (SD14_FULL, constant weights, one variant per process), gzip-compressed,
+           measured on the GPU only.
   measure  (GPU machine, no TF):  python benchmarks/gpu_bench.py measure models/build/gpu OUT.json
            runs each file with LiteRT CompiledModel on GPU|CPU (GpuOptions(benchmark_mode=True)) and on CPU
            (devlab.bench.host_runtime), keeps what the runtime said (is_fully_accelerated, delegate log lines),
