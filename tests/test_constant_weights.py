@@ -76,6 +76,12 @@ def test_timing_only_zoo_model_and_non_keras_sources_are_usage_errors(tmp_path, 
     model = next((real_fixtures / "models").rglob("*.tflite"))
     result = run_devlab("build", str(model), "--constant-weights", cwd=tmp_path, timeout=120)
     assert result.exit_code == 2 and "needs a Keras model or a zoo name, not a tflite source" in result.stderr
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a keras archive")
+    result = run_devlab("build", str(broken), "--constant-weights", "--variants", "fp32", cwd=tmp_path, timeout=300)
+    # the conversion runs in a child process; its error comes back as the same one-line ModelError
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "cannot load Keras model" in result.stderr and "model.save()" in result.stderr
 
 
 def test_a_constant_weights_run_says_timing_only_everywhere(tmp_path) -> None:

@@ -21,6 +21,7 @@ from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
 from devlab.build.variants import VariantSpec
+from devlab import errors
 from devlab.errors import ToolError, UsageError
 from devlab.native_output import captured_native_output
 from devlab.versions import package_version
@@ -206,9 +207,11 @@ class _Builder:
             raise ToolError(f"converting {spec.name} with constant weights: the converter process died (most "
                             f"likely out of memory)", "build one variant at a time (--variants), or on a machine "
                             "with more memory", stage="convert") from None
-        if isinstance(outcome, str):
-            raise ToolError(outcome, "run `devlab build --debug` for the converter log", stage="convert")
-        log, converter, fixups = outcome
+        if "error" in outcome:   # the child's DevlabError, raised here as the same class with the same words
+            kind, problem, fix = outcome["error"]
+            error_class = getattr(errors, kind, ToolError)
+            raise error_class(problem, fix, stage="convert")
+        log, converter, fixups = outcome["converted"]
         data = path.read_bytes()
         path.unlink()
         return Converted(data, log, converter, fixups)
@@ -241,19 +244,18 @@ class _Builder:
         return self._keras_cache[rewrites]
 
 
-def _constant_weights_child(source: ModelSource, seed: int, spec: VariantSpec,
-                            path: Path) -> tuple[str, str, tuple] | str:
-    """In the child process: (log, converter, fixups) with the .tflite written to `path`, or the error's line."""
-    from devlab.errors import DevlabError
+def _constant_weights_child(source: ModelSource, seed: int, spec: VariantSpec, path: Path) -> dict[str, tuple]:
+    """In the child process: {"converted": (log, converter, fixups)} with the .tflite written to `path`, or
+    {"error": (class name, problem, fix)} (exceptions with keyword-only fields do not survive pickling)."""
     _import_tensorflow_quietly()   # before anything imports keras: TF's start-up chatter stays off the terminal
     from devlab.build.constant_weights import convert_keras_constant_weights
     try:
         model = _Builder(source, path.parent, seed, constant_weights=True)._keras_model(spec.rewrites)
         converted = convert_keras_constant_weights(model, spec.quantization)
-    except DevlabError as exc:
-        return exc.problem
+    except errors.DevlabError as exc:
+        return {"error": (type(exc).__name__, exc.problem, exc.fix)}
     atomic_write_bytes(path, converted.data)
-    return converted.log, converted.converter, converted.fixups
+    return {"converted": (converted.log, converted.converter, converted.fixups)}
 
 
 def _reference_first(specs: list[VariantSpec]) -> list[VariantSpec]:
