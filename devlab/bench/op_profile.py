@@ -132,8 +132,8 @@ def _header_table(line: str) -> _Table | None:
     else:
         return None
     columns = tuple(_COLUMN_NAMES.get(re.sub(r"\s+", "", cell.lower()), "?") for cell in cells)
-    if "?" in columns or columns[0] != "node_type" or "avg_ms" not in columns:
-        return None
+    if "?" in columns or columns[0] != "node_type" or "avg_ms" not in columns or len(set(columns)) != len(columns):
+        return None   # not a table benchmark_model writes (a repeated column has no one meaning)
     kind: Literal["run_order", "by_type"] = "by_type" if "count" in columns else "run_order"
     if kind == "run_order" and columns[-1] != "name":
         return None
