@@ -21,8 +21,28 @@ from report_helpers import devlab, host_run
 def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 200 runs: the median's interval must stay narrower than the 20 % shift even on a loaded 2-core machine.
     # One thread: two threads on two shared cores stall whenever anything else runs, and the samples then split into
-    # two modes (11 ms / 30 ms seen) with the median jumping between them.
-    return host_run(tmp_path_factory.mktemp("base"), "--runs", "200", "--threads", "1")
+    # two modes (11 ms / 30 ms seen) with the median jumping between them. A run that is still too noisy to resolve
+    # 20 % (its own two halves disagree by an interval wider than 20 points) is measured again with more runs, up to
+    # three times, as a benchmark harness would; the tests then judge compare on the best run this machine gave.
+    best: tuple[float, Path] | None = None
+    for attempt, runs in enumerate((200, 400, 800)):   # more runs narrow the median's interval ~ 1/sqrt(runs)
+        run_dir = host_run(tmp_path_factory.mktemp(f"base{attempt}"), "--runs", str(runs), "--threads", "1")
+        record = json.loads((run_dir / "run.json").read_text())
+        halves = compare_runs(_every_other(record, 0), _every_other(record, 1))
+        width = max(d.ci_high_pct - d.ci_low_pct for d in halves.variants)
+        if best is None or width < best[0]:
+            best = (width, run_dir)
+        if width < 20.0:
+            break
+    return best[1]
+
+
+def _every_other(record: dict, start: int) -> dict:
+    half = copy.deepcopy(record)
+    for variant in half["variants"]:
+        latency = variant["timing"]["latency_ms"]
+        latency["samples_ms"] = latency["samples_ms"][start::2]
+    return half
 
 
 def _derived(baseline_dir: Path, tmp: Path, name: str, change) -> Path:
