@@ -35,19 +35,20 @@ def _sweep_dead_writers(path: Path) -> None:
     """Remove `.<name>.<pid>.*.tmp` files of writers that no longer run (killed mid-write)."""
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         pid_text = leftover.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+        if pid_text.isdigit() and not process_alive(int(pid_text)):
             try:
                 leftover.unlink()
             except OSError:
                 pass
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (someone else's counts as alive: not ours to judge)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:   # someone else's process: alive, and not ours to judge
+    except PermissionError:
         return True
     return True
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devlab.errors import DeviceError, UsageError
+from devlab.fsutil import process_alive
 from devlab.sim.profiles import get_profile
 from devlab.sim.server import SimServer
 
@@ -43,13 +44,7 @@ def _alive(pid: int) -> bool:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def running() -> list[SimRecord]:
