@@ -95,16 +95,24 @@ class AdbDevice:
 
     # ---- transport -----------------------------------------------------------------------------------------------
     def _open(self, stage: str, timeout: float) -> AdbConnection:
-        def connect(client: adbutils.AdbClient) -> AdbConnection:
-            return client.device(self.serial).open_transport(timeout=timeout)
+        return self._call(lambda client: client.device(self.serial).open_transport(timeout=timeout), stage, timeout)
+
+    def _call(self, fn, stage: str, timeout: float | None = None):
+        """fn(client) through the server, its adb errors as one-line DeviceErrors naming this phone and the stage
+        (`timeout`: the limit fn was given, said when it ran out)."""
         try:
-            return self.server.call(connect, stage=stage, device=self.label, serial=self.serial)
-        except adbutils.AdbTimeout:
+            return self.server.call(fn, stage=stage, device=self.label, serial=self.serial)
+        except adbutils.AdbTimeout as exc:
+            if timeout is None:
+                raise self._unreachable(exc, stage) from None
             raise DeviceError(f"adb server at {self.server.address} did not answer within {timeout:.0f} s",
                               "check `adb devices`", device=self.label, stage=stage) from None
         except adbutils.AdbError as exc:
-            raise DeviceError(f"not reachable through the adb server at {self.server.address} ({exc})",
-                              "run `devlab devices` to see what is attached", device=self.label, stage=stage) from None
+            raise self._unreachable(exc, stage) from None
+
+    def _unreachable(self, exc: Exception, stage: str) -> DeviceError:
+        return DeviceError(f"not reachable through the adb server at {self.server.address} ({exc})",
+                           "run `devlab devices` to see what is attached", device=self.label, stage=stage)
 
     def _sync(self, stage: str) -> AdbConnection:
         conn = self._open(stage, STALL_TIMEOUT_S)
@@ -149,13 +157,7 @@ class AdbDevice:
     def speaks_shell_v2(self, stage: str = "features") -> bool:
         """Whether this phone's adbd has the `shell_v2` feature (asked once per AdbDevice)."""
         if self._shell_v2 is None:
-            try:
-                features = self.server.call(lambda client: client.device(self.serial).get_features(),
-                                            stage=stage, device=self.label, serial=self.serial)
-            except adbutils.AdbError as exc:   # AdbTimeout is an AdbError too
-                raise DeviceError(f"not reachable through the adb server at {self.server.address} ({exc})",
-                                  "run `devlab devices` to see what is attached", device=self.label,
-                                  stage=stage) from None
+            features = self._call(lambda client: client.device(self.serial).get_features(), stage)
             self._shell_v2 = "shell_v2" in str(features).split(",")
         return self._shell_v2
 
