@@ -138,67 +138,66 @@ def test_resume_of_a_folder_without_run_json_is_a_usage_error(env, tmp_path):
     assert f"no run record at {tmp_path / 'run.json'}" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_adb_server_killed_mid_run_is_restarted_and_the_phone_reconnected(tmp_path, monkeypatch, real_fixtures):
-    own = AdbServer(port=free_port(), binary=ADB_BINARY)   # private: killing it must not touch other tests' server
+@pytest.fixture()
+def own_adb(tmp_path, monkeypatch):
+    """A private local adb server for this process and test: killing it must not touch other tests' server."""
+    own = AdbServer(port=free_port(), binary=ADB_BINARY)
     assert own.run("start-server", timeout=60).returncode == 0
-    victim = start_phone(own, tmp_path / "root")
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
     monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    kill = lambda: subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)  # noqa: E731
+    yield own
+    own.run("kill-server", timeout=30)
+
+
+def _kill_server(own: AdbServer) -> None:
+    subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)
+
+
+def test_adb_server_killed_mid_run_is_restarted_and_the_phone_reconnected(own_adb, tmp_path, real_fixtures):
+    victim = start_phone(own_adb, tmp_path / "root")
     try:
-        outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False), _OnVariant(kill))
+        outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False),
+                      _OnVariant(lambda: _kill_server(own_adb)))
         # devlab restarted the server and `adb connect`ed the phone again: the run lost nothing
         assert [v.status for v in outcome.record.variants] == ["ok", "ok"], [v.error for v in outcome.record.variants]
-        assert victim.serial in own.run("devices", timeout=30).stdout
+        assert victim.serial in own_adb.run("devices", timeout=30).stdout
     finally:
         victim.server.stop()
-        own.run("kill-server", timeout=30)
 
 
-def test_a_killed_server_brings_back_every_phone_of_a_farm(tmp_path, monkeypatch):
+def test_a_killed_server_brings_back_every_phone_of_a_farm(own_adb, tmp_path):
     # two threads' phones behind one local server: whichever notices the kill first restarts it, and both phones
     # must come back, not only that thread's
-    own = AdbServer(port=free_port(), binary=ADB_BINARY)
-    assert own.run("start-server", timeout=60).returncode == 0
-    phones = [start_phone(own, tmp_path / f"root{i}") for i in range(2)]
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
-    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
+    phones = [start_phone(own_adb, tmp_path / f"root{i}") for i in range(2)]
     try:
         devices = [resolve_device(phone.serial) for phone in phones]
         assert all(d.shell(["true"]).ok for d in devices)
-        assert own.run("kill-server", timeout=30).returncode == 0
+        assert own_adb.run("kill-server", timeout=30).returncode == 0
         assert devices[0].shell(["getprop", "ro.product.model"]).stdout.strip() == "SM-S918B"
         assert devices[1].shell(["getprop", "ro.product.model"]).stdout.strip() == "SM-S918B"
     finally:
         for phone in phones:
             phone.server.stop()
-        own.run("kill-server", timeout=30)
 
 
-def test_adb_server_killed_while_the_phone_is_gone_is_a_clear_error(tmp_path, monkeypatch, real_fixtures):
-    own = AdbServer(port=free_port(), binary=ADB_BINARY)
-    assert own.run("start-server", timeout=60).returncode == 0
-    victim = start_phone(own, tmp_path / "root")
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(own.port))
-    monkeypatch.setenv("DEVLAB_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+def test_adb_server_killed_while_the_phone_is_gone_is_a_clear_error(own_adb, tmp_path, real_fixtures):
+    victim = start_phone(own_adb, tmp_path / "root")
 
     def kill_both() -> None:
         victim.server.stop()
-        subprocess.run([str(ADB_BINARY), "-P", str(own.port), "kill-server"], timeout=30)
+        _kill_server(own_adb)
     try:
         outcome = run(_request(real_fixtures, tmp_path, victim.serial, trace=False), _OnVariant(kill_both))
         first, second = outcome.record.variants
         assert first.status == "ok" and second.status == "failed"
         assert second.error.startswith(f"s23 ({victim.serial}): ")
-        assert f"the restarted adb server at 127.0.0.1:{own.port}" in second.error
+        assert f"the restarted adb server at 127.0.0.1:{own_adb.port}" in second.error
         assert f"adb connect {victim.serial}" in second.error
-        assert own.run("version", timeout=30).returncode == 0   # the server itself was brought back
+        assert own_adb.run("version", timeout=30).returncode == 0   # the server itself was brought back
         assert (outcome.run_dir / "run.json").is_file()
     finally:
         victim.server.stop()   # idempotent: kill_both may already have stopped it
-        own.run("kill-server", timeout=30)
 
 
 def test_absent_adb_binary_is_one_clear_line(tmp_path):
