@@ -2,7 +2,7 @@
 
 Every error carries the problem and the fix, and optionally the device and the stage, so the CLI can print one
 clear line (`error: <device>: <stage>: <problem> — <fix>`) and pick the exit code from the class:
-0 ok, 1 run failed (device/tool error), 2 usage error, 3 gate failed.
+0 ok, 1 run failed (device/tool error), 2 usage error, 3 gate failed, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -64,3 +64,9 @@ class GateFailed(DevlabError):
     """A CI gate found a significant regression."""
 
     exit_code = 3
+
+
+class Interrupted(DevlabError):
+    """The user pressed Ctrl-C (SIGINT) during a run; what finished is kept in the run folder."""
+
+    exit_code = 130

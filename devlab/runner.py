@@ -16,6 +16,7 @@ from devlab.build.pipeline import Manifest, build_variants, default_build_dir
 from devlab.build.sources import ModelSource, resolve_model
 from devlab.build.variants import parse_variants
 from devlab.devices.resolve import AdbOptions
+from devlab.errors import Interrupted
 from devlab.progress import NoProgress, ProgressSink
 from devlab.versions import package_version
 from devlab.report.html import write_report
@@ -105,14 +106,19 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         finished.append(result)
         record_of(finished, [PARTIAL_NOTE]).write(run_dir)
 
-    if tool is not None:
-        from devlab.bench.phone_plan import run_manifest_on_phone
-        progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
-        variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
-                                                progress=lambda v, a: progress.step("bench", f"{v} on {a}"),
-                                                on_result=save_partial)
-    else:
-        variants, notes = _measure(device, manifest, request, run_dir, progress, save_partial)
+    try:
+        if tool is not None:
+            from devlab.bench.phone_plan import run_manifest_on_phone
+            progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
+            variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
+                                                    progress=lambda v, a: progress.step("bench", f"{v} on {a}"),
+                                                    on_result=save_partial)
+        else:
+            variants, notes = _measure(device, manifest, request, run_dir, progress, save_partial)
+    except KeyboardInterrupt:
+        record_of(finished, [PARTIAL_NOTE]).write(run_dir)   # also when no variant had finished yet
+        raise Interrupted(f"interrupted after {len(finished)} finished variant run(s); they are kept in {run_dir}",
+                          f"finish the rest with `devlab run --resume {run_dir}`") from None
     record = record_of(variants, notes)
     record.write(run_dir)
     write_report(run_dir, record.to_json())

@@ -14,7 +14,9 @@ from devlab.cli.progress import rich_progress
 
 @app.command("build")
 def build_command(
-    model: str = typer.Argument(..., help="Zoo name (see `devlab build --list`), .keras/.h5, SavedModel dir or .tflite."),
+    model: Optional[str] = typer.Argument(None, help="Zoo name (see `devlab build --list`), .keras/.h5, "
+                                                     "SavedModel dir or .tflite."),
+    list_models: bool = typer.Option(False, "--list", help="List the zoo models, variants and rewrites, and exit."),
     variants: Optional[str] = typer.Option(None, "--variants", "-v",
                                            help="Comma-separated: fp32,fp16,int8-dynamic,gpu or rewrites joined "
                                                 "with '+' (groupnorm-4d+fp16). .tflite: as-is,int8-dynamic,"
@@ -31,8 +33,15 @@ def build_command(
     from devlab.build.pipeline import build_variants, default_build_dir
     from devlab.build.sources import resolve_model
     from devlab.build.variants import parse_variants
+    from devlab.errors import UsageError
     from devlab.report.console import explain_table, manifest_table
 
+    if list_models:
+        _print_catalogue()
+        return
+    if model is None:
+        raise UsageError("no model given", "pass a zoo name, a .keras/.h5 file, a SavedModel folder or a .tflite "
+                                           "(`devlab build --list` shows the zoo)")
     source = resolve_model(model)
     specs = parse_variants(variants, source.kind)
     out_dir = out or default_build_dir(Path("."), source)
@@ -50,3 +59,18 @@ def build_command(
             else:
                 console.print(f"{variant.name}: every op predicted on the GPU "
                               f"({variant.delegation['ops_on_gpu']} ops, one partition)")
+
+
+def _print_catalogue() -> None:
+    """What `--list` shows: the zoo, the plain variants, and the rewrites with their one-line why."""
+    from devlab.build.variants import KERAS_DEFAULT_VARIANTS, TFLITE_DEFAULT_VARIANTS, available_rewrites, gpu_recipe
+    from devlab.zoo import ZOO
+    console.print("zoo models:", markup=False)
+    for name, zoo_model in sorted(ZOO.items()):
+        console.print(f"  {name:<14} {zoo_model.description}", markup=False)
+    console.print(f"variants (Keras/zoo): {', '.join(KERAS_DEFAULT_VARIANTS)}, gpu (= {'+'.join(gpu_recipe())}+fp16)",
+                  markup=False)
+    console.print(f"variants (.tflite): {', '.join(TFLITE_DEFAULT_VARIANTS)}", markup=False)
+    console.print("rewrites (join with '+', e.g. groupnorm-4d+fp16):", markup=False)
+    for name, why in available_rewrites().items():
+        console.print(f"  {name:<28} {why}", markup=False)
