@@ -10,11 +10,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli_helpers import devlab_script
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def devlab(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "devlab", *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([str(devlab_script()), *args], capture_output=True, text=True, timeout=timeout,
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
 
 

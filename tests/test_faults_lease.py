@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cli_helpers import REPO
+from cli_helpers import REPO, devlab_script
 from devlab.devices.leases import lease_path
 from sim_fixtures import start_phone, stop_phone
 
@@ -23,7 +23,7 @@ MODEL = "models/poco_x3/mnv3_seg_float.tflite"
 
 
 def _spawn(args: list[str], env: dict[str, str], cwd) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "devlab", *args], cwd=cwd, env=env, text=True,
+    return subprocess.Popen([str(devlab_script()), *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -45,7 +45,7 @@ def test_two_runs_on_one_phone_never_interleave(adb_server, tmp_path, real_fixtu
             time.sleep(0.05)
         assert lock.read_text().startswith(f"pid {first.pid} ")
 
-        refused = subprocess.run([sys.executable, "-m", "devlab", *base, "--lease-timeout", "0"], cwd=tmp_path,
+        refused = subprocess.run([str(devlab_script()), *base, "--lease-timeout", "0"], cwd=tmp_path,
                                  env=env, text=True, capture_output=True, timeout=60)
         waiting = _spawn([*base, "--lease-timeout", "120"], env, tmp_path)
         outputs = [p.communicate(timeout=150) for p in (first, waiting)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cli_helpers import REPO, run_devlab
+from cli_helpers import REPO, devlab_script, run_devlab
 from devlab.report.run_record import PARTIAL_NOTE
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
@@ -25,7 +25,7 @@ def test_killed_run_keeps_finished_variants_and_resume_completes(tmp_path: Path)
             "3", "--warmup", "0"]
     built = run_devlab("build", "sd-block", "--variants", "fp32,fp16,int8-dynamic", cwd=tmp_path)
     assert built.exit_code == 0, built.stderr
-    process = subprocess.Popen([sys.executable, "-m", "devlab", *args], cwd=tmp_path,
+    process = subprocess.Popen([str(devlab_script()), *args], cwd=tmp_path,
                                env={**os.environ, "PYTHONPATH": str(REPO)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from devlab.bench.log_parser import parse_benchmark_log
+from cli_helpers import devlab_script
 
 LOGS = "benchmark_logs"
 CONTRACT_KEYS = {"status", "dialect", "errors", "init_us", "first_inference_us", "warmup_avg_us",
@@ -266,7 +267,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def devlab(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "devlab", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([str(devlab_script()), *args], capture_output=True, text=True, env=env,
                           timeout=60, cwd=REPO)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cli_helpers import REPO, run_devlab
+from cli_helpers import REPO, devlab_script, run_devlab
 from devlab.bench.phone_plan import PhoneBenchOptions
 from devlab.bench.op_profile import parse_op_profile_csv
 from devlab.build.gpu_compat import plan_gpu_delegation
@@ -140,7 +140,7 @@ def test_trace_open_serves_the_run_trace_to_the_perfetto_ui(traced_run) -> None:
     assert link.startswith(f"{UI}/#!/?url=")
     url = urllib.parse.unquote(link.split("?url=", 1)[1])
     assert url == f"http://127.0.0.1:{port}/{urllib.parse.quote(trace.name)}"
-    server = subprocess.Popen([sys.executable, "-m", "devlab", "trace", "open", str(trace), "--port", str(port)],
+    server = subprocess.Popen([str(devlab_script()), "trace", "open", str(trace), "--port", str(port)],
                               env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devlab.trace.analysis import analyze
+from cli_helpers import devlab_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _devlab(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DEVLAB_TRACE_PROCESSOR", None)
-    return subprocess.run([sys.executable, "-m", "devlab", "trace", *args], capture_output=True, text=True,
+    return subprocess.run([str(devlab_script()), "trace", *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
 
