@@ -143,3 +143,72 @@ def test_missing_adb_binary_is_a_clear_error(tmp_path):
     with pytest.raises(DeviceError) as caught:
         server.ensure_running()
     assert "no-adb" in caught.value.problem and "DEVLAB_ADB" in (caught.value.fix or "")
+
+
+# --- the user's benchmark_model must be an Android executable (issue 11, defects 6 and 9) ---------------------------
+
+def elf64_aarch64(path: Path, interpreter: str | None) -> Path:
+    """A minimal ELF64 little-endian AArch64 executable header with one program header: PT_INTERP naming
+    `interpreter` (as a dynamically linked build has), or PT_LOAD only (a static build)."""
+    import struct
+    interp = (interpreter.encode() + b"\0") if interpreter else b""
+    ehdr = (b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+            + struct.pack("<HHIQQQIHHHHHH", 2, 183, 1, 0x400000, 64, 0, 0, 64, 56, 1, 64, 0, 0))
+    p_type = 3 if interpreter else 1
+    phdr = struct.pack("<IIQQQQQQ", p_type, 4, 120, 0, 0, len(interp), len(interp), 1)
+    path.write_bytes(ehdr + phdr + interp)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_glibc_build_is_refused_before_the_push_and_the_phone_would_not_run_it(cli_env, tmp_path, adb_server,
+                                                                                 real_fixtures):
+    from cli_helpers import run_devlab
+    phone = start_phone(adb_server, tmp_path / "root")
+    try:
+        phone.server.device.setprop("ro.devlab.simulated", "0")   # a "real" phone: it runs the user's tool
+        glibc = elf64_aarch64(tmp_path / "linux_aarch64_benchmark_model", "/lib/ld-linux-aarch64.so.1")
+        # the phone's own rule (Android has no glibc loader): the shell cannot start it
+        device = _device(phone)
+        device.push(glibc, "/data/local/tmp/glibc_bm", mode=0o755)
+        ran = device.shell(["/data/local/tmp/glibc_bm", "--help"])
+        assert ran.exit_code == 127 and "No such file or directory" in ran.stderr
+        # devlab refuses it before pushing anything, naming the interpreter and where to get an Android build
+        args = ("run", "--device", phone.serial, "--model", str(real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"),
+                "--variants", "as-is", "--benchmark-model", str(glibc))
+        result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=120)
+        assert result.exit_code == 2, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error:") and "/lib/ld-linux-aarch64.so.1" in line and "/system/bin/linker64" in line
+        assert "android_aarch64_benchmark_model" in line
+        assert device.shell(["test", "-e", "/data/local/tmp/devlab/bin/benchmark_model"]).exit_code == 1
+    finally:
+        stop_phone(phone)
+
+
+def test_android_and_static_builds_pass_the_elf_check(tmp_path):
+    from devlab.bench.binary import check_elf
+    assert check_elf(elf64_aarch64(tmp_path / "bionic", "/system/bin/linker64"), "arm64-v8a") == "AArch64"
+    assert check_elf(elf64_aarch64(tmp_path / "hwasan", "/system/bin/linker_hwasan64"), "arm64-v8a") == "AArch64"
+    assert check_elf(elf64_aarch64(tmp_path / "static", None), "arm64-v8a") == "AArch64"
+
+
+@pytest.mark.parametrize("abi", ["x86_64", "x86"])
+def test_x86_phones_are_pointed_at_builds_that_exist(cli_env, tmp_path, adb_server, real_fixtures, abi):
+    """TFLite publishes android_aarch64 / android_arm prebuilts only (its benchmark README): for an x86 phone the
+    hint names no prebuilt (linux_x86-64_benchmark_model is a glibc host build) and points at `devlab tools fetch`
+    and the bazel config for that ABI."""
+    from cli_helpers import run_devlab
+    phone = start_phone(adb_server, tmp_path / "root", fault_props={"ro.devlab.simulated": "0",
+                                                                      "ro.product.cpu.abi": abi})
+    try:
+        args = ("run", "--device", phone.serial, "--model", str(real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"),
+                "--variants", "as-is")
+        result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=120)
+        assert result.exit_code == 2, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert f"no benchmark_model binary for ABI {abi}" in line
+        assert f"devlab tools fetch benchmark_model --abi {abi}" in line and f"--config=android_{abi}" in line
+        assert "linux_x86-64_benchmark_model" not in line and "android_x86_benchmark_model" not in line
+    finally:
+        stop_phone(phone)

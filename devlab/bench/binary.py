@@ -8,10 +8,11 @@ the `--benchmark-model PATH` flag, then env DEVLAB_BENCHMARK_MODEL, then the per
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from devlab.errors import UsageError
 from devlab.fsutil import sha256_file
@@ -27,8 +28,16 @@ _ABI_ELF: dict[str, tuple[int, int, str]] = {
     "x86": (1, 3, "x86"),
 }
 _MACHINE_NAMES = {183: "AArch64", 40: "ARM", 62: "x86-64", 3: "x86", 243: "RISC-V"}
-_NIGHTLY = {"arm64-v8a": "android_aarch64_benchmark_model", "armeabi-v7a": "android_arm_benchmark_model",
-            "x86_64": "linux_x86-64_benchmark_model", "x86": "android_x86_benchmark_model"}
+# The program interpreters (PT_INTERP) of Android executables: clang's Linux::getDynamicLinker gives an Android
+# target /system/bin/linker64 (64-bit) or /system/bin/linker (32-bit), or linker_hwasan64 for HWASan builds. A
+# glibc build names /lib/ld-linux-aarch64.so.1, which no phone has: execve fails and the shell says "not found".
+ANDROID_LINKERS = {2: ("/system/bin/linker64", "/system/bin/linker_hwasan64"), 1: ("/system/bin/linker",)}
+_PT_INTERP = 3
+# The prebuilts TFLite publishes (tensorflow/lite/tools/benchmark/README.md, "nightly pre-built binaries"): only
+# Android arm and aarch64 builds; the linux_* ones are host (glibc) builds, so x86 / x86_64 phones get no prebuilt.
+_NIGHTLY = {"arm64-v8a": "android_aarch64_benchmark_model", "armeabi-v7a": "android_arm_benchmark_model"}
+_BAZEL_CONFIG = {"arm64-v8a": "android_arm64", "armeabi-v7a": "android_arm", "x86_64": "android_x86_64",
+                 "x86": "android_x86"}
 
 
 @dataclass(frozen=True)
@@ -41,9 +50,12 @@ class BenchmarkBinary:
 
 
 def _where_to_get(abi: str) -> str:
-    prebuilt = _NIGHTLY.get(abi, "android_aarch64_benchmark_model")
-    return (f"get the TFLite nightly prebuilt `{prebuilt}` (tensorflow-nightly-public .../lite/tools/nightly/latest/) "
-            f"or build //tensorflow/lite/tools/benchmark:benchmark_model with bazel (--config=android_arm64), "
+    config = _BAZEL_CONFIG.get(abi, "android_arm64")
+    prebuilt = _NIGHTLY.get(abi)
+    get = (f"get the TFLite nightly prebuilt `{prebuilt}` (tensorflow-nightly-public .../lite/tools/nightly/latest/), "
+           if prebuilt else f"TFLite publishes no prebuilt for {abi}: ")
+    return (f"{get}run `devlab tools fetch benchmark_model --abi {abi}`, or build "
+            f"//tensorflow/lite/tools/benchmark:benchmark_model with bazel (--config={config}), "
             f"then pass --benchmark-model PATH, set {ENV_VAR}=PATH, or add `[benchmark_model] {abi} = \"PATH\"` "
             f"to devlab.toml")
 
@@ -72,17 +84,19 @@ def locate_benchmark_model(abi: str, *, flag_path: str | os.PathLike[str] | None
 
 
 def check_elf(path: Path, abi: str) -> str:
-    """The ELF machine name; UsageError when the file is no ELF or is built for another architecture."""
+    """The ELF machine name; UsageError when the file is no ELF, is built for another architecture, or is not an
+    Android executable (its program interpreter is not the bionic linker, e.g. a glibc Linux build)."""
     try:
         with path.open("rb") as handle:
-            header = handle.read(20)
+            header = handle.read(64)
+            elf_class, data = (header[4], header[5]) if len(header) >= 6 else (0, 0)
+            interpreter = elf_interpreter(handle, header) if len(header) >= 52 else None
     except OSError as exc:
         raise UsageError(f"cannot read benchmark_model {path}: {exc.strerror}", "check the path and its permissions",
                          stage="benchmark_model") from exc
     if len(header) < 20 or header[:4] != b"\x7fELF":
         raise UsageError(f"{path} is not an ELF executable (a script, an APK or a download error page?)",
                          _where_to_get(abi), stage="benchmark_model")
-    elf_class, data = header[4], header[5]
     machine_id = int.from_bytes(header[18:20], "little" if data == 1 else "big")
     machine = _MACHINE_NAMES.get(machine_id, f"e_machine {machine_id}")
     bits = {1: "32-bit", 2: "64-bit"}.get(elf_class, "unknown-class")
@@ -94,4 +108,38 @@ def check_elf(path: Path, abi: str) -> str:
         raise UsageError(f"{path} is a {bits} {machine} binary, but the device ABI {abi} needs "
                          f"{'64' if want_class == 2 else '32'}-bit {want_name}", _where_to_get(abi),
                          stage="benchmark_model")
+    linkers = ANDROID_LINKERS[want_class]
+    if interpreter is not None and interpreter not in linkers:
+        raise UsageError(f"{path} is a {machine} build for another system: it asks for the program interpreter "
+                         f"{interpreter}, but Android runs only static binaries or ones linked against bionic "
+                         f"({linkers[0]}); a phone would refuse to start it (exit 127, \"not found\")",
+                         _where_to_get(abi), stage="benchmark_model")
     return machine
+
+
+# (offset of e_phoff, its format, offset of e_phentsize/e_phnum, program header format, indexes of p_type,
+#  p_offset, p_filesz in it) for ELF32 and ELF64 (the System V gABI layouts)
+_LAYOUT = {1: (28, "I", 42, "IIIIII", (0, 1, 4)), 2: (32, "Q", 54, "IIQQQQ", (0, 2, 5))}
+
+
+def elf_interpreter(handle: BinaryIO, header: bytes) -> str | None:
+    """The PT_INTERP string of an ELF whose first 64 bytes are `header` (None for a static binary), read from its
+    program headers."""
+    elf_class, data = header[4], header[5]
+    if elf_class not in _LAYOUT or len(header) < 52:
+        return None
+    order = "<" if data == 1 else ">"
+    phoff_at, phoff_format, counts_at, entry_format, (i_type, i_offset, i_size) = _LAYOUT[elf_class]
+    (phoff,) = struct.unpack_from(order + phoff_format, header, phoff_at)
+    phentsize, phnum = struct.unpack_from(order + "HH", header, counts_at)
+    entry = struct.Struct(order + entry_format)
+    if phentsize < entry.size or phnum > 4096:
+        return None
+    handle.seek(phoff)
+    table = handle.read(phentsize * phnum)
+    for start in range(0, len(table) - entry.size + 1, phentsize):
+        fields = entry.unpack_from(table, start)
+        if fields[i_type] == _PT_INTERP and 0 < fields[i_size] <= 4096:
+            handle.seek(fields[i_offset])
+            return handle.read(fields[i_size]).split(b"\0", 1)[0].decode("utf-8", "replace")
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+from devlab.bench.binary import ANDROID_LINKERS, elf_interpreter
 from devlab.sim import commands, faults
 from devlab.sim.commands import CommandContext, Output
 from devlab.sim.shell_syntax import ShellSyntaxError, Simple, Word, parse
@@ -252,6 +253,11 @@ class Shell:
             return 127
         with open(host, "rb") as handle:
             head = handle.read(256)
+            interpreter = elf_interpreter(handle, head[:64]) if head.startswith(b"\x7fELF") else None
+        if interpreter is not None and interpreter not in {i for linkers in ANDROID_LINKERS.values() for i in linkers}:
+            # the kernel cannot load a glibc build's interpreter (/lib/ld-linux-*.so.*): execve says ENOENT
+            stderr.write(f"{SH}: {name}: No such file or directory\n")
+            return 127
         if head.startswith(_SIM_MARKER):
             target = head[len(_SIM_MARKER):].split(b"\n", 1)[0].decode(errors="replace").strip()
             fn = commands.lookup(target)
