@@ -212,3 +212,19 @@ def test_x86_phones_are_pointed_at_builds_that_exist(cli_env, tmp_path, adb_serv
         assert "linux_x86-64_benchmark_model" not in line and "android_x86_benchmark_model" not in line
     finally:
         stop_phone(phone)
+
+
+def test_vulkan_render_engine_gpu_is_labelled_as_the_driver_family(adb_server, tmp_path):
+    """SurfaceFlinger's Vulkan RenderEngine dumps `RE Vulkan` and no `GLES:` line (frameworks/native
+    SkiaVkRenderEngine::appendBackendSpecificInfoToDump): ro.hardware.egl is then all there is, and it names the
+    driver family, not the GPU."""
+    phone = start_phone(adb_server, tmp_path / "root", fault_props={"debug.renderengine.backend": "skiavkthreaded"})
+    try:
+        device = _device(phone)
+        dump = device.shell(["dumpsys", "SurfaceFlinger"]).stdout
+        assert "RE Vulkan" in dump and "GLES:" not in dump
+        info = device.info
+        assert info.gpu != "adreno" and info.gpu.startswith("adreno (driver family")
+        assert info.extra["gpu_source"] == "ro.hardware.egl" and info.extra["render_engine"] == "vulkan"
+    finally:
+        stop_phone(phone)

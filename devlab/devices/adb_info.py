@@ -11,6 +11,7 @@ from devlab.devices.base import DeviceInfo
 
 _PROP_LINE = re.compile(r"^\[(?P<key>[^\]]+)\]: \[(?P<value>.*)\]\s*$")
 _GLES_LINE = re.compile(r"^\s*GLES:\s*(?P<rest>.+?)\s*$", re.MULTILINE)
+_RE_VULKAN = re.compile(r"-+RE Vulkan-+")
 _BATTERY_FIELD = re.compile(r"^\s*(?P<key>level|temperature):\s*(?P<value>-?\d+)\s*$", re.MULTILINE)
 _THERMAL_STATUS = re.compile(r"^\s*Thermal Status:\s*(?P<value>\d+)\s*$", re.MULTILINE)
 # android.os.PowerManager THERMAL_STATUS_* in order
@@ -52,13 +53,26 @@ def parse_thermal_status(text: str) -> str | None:
     return THERMAL_NAMES[code] if code < len(THERMAL_NAMES) else f"status {code}"
 
 
+def gpu_label(gles: tuple[str, str] | None, egl: str) -> tuple[str, str]:
+    """(label, where it came from). SurfaceFlinger's GL RenderEngines print `GLES: vendor, renderer, version`; its
+    Vulkan RenderEngine (SkiaVkRenderEngine) prints a `RE Vulkan` block with no GPU name, so what is left is
+    ro.hardware.egl, which names the driver family (adreno, mali), not the GPU: the label says so."""
+    if gles:
+        return gles[0], "SurfaceFlinger GLES"
+    if egl:
+        return f"{egl} (driver family; the GPU model is not reported)", "ro.hardware.egl"
+    return "", ""
+
+
 def device_info(serial: str, props: dict[str, str], *, battery: str = "", thermal: str = "",
                 surfaceflinger: str = "", alias: str | None = None, server: str | None = None) -> DeviceInfo:
     gles = parse_gles(surfaceflinger)
     egl = props.get("ro.hardware.egl", "")
     level, temp_c = parse_battery(battery)
+    gpu, gpu_source = gpu_label(gles, egl)
     extra = {key: value for key, value in (
-        ("adb_server", server or ""), ("egl", egl), ("gles", gles[1] if gles else ""),
+        ("adb_server", server or ""), ("egl", egl), ("gles", gles[1] if gles else ""), ("gpu_source", gpu_source),
+        ("render_engine", "vulkan" if _RE_VULKAN.search(surfaceflinger) else "gles" if gles else ""),
         ("soc_name", props.get("ro.devlab.soc_name", "")), ("soc_manufacturer", props.get("ro.soc.manufacturer", "")),
         ("device", props.get("ro.product.device", "")), ("abilist", props.get("ro.product.cpu.abilist", "")),
         ("benchmark_model", props.get("ro.devlab.benchmark_model", "")),
@@ -67,8 +81,7 @@ def device_info(serial: str, props: dict[str, str], *, battery: str = "", therma
         serial=serial, kind="adb", model=props.get("ro.product.model", ""), alias=alias,
         manufacturer=props.get("ro.product.manufacturer", ""), board=props.get("ro.board.platform", ""),
         soc=props.get("ro.soc.model", ""),
-        # the SurfaceFlinger renderer names the GPU; ro.hardware.egl only names the driver family
-        gpu=gles[0] if gles else egl, abi=props.get("ro.product.cpu.abi", ""),
+        gpu=gpu, abi=props.get("ro.product.cpu.abi", ""),
         android_version=props.get("ro.build.version.release", ""), sdk=props.get("ro.build.version.sdk", ""),
         simulated=props.get("ro.devlab.simulated", "") == "1", battery_level=level, battery_temp_c=temp_c,
         thermal_status=parse_thermal_status(thermal), extra=extra,

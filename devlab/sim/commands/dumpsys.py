@@ -29,12 +29,22 @@ def _thermal(ctx: CommandContext) -> str:
     return "\n".join(lines) + "\n"
 
 
+# SurfaceFlinger picks its RenderEngine from debug.renderengine.backend (frameworks/native
+# libs/renderengine/RenderEngine.cpp); the Vulkan ones dump SkiaVkRenderEngine::appendBackendSpecificInfoToDump:
+# a `RE Vulkan` block with extension names and no GPU name, and no `GLES:` line.
+_VULKAN_BACKENDS = ("skiavk", "skiavkthreaded")
+
+
 def _surfaceflinger(ctx: CommandContext) -> str:
     p = ctx.device.profile
-    return (f"Build configuration: [sf PRESENT_TIME_OFFSET=0 FORCE_HWC_FOR_RBG_TO_YUV=1]\n"
+    head = (f"Build configuration: [sf PRESENT_TIME_OFFSET=0 FORCE_HWC_FOR_RBG_TO_YUV=1]\n"
             f"Display 4619827259835644672 (HWC display 0): port=0 pnpId=QCM displayName=\"\"\n"
-            f"RenderEngine supports protected context: yes\n"
-            f"{p.gles}\n")
+            f"RenderEngine supports protected context: yes\n")
+    if ctx.getprop("debug.renderengine.backend") in _VULKAN_BACKENDS:
+        return head + ("\n ------------RE Vulkan----------\n\n Vulkan device initialized: 1\n\n"
+                       " Vulkan protected device initialized: 1\n\n Instance extensions:\n\n"
+                       " VK_KHR_surface\n\n Device extensions:\n\n VK_KHR_swapchain\n")
+    return head + f"\n ------------RE GLES------------\n{p.gles}\n"
 
 
 _SERVICES = {"battery": _battery, "thermalservice": _thermal, "SurfaceFlinger": _surfaceflinger}
