@@ -228,3 +228,38 @@ def test_vulkan_render_engine_gpu_is_labelled_as_the_driver_family(adb_server, t
         assert info.extra["gpu_source"] == "ro.hardware.egl" and info.extra["render_engine"] == "vulkan"
     finally:
         stop_phone(phone)
+
+
+def test_a_file_over_4_gib_has_its_whole_size_through_stat_v2(sim_phone, tmp_path):
+    """STAT v1 carries a 32-bit size (a 5 GiB + 7 file reads as 1 GiB + 7, so the post-push size check fails); the
+    phone has stat_v2, so devlab asks STA2. The file is sparse in the phone's sandbox: nothing is pushed."""
+    big = sim_phone.root / "data/local/tmp/devlab/big.bin"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(b"x")
+    os.truncate(big, 5 * 2**30 + 7)
+    try:
+        device = _device(sim_phone)
+        assert "stat_v2" in device.features()
+        info = device.stat("/data/local/tmp/devlab/big.bin")
+        assert (info.size, info.size_bits, info.is_file) == (5 * 2**30 + 7, 64, True)
+        assert device.stat("/data/local/tmp/devlab/absent.bin").error == 2     # ENOENT, said by STA2
+    finally:
+        big.unlink()
+
+
+def test_a_phone_without_stat_v2_compares_sizes_modulo_4_gib(adb_server, tmp_path):
+    """adbd before Android 8 has no stat_v2: STAT v1's size is all there is, and devlab compares it as what it is
+    (the size modulo 2^32) instead of failing every push of a file over 4 GiB."""
+    from devlab.devices.adb import _same_size
+    phone = start_phone(adb_server, tmp_path / "root", fault_props={faults.NO_SHELL_V2: "1"})
+    try:
+        big = phone.root / "data/local/tmp/big.bin"
+        big.write_bytes(b"x")
+        os.truncate(big, 5 * 2**30 + 7)
+        device = _device(phone)
+        assert "stat_v2" not in device.features()
+        info = device.stat("/data/local/tmp/big.bin")
+        assert (info.size, info.size_bits) == (2**30 + 7, 32)     # 5 GiB + 7 modulo 4 GiB
+        assert _same_size(info, 5 * 2**30 + 7) and not _same_size(info, 5 * 2**30 + 8)
+    finally:
+        stop_phone(phone)

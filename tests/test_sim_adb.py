@@ -122,3 +122,21 @@ def test_redirection_and_env(sim_phone):
     assert d.shell("cat < /data/local/tmp/r.txt") == "one\ntwo"
     assert d.shell("export A=1; B=2 echo $A; echo $?") == "1\n0"
     assert d.shell2("nosuch 2>&1").output.startswith("/system/bin/sh: nosuch")
+
+
+def test_stat_v2_and_ls_v2_carry_64_bit_sizes_to_the_real_adb_client(sim_phone):
+    """The phone advertises stat_v2 / ls_v2 as adbd does since Android 8, and answers them as the adb binary
+    expects: `adb ls` (LIS2) shows a 5 GiB file's whole size (STAT v1's 32-bit field would say 1 GiB + 7), and a pull
+    of a missing file reports STA2's errno."""
+    assert {"stat_v2", "ls_v2"} <= set(sim_phone.adb.run("-s", sim_phone.serial, "features").stdout.split())
+    big = sim_phone.root / "data/local/tmp/sparse5g.bin"
+    big.write_bytes(b"x")
+    os.truncate(big, 5 * 2**30 + 7)          # sparse: nothing near 5 GiB is written
+    try:
+        listing = sim_phone.adb.run("-s", sim_phone.serial, "ls", "/data/local/tmp").stdout
+        row = next(line.split() for line in listing.splitlines() if line.endswith(" sparse5g.bin"))
+        assert int(row[1], 16) == 5 * 2**30 + 7
+        missing = sim_phone.adb.run("-s", sim_phone.serial, "pull", "/data/local/tmp/absent.bin", "/dev/null")
+        assert missing.returncode == 1 and "No such file or directory" in missing.stderr
+    finally:
+        big.unlink()

@@ -25,8 +25,8 @@ from adbutils._adb import AdbConnection
 
 from devlab.devices.adb_info import device_info, parse_getprop
 from devlab.devices.adb_server import AdbServer
-from devlab.devices.adb_sync import (RemoteRefused, TransportLost, shell_v1, shell_v2, sync_recv, sync_send,
-                                     sync_stat)
+from devlab.devices.adb_sync import (RemoteRefused, RemoteStat, TransportLost, shell_v1, shell_v2, sync_recv,
+                                     sync_send, sync_stat)
 from devlab.devices.base import DeviceInfo, PushResult, ShellResult
 from devlab.errors import DeviceError, UsageError
 from devlab.fsutil import sha256_file
@@ -65,6 +65,12 @@ def _split_v1(raw: bytes, marker: str) -> tuple[int, bytes, bytes]:
     return int(found.group(1)), text[:found.start()], b""
 
 
+def _same_size(remote: RemoteStat, size: int) -> bool:
+    """STAT v1 carries the size modulo 2^32 (a phone without `stat_v2`, Android < 8): only that much can be
+    compared there; STA2's size is the whole 64-bit one."""
+    return remote.size == (size if remote.size_bits == 64 else size & 0xFFFFFFFF)
+
+
 class AdbDevice:
     """Implements the Device protocol through an adb server (adbutils for the transport)."""
 
@@ -72,7 +78,7 @@ class AdbDevice:
         self.server = server
         self.serial = serial
         self._dirs_made: set[str] = set()
-        self._shell_v2: bool | None = None    # asked once: does this phone's adbd speak shell protocol v2?
+        self._features: frozenset[str] | None = None    # adbd's features (shell_v2, stat_v2, ...), asked once
         self.info: DeviceInfo = info or DeviceInfo(serial=serial, kind="adb", model="")
 
     @property
@@ -154,12 +160,16 @@ class AdbDevice:
         return ShellResult(tuple(str(a) for a in argv), code, out.decode("utf-8", "replace"),
                            err.decode("utf-8", "replace"))
 
+    def features(self, stage: str = "features") -> frozenset[str]:
+        """The features this phone's adbd advertises (asked once per AdbDevice)."""
+        if self._features is None:
+            listed = self._call(lambda client: client.device(self.serial).get_features(), stage)
+            self._features = frozenset(name.strip() for name in str(listed).split(",") if name.strip())
+        return self._features
+
     def speaks_shell_v2(self, stage: str = "features") -> bool:
-        """Whether this phone's adbd has the `shell_v2` feature (asked once per AdbDevice)."""
-        if self._shell_v2 is None:
-            features = self._call(lambda client: client.device(self.serial).get_features(), stage)
-            self._shell_v2 = "shell_v2" in str(features).split(",")
-        return self._shell_v2
+        """Whether this phone's adbd has the `shell_v2` feature (Android 7+)."""
+        return "shell_v2" in self.features(stage)
 
     def _checked(self, argv: list[str], stage: str, timeout: float | None = None) -> ShellResult:
         result = self.shell(argv, timeout)
@@ -180,6 +190,19 @@ class AdbDevice:
             self._dirs_made.add(remote_dir)
 
     # ---- files ---------------------------------------------------------------------------------------------------
+    def stat(self, remote: str) -> RemoteStat:
+        """The device's stat of `remote` over sync: a 64-bit size when the phone has `stat_v2`, else STAT v1's."""
+        remote = check_remote_path(remote)
+        stage = f"stat {posixpath.basename(remote)}"
+        v2 = "stat_v2" in self.features(stage)
+        conn = self._sync(stage)
+        try:
+            return sync_stat(conn.conn, remote, v2)
+        except TransportLost as exc:
+            raise DeviceError(f"connection lost: {exc}", _FIX_LOST, device=self.label, stage=stage) from None
+        finally:
+            conn.close()
+
     def push(self, local: Path, remote: str, mode: int = 0o644) -> PushResult:
         remote = check_remote_path(remote)
         local = Path(local)
@@ -188,18 +211,19 @@ class AdbDevice:
             size = local.stat().st_size
         except OSError as exc:
             raise UsageError(f"cannot read {local}: {exc.strerror}", "check the path", stage=stage) from None
+        v2 = "stat_v2" in self.features(stage)
         conn = self._sync(stage)
         # hash here while the device hashes (or while we send): the digest is needed either way, for the cache
         pool = ThreadPoolExecutor(max_workers=1)
         ours = pool.submit(local_sha256, local)
         try:
-            before = sync_stat(conn.conn, remote)
-            if before.is_file and before.size == size and self.remote_sha256(remote) == ours.result():
+            before = sync_stat(conn.conn, remote, v2)
+            if before.is_file and _same_size(before, size) and self.remote_sha256(remote) == ours.result():
                 return PushResult(str(local), remote, ours.result(), size, 0, True)
             self.mkdir(posixpath.dirname(remote))
             with local.open("rb") as source:
                 sent = sync_send(conn.conn, source, remote, mode)
-            after = sync_stat(conn.conn, remote)
+            after = sync_stat(conn.conn, remote, v2)
         except TransportLost as exc:
             raise DeviceError(f"connection lost after handing over {exc.done} of {size} bytes: {exc}", _FIX_LOST,
                               device=self.label, stage=stage) from None
@@ -209,7 +233,7 @@ class AdbDevice:
         finally:
             conn.close()
             pool.shutdown(wait=True)
-        if after.size != size:
+        if not _same_size(after, size):
             raise DeviceError(f"{remote} holds {after.size} bytes after sending {size}", _FIX_LOST,
                               device=self.label, stage=stage)
         digest = ours.result()

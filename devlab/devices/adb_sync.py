@@ -1,5 +1,10 @@
-"""The adb sync v1 service (STAT, SEND, RECV) and the shell services (v2, and v1 for Android < 7) on an open adb
-transport, with timeouts.
+"""The adb sync service (STAT or STA2, SEND, RECV) and the shell services (v2, and v1 for Android < 7) on an open
+adb transport, with timeouts.
+
+STAT (v1) answers mode, size and mtime as 32-bit fields, so a file of 4 GiB or more reads back with its size modulo
+2^32; a phone that advertises the `stat_v2` feature (Android 8+) answers STA2 with a 64-bit size (AOSP
+packages/modules/adb: file_sync_protocol.h `sync_stat_v1` / `sync_stat_v2`, daemon/file_sync_service.cpp
+`do_lstat_v1` / `do_stat_v2`).
 
 Why not adbutils' own sync/shell: its push sends 4 KiB chunks with no timeout and its shell timeout is per read; here
 every socket operation has a stall timeout, pushes send 64 KiB DATA packets (the protocol's maximum), and every
@@ -37,6 +42,8 @@ class RemoteStat:
     mode: int
     size: int
     mtime: int
+    size_bits: int = 32      # 32 from STAT v1 (the size is modulo 2^32), 64 from STA2
+    error: int = 0           # STA2 only: the errno of a failed stat (2 = no such file)
 
     @property
     def exists(self) -> bool:
@@ -85,11 +92,22 @@ def _fail_message(sock: socket.socket) -> str:
     return _recv_exact(sock, length).decode("utf-8", "replace")
 
 
-def sync_stat(sock: socket.socket, path: str) -> RemoteStat:
-    _request(sock, b"STAT", path)
-    reply = _recv_exact(sock, 16)
-    if reply[:4] != b"STAT":
+# sync_stat_v2 after its id: error u32, dev u64, ino u64, mode u32, nlink u32, uid u32, gid u32, size u64,
+# atime i64, mtime i64, ctime i64 (72 bytes with the id)
+_STAT_V2 = struct.Struct("<IQQIIIIQqqq")
+
+
+def sync_stat(sock: socket.socket, path: str, v2: bool = False) -> RemoteStat:
+    """stat() of `path` on the device: STA2 (64-bit size) when the phone has `stat_v2`, else STAT v1 (lstat, 32-bit
+    fields; zeros when the file is missing)."""
+    command = b"STA2" if v2 else b"STAT"
+    _request(sock, command, path)
+    reply = _recv_exact(sock, 4 + (_STAT_V2.size if v2 else 12))
+    if reply[:4] != command:
         raise TransportLost(f"unexpected sync reply {reply[:4]!r}")
+    if v2:
+        error, _dev, _ino, mode, _nlink, _uid, _gid, size, _atime, mtime, _ctime = _STAT_V2.unpack(reply[4:])
+        return RemoteStat(mode, size, mtime, size_bits=64, error=error)
     mode, size, mtime = struct.unpack("<III", reply[4:])
     return RemoteStat(mode, size, mtime)
 

@@ -20,8 +20,10 @@ A_STLS = 0x534C5453
 
 A_VERSION = 0x01000001
 DEVICE_MAX_DATA = 256 * 1024
-# Only what we implement: advertising stat_v2 / ls_v2 / sendrecv_v2 made adb push/pull abort (spec).
-DEVICE_FEATURES = ("shell_v2", "cmd", "fixed_push_mkdir")
+# Only what we implement (advertising a sync feature without it made adb push/pull abort, spec): stat_v2 and ls_v2,
+# as every adbd since Android 8 (packages/modules/adb transport.cpp kFeatureStat2 / kFeatureLs2), are implemented
+# in services.py; sendrecv_v2* and abb* are not.
+DEVICE_FEATURES = ("shell_v2", "cmd", "fixed_push_mkdir", "stat_v2", "ls_v2")
 
 _HEADER = struct.Struct("<6I")
 HEADER_SIZE = _HEADER.size

@@ -1,4 +1,6 @@
-"""adb services of the simulated phone: shell (v1, v2), exec, sync (v1)."""
+"""adb services of the simulated phone: shell (v1, v2), exec, sync (v1 requests, and STA2 / LST2 / LIS2 of the
+`stat_v2` / `ls_v2` features: AOSP packages/modules/adb file_sync_protocol.h and daemon/file_sync_service.cpp
+`do_stat_v2`, `do_list<v2>`)."""
 
 from __future__ import annotations
 
@@ -132,8 +134,12 @@ def run_sync(stream: Stream, device: DeviceState) -> None:
         path = reader.read_exact(length).decode(errors="replace")
         if request == b"STAT":
             stream.write(b"STAT" + struct.pack("<3I", *device.fs.stat_triplet(path)))
+        elif request in (b"STA2", b"LST2"):
+            stream.write(_stat_v2(request, device, path))
         elif request == b"LIST":
             _list(stream, device, path)
+        elif request == b"LIS2":
+            _list_v2(stream, device, path)
         elif request == b"SEND":
             _send(stream, reader, device, path)
         elif request == b"RECV":
@@ -153,6 +159,45 @@ def _list(stream: Stream, device: DeviceState, path: str) -> None:
         encoded = name.encode(errors="surrogateescape")
         out += b"DENT" + struct.pack("<4I", mode, size, mtime, len(encoded)) + encoded
     out += b"DONE" + bytes(16)
+    stream.write(bytes(out))
+
+
+# sync_stat_v2 / sync_dent_v2 after the id: error, dev, ino, mode, nlink, uid, gid, size (64-bit), atime, mtime,
+# ctime (dent_v2 then has namelen and the name)
+_STAT_V2 = struct.Struct("<IQQIIIIQqqq")
+
+
+def _stat_fields(st: os.stat_result | None, error: int = 0) -> bytes:
+    if st is None:
+        return _STAT_V2.pack(error, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    # files are the shell user's (uid/gid 2000), as what the shell user pushes is on a phone
+    return _STAT_V2.pack(0, st.st_dev, st.st_ino, st.st_mode, st.st_nlink, 2000, 2000, st.st_size,
+                         int(st.st_atime), int(st.st_mtime), int(st.st_ctime))
+
+
+def _host_stat(device: DeviceState, path: str, follow: bool) -> tuple[os.stat_result | None, int]:
+    try:
+        host = device.fs.resolve(path, follow_last=follow)
+        return (os.stat(host) if follow else os.lstat(host)), 0
+    except OSError as exc:
+        return None, exc.errno or 2
+
+
+def _stat_v2(request: bytes, device: DeviceState, path: str) -> bytes:
+    """STA2 is stat(), LST2 lstat(); a failure answers the errno with every other field zero."""
+    st, error = _host_stat(device, path, follow=request == b"STA2")
+    return request + _stat_fields(st, error)
+
+
+def _list_v2(stream: Stream, device: DeviceState, path: str) -> None:
+    out = bytearray()
+    host = device.fs.resolve(path)
+    names = [".", ".."] + sorted(os.listdir(host)) if host.is_dir() else []
+    for name in names:
+        st, error = _host_stat(device, path.rstrip("/") + "/" + name if name not in (".", "..") else path, False)
+        encoded = name.encode(errors="surrogateescape")
+        out += b"DNT2" + _stat_fields(st, error) + _U32.pack(len(encoded)) + encoded
+    out += b"DONE" + bytes(_STAT_V2.size + 4)
     stream.write(bytes(out))
 
 
