@@ -12,6 +12,10 @@ CONTRACT_KEYS = {"status", "dialect", "errors", "init_us", "first_inference_us",
                  "inference_avg_us", "inference", "memory", "delegation", "op_profile", "runs"}
 
 
+# The delegation keys a log without per-subgraph Replacing lines, GPU API or NPU dispatch lines leaves empty.
+NO_RUNTIME_LINES = {"subgraphs": [], "gpu_api": None, "gpu_api_from_cache": None, "npu_dispatch_library": None}
+
+
 def parse_fixture(real_fixtures, name: str) -> dict:
     result = parse_benchmark_log((real_fixtures / LOGS / name).read_text()).to_json()
     json.dumps(result)  # the contract is plain JSON
@@ -110,7 +114,7 @@ def test_nnapi_op_profile_only_paste(real_fixtures):
     assert r["status"] == "incomplete" and r["inference_avg_us"] is None
     # Derived from the Run Order table: three delegate nodes, eight CPU nodes.
     assert r["delegation"] == {"delegate": "nnapi", "applied": "partial", "ops_on_delegate": None,
-                               "ops_on_cpu": 8, "partitions": 3, "unsupported_ops": []}
+                               "ops_on_cpu": 8, "partitions": 3, "unsupported_ops": [], **NO_RUNTIME_LINES}
 
 
 MODERN_GPU_RUN = """\
@@ -153,7 +157,10 @@ def test_modern_gpu_partial_delegation_and_scientific_notation():
     assert r["delegation"] == {
         "delegate": "gpu", "applied": "partial", "ops_on_delegate": 40, "ops_on_cpu": 5, "partitions": 1,
         "unsupported_ops": [{"op": "MEAN", "reason": "Unsupported axes"},
-                            {"op": "RESHAPE", "reason": "Tensor dimensions must be less than 5"}]}
+                            {"op": "RESHAPE", "reason": "Tensor dimensions must be less than 5"}],
+        "subgraphs": [{"subgraph": None, "subgraph_name": None, "delegate_name": "TfLiteGpuDelegateV2",
+                       "delegate": "gpu", "nodes_replaced": 40, "nodes_in_plan": 45, "partitions": 2}],
+        "gpu_api": "OpenCL", "gpu_api_from_cache": False, "npu_dispatch_library": None}
     assert r["errors"] == ["Following operations are not supported by GPU delegate:"]
 
 

@@ -47,7 +47,8 @@ class StatsLine:
 
 
 def parse_stats_line(text: str) -> StatsLine | None:
-    """`count=110 first=8325 ... std=591`, `count=1 curr=1450776`, `count=3 curr=5(all same)` or `count=0`."""
+    """`count=110 first=8325 ... std=591`, `count=1 curr=1450776`, `count=3 curr=5(all same)` or `count=0`; builds
+    whose Run() keeps a StatWithPercentiles (LiteRT's, and TFLite's since 2025) append ` p5=.. median=.. p95=..`."""
     if not _STATS_LINE.match(text):
         return None
     pairs: dict[str, str] = {}
@@ -69,6 +70,9 @@ def parse_stats_line(text: str) -> StatsLine | None:
         min_us = min_us if min_us is not None else curr
         max_us = max_us if max_us is not None else curr
         avg_us = avg_us if avg_us is not None else curr
+    # StatWithPercentiles::percentile() returns int64's quiet_NaN, which is 0, when there are no samples
+    # (xla/tsl/util/stats_calculator.h): `count=0 p5=0 median=0 p95=0` carries no percentile.
+    p5, median, p95 = (field("p5"), field("median"), field("p95")) if count > 0 else (None, None, None)
     return StatsLine(count=count, first_us=field("first"), curr_us=curr, min_us=min_us, max_us=max_us,
-                     avg_us=avg_us, std_us=field("std"), p5_us=field("p5"), median_us=field("median"),
-                     p95_us=field("p95"), all_same=all_same)
+                     avg_us=avg_us, std_us=field("std"), p5_us=p5, median_us=median, p95_us=p95,
+                     all_same=all_same)
