@@ -24,6 +24,11 @@ def _run(phone, *flags: str):
     return phone.device().shell2([BENCH, *flags], v2=True, timeout=120)
 
 
+def _all(result) -> str:
+    """stdout then stderr: the tools print INFO/WARN on stdout, errors and runtime/LiteRT lines on stderr."""
+    return result.stdout + result.stderr
+
+
 def _avg(output: str) -> float:
     return float(re.search(r"Inference \(avg\): ([0-9.e+]+)", output).group(1))
 
@@ -71,8 +76,8 @@ def test_profiled_runs_are_slower_and_reruns_deterministic(sim_phone, real_fixtu
 
 def test_partial_delegation_lists_unsupported_ops(sim_phone, real_fixtures):
     model = _push(sim_phone, real_fixtures, "litert/fallback_model.tflite")
-    out = _run(sim_phone, f"--graph={model}", "--use_gpu=true", "--num_runs=5", "--min_secs=0.01",
-               "--warmup_min_secs=0.01", "--enable_op_profiling=true").stdout
+    out = _all(_run(sim_phone, f"--graph={model}", "--use_gpu=true", "--num_runs=5", "--min_secs=0.01",
+                    "--warmup_min_secs=0.01", "--enable_op_profiling=true"))
     assert "Following operations are not supported by GPU delegate:" in out
     assert re.search(r"^SCATTER_ND: .+$", out, re.M)
     assert "1 operations will run on the GPU, and the remaining 1 operations will run on the CPU." in out
@@ -80,7 +85,7 @@ def test_partial_delegation_lists_unsupported_ops(sim_phone, real_fixtures):
     rows = parse_op_profile_tables(out).run_rows()
     assert any(r.node_type == "SCATTER_ND" and r.node_index == 1 for r in rows)
     strict = _run(sim_phone, f"--graph={model}", "--use_gpu=true", "--require_full_delegation=true")
-    assert strict.returncode != 0 and "Benchmarking failed." in strict.stdout
+    assert strict.returncode != 0 and "ERROR: Benchmarking failed." in strict.stderr
 
 
 def test_csv_op_profile_written_to_a_file(sim_phone, real_fixtures):
@@ -103,13 +108,13 @@ def test_failures_have_real_lines_and_nonzero_exit(sim_phone, real_fixtures, rel
     model = _push(sim_phone, real_fixtures, rel) if rel else "/data/local/tmp/absent.tflite"
     result = _run(sim_phone, f"--graph={model}", "--num_runs=2")
     assert result.returncode != 0
-    assert expected in result.stdout and "Benchmarking failed." in result.stdout
+    assert expected in result.stderr and "ERROR: Benchmarking failed." in result.stderr
 
 
 def test_not_a_tflite_file(sim_phone):
     sim_phone.device().sync.push(b"this is not a flatbuffer at all", "/data/local/tmp/junk.tflite")
     result = _run(sim_phone, "--graph=/data/local/tmp/junk.tflite")
-    assert result.returncode != 0 and "should be 'TFL3'" in result.stdout
+    assert result.returncode != 0 and "should be 'TFL3'" in result.stderr
 
 
 def test_trace_property_fills_the_timeline(sim_phone, real_fixtures):
@@ -128,3 +133,110 @@ def test_trace_property_fills_the_timeline(sim_phone, real_fixtures):
     names = {e.name for e in events}
     assert {"Invoke", "SCATTER_ND@1/0", "TfLiteGpuDelegateV2@2/0", "add 0"} <= names
     assert any(e.kind == "counter" and e.name == "gpufreq" for e in events)
+
+
+# --- the two tool builds (issue 14) and old classic builds (issue 11, defect 4) ---
+
+import json  # noqa: E402
+
+import jsonschema  # noqa: E402
+
+from cli_helpers import REPO, run_devlab  # noqa: E402
+from devlab.bench.results_proto import decode_benchmark_result, decode_runtime_info  # noqa: E402
+from devlab.bench.tool_dialect import read_help  # noqa: E402
+from sim_fixtures import start_phone, stop_phone  # noqa: E402
+
+MNV3 = "models/poco_x3/mnv3_seg_float.tflite"
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5")
+
+
+@pytest.fixture(scope="module", params=["litert", "classic-legacy"])
+def tool_phone(request, adb_server, tmp_path_factory):
+    phone = start_phone(adb_server, tmp_path_factory.mktemp(request.param), benchmark_tool=request.param)
+    yield request.param, phone
+    stop_phone(phone)
+
+
+def test_litert_build_prints_its_own_lines_and_structured_files(tool_phone, real_fixtures):
+    tool, phone = tool_phone
+    if tool != "litert":
+        pytest.skip("LiteRT build only")
+    model = _push(phone, real_fixtures, MNV3.removeprefix("models/"))
+    result = _run(phone, f"--graph={model}", "--use_gpu=true", "--num_runs=12", "--min_secs=0.01",
+                  "--warmup_min_secs=0.01", "--result_file_path=/data/local/tmp/r.pb",
+                  "--model_runtime_info_output_file=/data/local/tmp/ri.pb")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("INFO: STARTING!\n") and "INFO: Min num runs: [12]" in result.stdout
+    err = result.stderr
+    assert f"INFO: [benchmark_litert_model.cc:271] Loading model from: {model}" in err
+    assert "VERBOSE: Replacing 77 out of 77 node(s) with delegate (LITERT_CL) node, yielding 1 partitions for " \
+           "subgraph 0 (main)." in err
+    assert "INFO: [benchmark_litert_model.h:89] \n========== BENCHMARK RESULTS ==========\n" in err
+    avg = float(re.search(r"\[benchmark_litert_model.h:99\] Inference \(avg\):      ([0-9.]+) ms \(12 runs\)",
+                          err).group(1))
+    assert "INFO: [benchmark_litert_model.h:217] Generated model runtime info: /data/local/tmp/ri.pb" in err
+    assert "Saved benchmark result to: /data/local/tmp/r.pb" in err
+    assert "Inference timings in us" not in result.stdout + err          # the classic listener's line
+    pulled = phone.device().sync.read_bytes("/data/local/tmp/r.pb")
+    proto = decode_benchmark_result(pulled)
+    assert abs(proto.latency("avg_ms") - avg) < 0.006 and proto.misc["num_runs"] == 12
+    assert proto.latency("p5_ms") <= proto.latency("median_ms") <= proto.latency("p95_ms")
+    (subgraph,) = decode_runtime_info(phone.device().sync.read_bytes("/data/local/tmp/ri.pb"))
+    assert subgraph.delegates == (("LITERT_CL", 77, tuple(range(77))),) and subgraph.execution_plan == (77,)
+
+
+def test_each_build_takes_only_its_own_flags(tool_phone, real_fixtures):
+    tool, phone = tool_phone
+    model = _push(phone, real_fixtures, "litert/add_10x10.tflite")
+    # a bare --use_gpu is no flag to tflite::Flags (it only consumes --name=value)
+    foreign = "--enable_op_profiling=true" if tool == "litert" else "--op_profiling_output_mode=csv"
+    result = _run(phone, f"--graph={model}", "--num_runs=2", "--min_secs=0", "--warmup_min_secs=0", foreign,
+                  "--use_gpu")
+    assert result.returncode == 0
+    assert f"WARN: Unconsumed cmdline flags: {foreign} --use_gpu\n" in result.stdout
+    help_out = _run(phone, "--help")
+    dialect = read_help(help_out.stdout + help_out.stderr)
+    assert dialect.kind == ("litert" if tool == "litert" else "classic")
+    assert help_out.returncode == (0 if tool == "litert" else 1)
+    assert "ERROR: usage: /system/bin/benchmark_model <flags>\nFlags:\n\t--num_runs=50" in help_out.stderr
+    assert dialect.takes("num_runs") and not dialect.takes(foreign[2:].split("=")[0])
+
+
+@pytest.mark.slow
+def test_devlab_run_with_each_build(tool_phone, cli_env, tmp_path, real_fixtures):
+    """`devlab run` end to end through the installed script: the tool is asked which dialect it speaks (once per
+    sha256), each run's argv is in that dialect, and the row says what the tool could give."""
+    tool, phone = tool_phone
+    args = ("run", "--device", phone.serial, "--model", str(real_fixtures / MNV3), "--variants", "as-is", *QUICK,
+            "--json")
+    result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    jsonschema.validate(record, json.loads((REPO / "devlab/schemas/run.schema.json").read_text()))
+    described = record["tools"]["benchmark_model"]["tool"]
+    assert described["kind"] == ("litert" if tool == "litert" else "classic")
+    assert ("use_npu" in described["flags"]) == (tool == "litert")
+    (row,) = record["variants"]
+    assert row["status"] == "ok", row["error"]
+    run_dir = tmp_path / "traces" / record["run_id"]
+    clean_log = (run_dir / row["logs"]["clean"]).read_text()
+    assert "Unconsumed cmdline flags" not in clean_log
+    latency = row["timing"]["latency_ms"]
+    if tool == "litert":
+        # structured results first: median, p5 and p95 from BenchmarkResult, delegation per subgraph
+        assert latency["p5_ms"] <= latency["median_ms"] <= latency["p95_ms"]
+        assert row["extra"]["text_check"] in ("ok", "the log's inference average was not read; the result file "
+                                              "stands alone")
+        (subgraph,) = row["extra"]["delegation_subgraphs"]["subgraphs"]
+        assert subgraph["delegates"][0]["delegate"] == "LITERT_CL"
+        assert row["delegation"]["reported"]["applied"] == "full"
+    else:
+        # an old classic build: no --op_profiling_output_file, the stdout tables instead (issue 11, defect 4)
+        assert "op_profiling_output_file" not in described["flags"]
+        assert row["extra"]["op_profile_from"].startswith("stdout tables")
+        assert any(r["is_gpu_kernel"] for r in row["extra"]["op_profile"]["rows"])
+        assert latency["p5_ms"] is None           # neither printed nor written by this build: not invented
+    again = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
+    assert again.exit_code == 0
+    home = tmp_path / "home" / "cache" / "benchmark_model"
+    assert [p.name for p in home.iterdir()] == [f"{record['tools']['benchmark_model']['sha256']}.dialect.json"]

@@ -1,7 +1,20 @@
-"""Options for one classic benchmark_model invocation, validated, and the argv that runs it.
+"""Options for one benchmark_model invocation, validated, and the argv that runs it in the tool's own dialect.
 
 The argv is a list, never a shell string: the device layer quotes it. Flags the user did not set are left out so
-the binary's own defaults apply (and the run records what it was actually asked).
+the binary's own defaults apply (and the run records what it was actually asked). `tool_argv` spells each option
+in the dialect of the binary in hand (devlab/bench/tool_dialect.py: classic TFLite tool or LiteRT's CompiledModel
+tool) and refuses, before the run, a flag the binary's `--help` does not list: a tool that warns `Unconsumed
+cmdline flags` and runs with its defaults would otherwise measure something else than asked.
+
+classic                                  LiteRT (benchmark_litert_model, v2.2.0 and later)
+--use_gpu=true                           --use_gpu=true
+--gpu_precision_loss_allowed=true|false  --gpu-precision=fp16|fp32
+--gpu_backend=cl|gl                      (OpenCL is the Android default) | --gpu_backend=opengl
+--require_full_delegation=true           --require_full_delegation=true --use_cpu=false (with use_cpu: abort)
+--enable_op_profiling=true [+ mode/file] --use_profiler=true
+--delegate_serialize_dir + _token        --gpu_serialization_dir + --gpu_model_cache_key (after v2.2.0 only)
+--result_file_path                       --result_file_path
+--export_model_runtime_info=true + file  --model_runtime_info_output_file
 """
 
 from __future__ import annotations
@@ -10,7 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from devlab.errors import UsageError
+from devlab.bench.tool_dialect import ToolDialect
+from devlab.errors import ToolError, UsageError
 
 GpuPrecision = Literal["fp16", "fp32"]
 GpuBackend = Literal["cl", "gl"]
@@ -40,6 +54,8 @@ class BenchmarkOptions:
     delegate_serialize_token: str | None = None
     report_peak_memory_footprint: bool = False
     taskset_mask: str | None = None             # e.g. "f0": pins the run to the big cores
+    result_file_path: str | None = None         # BenchmarkResult proto, on the device
+    runtime_info_file: str | None = None        # ModelRuntimeDetails proto, on the device
 
     def __post_init__(self) -> None:
         validate(self)
@@ -104,31 +120,81 @@ def _flag(name: str, value: object) -> str:
     return f"--{name}={value}"
 
 
-def classic_argv(binary: str, options: BenchmarkOptions) -> list[str]:
-    """argv for the classic tool; a taskset mask becomes a `taskset <mask>` prefix. (Options validate on creation.)"""
-    argv: list[str] = ["taskset", options.taskset_mask] if options.taskset_mask else []
-    argv += [binary, _flag("graph", options.graph)]
+def _classic_pairs(options: BenchmarkOptions) -> list[tuple[str, object]]:
+    pairs: list[tuple[str, object]] = []
+    if options.use_gpu:
+        pairs.append(("use_gpu", True))
+        if options.gpu_precision:
+            pairs.append(("gpu_precision_loss_allowed", options.gpu_precision == "fp16"))
+        if options.gpu_backend:
+            pairs.append(("gpu_backend", options.gpu_backend))
+    if options.require_full_delegation:
+        pairs.append(("require_full_delegation", True))
+    if options.enable_op_profiling:
+        pairs.append(("enable_op_profiling", True))
+        if options.op_profiling_output_mode:
+            pairs.append(("op_profiling_output_mode", options.op_profiling_output_mode))
+        if options.op_profiling_output_file:
+            pairs.append(("op_profiling_output_file", options.op_profiling_output_file))
+    if options.delegate_serialize_dir:
+        pairs += [("delegate_serialize_dir", options.delegate_serialize_dir),
+                  ("delegate_serialize_token", options.delegate_serialize_token)]
+    if options.result_file_path:
+        pairs.append(("result_file_path", options.result_file_path))
+    if options.runtime_info_file:
+        pairs += [("export_model_runtime_info", True), ("model_runtime_info_output_file", options.runtime_info_file)]
+    return pairs
+
+
+def _litert_pairs(options: BenchmarkOptions) -> list[tuple[str, object]]:
+    pairs: list[tuple[str, object]] = []
+    if options.use_gpu:
+        pairs.append(("use_gpu", True))
+        if options.gpu_precision:
+            pairs.append(("gpu-precision", options.gpu_precision))
+        if options.gpu_backend == "gl":
+            pairs.append(("gpu_backend", "opengl"))   # "cl": OpenCL is what the tool uses on Android anyway
+    if options.require_full_delegation:
+        # CreateCompiledModelOptions aborts when full delegation is asked with the CPU accelerator on (default)
+        pairs += [("require_full_delegation", True), ("use_cpu", False)]
+    if options.enable_op_profiling:
+        if options.op_profiling_output_mode not in (None, "stdout"):
+            raise UsageError(f"LiteRT's benchmark_model has no op-profiling {options.op_profiling_output_mode} "
+                             f"output (its --use_profiler prints a summary)", "use op_profiling_output_mode=stdout",
+                             stage="benchmark options")
+        pairs.append(("use_profiler", True))
+    if options.delegate_serialize_dir:
+        pairs += [("gpu_serialization_dir", options.delegate_serialize_dir),
+                  ("gpu_model_cache_key", options.delegate_serialize_token)]
+    if options.result_file_path:
+        pairs.append(("result_file_path", options.result_file_path))
+    if options.runtime_info_file:
+        pairs.append(("model_runtime_info_output_file", options.runtime_info_file))
+    return pairs
+
+
+def tool_argv(binary: str, options: BenchmarkOptions, dialect: ToolDialect | None = None) -> list[str]:
+    """argv in the dialect of the binary; a taskset mask becomes a `taskset <mask>` prefix. With a dialect, a flag
+    its --help does not list is a ToolError here, before anything runs. Without one: the classic tool, unchecked."""
+    pairs: list[tuple[str, object]] = [("graph", options.graph)]
     for name in ("num_runs", "warmup_runs", "min_secs", "max_secs", "warmup_min_secs", "num_threads"):
         value = getattr(options, name)
         if value is not None:
-            argv.append(_flag(name, value))
-    if options.use_gpu:
-        argv.append(_flag("use_gpu", True))
-        if options.gpu_precision:
-            argv.append(_flag("gpu_precision_loss_allowed", options.gpu_precision == "fp16"))
-        if options.gpu_backend:
-            argv.append(_flag("gpu_backend", options.gpu_backend))
-    if options.require_full_delegation:
-        argv.append(_flag("require_full_delegation", True))
-    if options.enable_op_profiling:
-        argv.append(_flag("enable_op_profiling", True))
-        if options.op_profiling_output_mode:
-            argv.append(_flag("op_profiling_output_mode", options.op_profiling_output_mode))
-        if options.op_profiling_output_file:
-            argv.append(_flag("op_profiling_output_file", options.op_profiling_output_file))
-    if options.delegate_serialize_dir:
-        argv.append(_flag("delegate_serialize_dir", options.delegate_serialize_dir))
-        argv.append(_flag("delegate_serialize_token", options.delegate_serialize_token))
+            pairs.append((name, value))
+    pairs += _litert_pairs(options) if dialect is not None and dialect.kind == "litert" else _classic_pairs(options)
     if options.report_peak_memory_footprint:
-        argv.append(_flag("report_peak_memory_footprint", True))
-    return argv
+        pairs.append(("report_peak_memory_footprint", True))
+    if dialect is not None:
+        missing = [name for name, _ in pairs if not dialect.takes(name)]
+        if missing:
+            raise ToolError(f"this benchmark_model ({dialect.kind}{', ' + dialect.version if dialect.version else ''})"
+                            f" does not take {', '.join('--' + m for m in missing)}",
+                            "use a newer build (devlab tools fetch benchmark_model), or leave out the option that "
+                            "needs it", stage="benchmark options")
+    argv: list[str] = ["taskset", options.taskset_mask] if options.taskset_mask else []
+    return argv + [binary] + [_flag(name, value) for name, value in pairs]
+
+
+def classic_argv(binary: str, options: BenchmarkOptions) -> list[str]:
+    """argv for the classic tool, unchecked (tool_argv without a dialect)."""
+    return tool_argv(binary, options)

@@ -16,9 +16,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Literal
 
-from devlab.bench.flags import BenchmarkOptions, GpuBackend, GpuPrecision, classic_argv
+from devlab.bench.flags import BenchmarkOptions, GpuBackend, GpuPrecision, tool_argv
 from devlab.bench.log_parser import parse_benchmark_log
-from devlab.bench.log_result import BenchmarkRun
+from devlab.bench.log_result import BenchmarkRun, Delegation
+from devlab.bench.results_proto import (BenchmarkResult, SubgraphDelegation, decode_benchmark_result,
+                                        decode_runtime_info)
+from devlab.bench.tool_dialect import ToolDialect, probe
 from devlab.bench.op_profile import OpProfile, parse_op_profile_csv
 from devlab.bench.stats import LatencyStats
 from devlab.build.pipeline import BuiltVariant, Manifest
@@ -76,9 +79,17 @@ class BenchmarkTool:
     origin: str                  # flag | env | devlab.toml | simulated phone
     local_path: str | None = None
     bytes_sent: int | None = None
+    dialect: ToolDialect | None = None     # what its --help says it is (asked once per sha256)
+    version: str | None = None             # known from `devlab tools fetch`, never printed by the tool
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("dialect")
+        data["tool"] = None if self.dialect is None else self.dialect.to_json()
+        return data
+
+    def argv(self, options: BenchmarkOptions) -> list[str]:
+        return tool_argv(self.device_path, options, self.dialect)
 
 
 def prepare_benchmark_tool(device: AdbDevice, flag_path: str | None = None,
@@ -86,12 +97,40 @@ def prepare_benchmark_tool(device: AdbDevice, flag_path: str | None = None,
     """The simulated phone's own binary (its profile names it), else the user's, pushed with the hash cache."""
     simulated_binary = device.info.extra.get("benchmark_model") if device.info.simulated else None
     if simulated_binary:
-        return BenchmarkTool(simulated_binary, device.remote_sha256(simulated_binary), "simulated phone")
-    from devlab.bench.binary import locate_benchmark_model
-    abi = device.info.abi or "arm64-v8a"
-    binary = locate_benchmark_model(abi, flag_path=flag_path, config=config_table)
-    pushed = device.push(binary.path, BINARY_ON_DEVICE, mode=0o755)
-    return BenchmarkTool(BINARY_ON_DEVICE, binary.sha256, binary.origin, str(binary.path), pushed.bytes_sent)
+        tool = BenchmarkTool(simulated_binary, device.remote_sha256(simulated_binary), "simulated phone")
+    else:
+        from devlab.bench.binary import locate_benchmark_model
+        abi = device.info.abi or "arm64-v8a"
+        binary = locate_benchmark_model(abi, flag_path=flag_path, config=config_table)
+        pushed = device.push(binary.path, BINARY_ON_DEVICE, mode=0o755)
+        tool = BenchmarkTool(BINARY_ON_DEVICE, binary.sha256, binary.origin, str(binary.path), pushed.bytes_sent,
+                             version=getattr(binary, "version", None))
+    dialect, _ = probe(device, tool.device_path, tool.sha256, tool.version)
+    return replace(tool, dialect=dialect)
+
+
+def _timing_from_result(result: BenchmarkResult, run: BenchmarkRun, source: Source) -> Timing:
+    """The tool's BenchmarkResult proto first: mean, median, p5, p95, min, max, std, init and first inference."""
+    lat = result.latency
+    count = int(result.misc.get("num_runs") or (run.inference.count if run.inference else 0))
+    if lat("avg_ms") is None or count < 1:
+        raise ToolError("the result file has no inference latency", "see the clean log in the run folder",
+                        stage="parse")
+    latency = LatencyStats(source=source, count=count, mean_ms=float(lat("avg_ms")), median_ms=lat("median_ms"),
+                           p90_ms=None, min_ms=lat("min_ms"), max_ms=lat("max_ms"), std_ms=lat("stddev_ms"),
+                           samples_ms=(), p5_ms=lat("p5_ms"), p95_ms=lat("p95_ms"))
+    return Timing(source, lat("init_ms"), lat("first_inference_ms"), latency)
+
+
+def _delegation_from_runtime(subgraphs: tuple[SubgraphDelegation, ...]) -> Delegation:
+    """GPU delegation as the runtime applied it (ModelRuntimeDetails), summed over subgraphs."""
+    gpu_names = ("LITERT_CL", "TfLiteGpuDelegateV2", "LITERT_GL", "LITERT_WEBGPU")
+    on_gpu = sum(len(r) for sg in subgraphs for d, _, r in sg.delegates if d in gpu_names)
+    total = sum(sg.nodes - len(sg.delegates) for sg in subgraphs)
+    partitions = sum(1 for sg in subgraphs for d, _, _ in sg.delegates if d in gpu_names)
+    applied = "full" if on_gpu == total and total else ("partial" if on_gpu else "none")
+    return Delegation(delegate="gpu", applied=applied, ops_on_delegate=on_gpu, ops_on_cpu=total - on_gpu,
+                      partitions=partitions)
 
 
 def _timing(run: BenchmarkRun, source: Source) -> Timing:
@@ -130,11 +169,76 @@ class _VariantBench:
         self.extra: dict[str, object] = {"benchmark_wall_s": {}}
 
     def invoke(self, options: BenchmarkOptions, name: str) -> tuple[BenchmarkRun, int]:
-        argv = classic_argv(self.tool.device_path, options)
+        argv = self.tool.argv(options)
         started = time.monotonic()
         result = self.device.shell(argv, timeout=self.options.timeout_s)
         self._wall(name, started)
-        return self._keep_log(name, result), result.exit_code
+        run = self._keep_log(name, result)
+        _refuse_unconsumed(result.stdout + "\n" + result.stderr, name, self.device.label)
+        return run, result.exit_code
+
+    def structured(self, remote: str, kind: str) -> bytes | None:
+        """Pull one of the tool's proto outputs into logs/; None when the tool did not write it."""
+        local = self.run_dir / "logs" / f"{self.stem}-{kind}"
+        try:
+            self.device.pull(remote, local)
+        except DevlabError as exc:
+            self.extra[f"{kind}_error"] = exc.one_line()
+            return None
+        self.logs[kind] = local.relative_to(self.run_dir).as_posix()
+        return local.read_bytes()
+
+    def clean_run(self, clean: BenchmarkOptions) -> tuple[BenchmarkRun, Timing, Delegation | None]:
+        """The clean run; its BenchmarkResult / ModelRuntimeDetails where the tool writes them (text is the check
+        and the fallback)."""
+        dialect = self.tool.dialect
+        out = f"{DEVICE_ROOT}/out"
+        asked = replace(clean, result_file_path=f"{out}/{self.stem}.results.pb"
+                        if dialect is not None and dialect.takes("result_file_path") else None,
+                        runtime_info_file=f"{out}/{self.stem}.runtime_info.pb"
+                        if dialect is not None and dialect.takes("model_runtime_info_output_file")
+                        and (dialect.kind == "litert" or dialect.takes("export_model_runtime_info")) else None)
+        if asked.result_file_path or asked.runtime_info_file:
+            self.device.mkdir(out)
+            self.device.shell(["rm", "-f", *(p for p in (asked.result_file_path, asked.runtime_info_file) if p)],
+                              timeout=30)
+        run, code = self.invoke(asked, "clean")
+        if code != 0 or run.status == "failed":
+            raise ToolError(_failure(run, code, "clean run failed"), "see the clean log in the run folder",
+                            device=self.device.label, stage="clean run")
+        timing: Timing | None = None
+        if asked.result_file_path:
+            data = self.structured(asked.result_file_path, "results.pb")
+            if data is not None:
+                timing = _timing_from_result(decode_benchmark_result(data, self.logs["results.pb"]), run,
+                                             self.source)
+                self._check_against_text(timing, run)
+        if timing is None:
+            if run.status != "ok":
+                raise ToolError(_failure(run, code, "clean run failed"), "see the clean log in the run folder",
+                                device=self.device.label, stage="clean run")
+            timing = _timing(run, self.source)
+        delegation = None
+        if asked.runtime_info_file:
+            data = self.structured(asked.runtime_info_file, "runtime_info.pb")
+            if data is not None:
+                subgraphs = decode_runtime_info(data, self.logs["runtime_info.pb"])
+                self.extra["delegation_subgraphs"] = {"source": self.source,
+                                                      "subgraphs": [sg.to_json() for sg in subgraphs]}
+                if self.accelerator == "gpu":
+                    delegation = _delegation_from_runtime(subgraphs)
+        return run, timing, delegation
+
+    def _check_against_text(self, timing: Timing, run: BenchmarkRun) -> None:
+        """The log's own average must agree with the proto's (the tool prints 2 decimals in ms, or us)."""
+        text_avg = run.inference.avg_us / 1000.0 if run.inference and run.inference.avg_us is not None else None
+        if text_avg is None:
+            self.extra["text_check"] = "the log's inference average was not read; the result file stands alone"
+        elif abs(text_avg - timing.latency.mean_ms) > max(0.011, 0.001 * timing.latency.mean_ms):
+            self.extra["text_check"] = (f"result file mean {timing.latency.mean_ms:.3f} ms vs log {text_avg:.3f} ms: "
+                                        f"they disagree")
+        else:
+            self.extra["text_check"] = "ok"
 
     def _wall(self, name: str, started: float) -> None:
         self.extra["benchmark_wall_s"][name] = round(time.monotonic() - started, 4)  # type: ignore[index]
@@ -146,6 +250,19 @@ class _VariantBench:
         return parse_benchmark_log(result.stdout + "\n" + result.stderr, may_be_truncated=False).result
 
     def op_profile(self, clean: BenchmarkOptions) -> OpProfile:
+        dialect = self.tool.dialect
+        if dialect is not None and not dialect.takes("op_profiling_output_file"):
+            # old classic builds (issue 11, defect 4): no CSV output; the stdout tables hold the same rows
+            run, code = self.invoke(replace(clean, enable_op_profiling=True), "op-profile")
+            if code != 0 or run.status != "ok":
+                raise ToolError(_failure(run, code, "op-profile run failed"),
+                                "see the op-profile log in the run folder", device=self.device.label,
+                                stage="op-profile")
+            self.extra["op_profile_from"] = "stdout tables (this build has no --op_profiling_output_file)"
+            if run.op_profile is None:
+                raise ToolError("the op-profile run printed no profiling tables", "see the op-profile log",
+                                device=self.device.label, stage="op-profile")
+            return run.op_profile
         remote_csv = f"{DEVICE_ROOT}/out/{self.stem}.op_profile.csv"
         self.device.mkdir(f"{DEVICE_ROOT}/out")
         self.device.shell(["rm", "-f", remote_csv], timeout=30)
@@ -171,14 +288,11 @@ class _VariantBench:
             self._keep_log("trace-run", recording.benchmark)
         if recording.path is not None:
             self.logs["trace"] = recording.path.relative_to(self.run_dir).as_posix()
-        self.extra["trace"] = {
-            "source": TRACE, "asked": list(recording.asked),
-            "offered": None if recording.offered is None else list(recording.offered),
-            "used": list(recording.used), "arrived": list(recording.arrived), "errors": list(recording.errors)}
+        self.extra["trace"] = {"source": TRACE, **recording.to_json()}
         if recording.benchmark is not None and not recording.benchmark.ok:
             raise ToolError(f"trace run failed: benchmark_model exited {recording.benchmark.exit_code}",
                             "see the trace log in the run folder", device=self.device.label, stage="trace run")
-        if recording.summary is None:
+        if recording.summary is None or recording.status == "empty":
             raise ToolError("trace run brought back no trace: " + "; ".join(recording.errors[-1:]),
                             "see extra.trace.errors in run.json", device=self.device.label, stage="trace run")
         return recording.summary
@@ -200,19 +314,27 @@ class _VariantBench:
                     delegation_predicted=self.variant.delegation if self.accelerator == "gpu" else None)
         try:
             clean = self.options.benchmark_options(self.remote, self.accelerator, self.variant.sha256)
-            run, code = self.invoke(clean, "clean")
-            if code != 0 or run.status != "ok":
-                raise ToolError(_failure(run, code, "clean run failed"), "see the clean log in the run folder",
-                                device=self.device.label, stage="clean run")
-            timing = _timing(run, self.source)
+            if self.tool.dialect is not None and self.tool.dialect.kind == "litert" and clean.delegate_serialize_dir \
+                    and not self.tool.dialect.takes("gpu_serialization_dir"):
+                # LiteRT builds up to 2.2.0 have no GPU program cache flag: run without it, and say so
+                self.extra["gpu_cache"] = "this LiteRT build has no --gpu_serialization_dir: runs without the cache"
+                clean = replace(clean, delegate_serialize_dir=None, delegate_serialize_token=None)
+            run, timing, runtime_delegation = self.clean_run(clean)
         except DevlabError as exc:
             return VariantRun(status="failed", error=exc.one_line(), logs=self.logs, extra=self.extra, **base)
-        reported = {"source": self.source, **asdict(run.delegation)} if self.accelerator == "gpu" else None
+        reported = None
+        if self.accelerator == "gpu":
+            delegation = runtime_delegation or run.delegation
+            reported = {"source": self.source, **asdict(delegation)}
         profile: OpProfile | None = None
         trace: TraceSummary | None = None
         # A failed op-profile or trace run costs only what it would have added: the clean timing stands, and the
         # row says why the rest is missing.
-        if self.options.op_profile:
+        if self.options.op_profile and self.tool.dialect is not None and self.tool.dialect.kind == "litert":
+            # its --use_profiler prints LiteRtProfileSummarizer tables, which devlab does not read yet
+            self.extra["op_profile_error"] = ("LiteRT's benchmark_model has no op-profile CSV; its --use_profiler "
+                                              "summary is not read by devlab yet: kernel shares come from the trace")
+        elif self.options.op_profile:
             try:
                 profile = self.op_profile(clean)
                 self.extra["op_profile"] = {"source": OP_PROFILE, "rows": [asdict(r) for r in profile.run_rows()]}
@@ -236,8 +358,18 @@ class _VariantBench:
 def _record(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path, name: str,
             clean: BenchmarkOptions) -> TraceRecording:
     """The clean run's flags under Perfetto: run_dir/<name>.perfetto-trace, the config in run_dir/logs."""
-    return record_trace(device, classic_argv(tool.device_path, clean), run_dir, name=name,
+    return record_trace(device, tool.argv(clean), run_dir, name=name,
                         benchmark_timeout=options.timeout_s, config_dir=run_dir / "logs")
+
+
+def _refuse_unconsumed(log: str, name: str, device: str) -> None:
+    """A flag the tool ignored means the run measured something else than asked: an error naming the flag."""
+    for line in log.splitlines():
+        _, found, flags = line.partition("Unconsumed cmdline flags:")
+        if found:
+            raise ToolError(f"benchmark_model ignored {flags.strip()} in the {name} run (Unconsumed cmdline flags)",
+                            "this build does not take that flag: use a newer benchmark_model (devlab tools fetch "
+                            "benchmark_model) or leave out the option", device=device, stage=name)
 
 
 def variant_remote_path(model_name: str, variant: BuiltVariant) -> str:

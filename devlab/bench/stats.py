@@ -20,6 +20,9 @@ class LatencyStats:
     max_ms: float | None
     std_ms: float | None
     samples_ms: tuple[float, ...]
+    # the 5th / 95th percentiles where the tool reports them (benchmark_model's BenchmarkResult), else None
+    p5_ms: float | None = None
+    p95_ms: float | None = None
 
     @classmethod
     def from_samples(cls, samples_ms: list[float] | tuple[float, ...], source: Source) -> "LatencyStats":

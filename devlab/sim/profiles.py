@@ -7,7 +7,7 @@ round, plausible figures for the SoC class, NOT measurements: every number the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from devlab.errors import UsageError
 
@@ -103,9 +103,19 @@ PIXEL8 = Profile(
 PROFILES: dict[str, Profile] = {p.name: p for p in (S23, PIXEL8)}
 
 
-def get_profile(name: str) -> Profile:
+# Which benchmark_model build the phone's /system/bin/benchmark_model plays (devlab/sim/commands/benchmark_model.py):
+# LiteRT 2.2.0's release binary by default, as a user downloading the current prebuilt gets.
+BENCHMARK_TOOLS = ("litert", "classic", "classic-legacy")
+BENCHMARK_TOOL_PROP = "ro.devlab.benchmark_tool"
+
+
+def get_profile(name: str, benchmark_tool: str = "litert") -> Profile:
     try:
-        return PROFILES[name]
+        profile = PROFILES[name]
     except KeyError:
         raise UsageError(f"unknown simulated phone profile {name!r}",
                          f"use one of: {', '.join(sorted(PROFILES))}") from None
+    if benchmark_tool not in BENCHMARK_TOOLS:
+        raise UsageError(f"unknown simulated benchmark_model build {benchmark_tool!r}",
+                         f"use one of: {', '.join(BENCHMARK_TOOLS)}")
+    return replace(profile, props=profile.props + ((BENCHMARK_TOOL_PROP, benchmark_tool),))

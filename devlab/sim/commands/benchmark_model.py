@@ -1,9 +1,17 @@
-"""The simulated phone's `benchmark_model` (classic TFLite flags and output), at /system/bin/benchmark_model.
+"""The simulated phone's `benchmark_model`, at /system/bin/benchmark_model, in the build the profile names
+(prop `ro.devlab.benchmark_tool`: `litert` = LiteRT 2.2.0's CompiledModel `benchmark_litert_model`, shipped as
+`benchmark_model`; `classic` = TFLite's Interpreter tool; `classic-legacy` = an old classic build without
+`--op_profiling_output_mode/_file`). Flags and usage: devlab/sim/bench_flags.py; every line printed below comes
+from the tools' sources (docs/sim-fidelity.md, "benchmark_model: the two tool builds", cites each).
+
+Where lines go: TFLITE_LOG INFO/WARN -> stdout, ERROR -> stderr (`tflite/tools/logging.h`); the TFLite runtime's
+minimal logger and LiteRT's LITERT_LOG -> stderr, the latter as `INFO: [<file>:<line>] <message>`
+(`litert/c/internal/litert_logging.{h,cc}`), line numbers those of the v2.2.0 sources.
 
 It reads the .tflite from the sandbox (devlab.build.tflite_graph), decides the GPU partition like the delegate
 (devlab.build.gpu_compat), times every op with the profile's cost model (devlab/sim/costmodel.py; noise seeded from
 the model's sha256 and the flags, so a rerun prints the same numbers), really takes that long (times the phone's
-time scale), and prints what the classic tool prints.
+time scale), and prints what the tool prints.
 
 CONTRACT with attribution: a GPU kernel row is `Delegate/<label>:<i>` with `<i>` the dispatch index in a run and
 `<label>` = `<gpu op type> <id>[ -> <op> <id>]...`, where `<id>` is the POSITION of the TFLite node inside the
@@ -11,7 +19,7 @@ delegated partition's execution order, 0-based (DelegationPlan.delegated[id] is 
 
 Profiled runs (op profiling, or ATrace via `debug.tflite.trace=1`) run the GPU graph once more per inference, as the
 OpenCL delegate does, so they are slower. With `debug.tflite.trace=1` (and no op profiling, which replaces ATrace)
-each run appends SimEvents to the phone's timeline: `Invoke`, `<OP>@<node>/0`, `TfLiteGpuDelegateV2@<node>/0`,
+each run appends SimEvents to the phone's timeline: `Invoke`, `<OP>@<node>/0`, `<delegate>@<node>/0`,
 one `gpu_stage` per kernel (label as above) and a `gpufreq` counter sample per run; timestamps and durations are
 wall time (simulated time times the time scale).
 """
@@ -25,25 +33,43 @@ import time
 from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import TfliteGraph, read_tflite
 from devlab.errors import ModelError
-from devlab.sim.bench_flags import BenchFlags, parse_flags
+from devlab.sim import bench_outputs
+from devlab.sim.bench_flags import BenchFlags, parse_flags, usage
 from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
+from devlab.sim.profiles import BENCHMARK_TOOL_PROP
 from devlab.sim.timeline import SimEvent
 
-_ECHO = (("Min num runs", "num_runs"), ("Min runs duration (seconds)", "min_secs"),
-         ("Max runs duration (seconds)", "max_secs"), ("Inter-run delay (seconds)", "run_delay"),
-         ("Num threads", "num_threads"), ("Min warmup runs", "warmup_runs"),
-         ("Min warmup runs duration (seconds)", "warmup_min_secs"), ("Graph", "graph"),
-         ("Require full delegation", "require_full_delegation"), ("Enable op profiling", "enable_op_profiling"),
-         ("Max profiling buffer entries", "max_profiling_buffer_entries"),
-         ("CSV File to export profiling data to", "op_profiling_output_file"),
-         ("Max number of delegated partitions", "max_delegated_partitions"), ("Use gpu", "use_gpu"),
-         ("Allow lower precision in gpu", "gpu_precision_loss_allowed"), ("GPU backend", "gpu_backend"),
-         ("Delegate serialize directory", "delegate_serialize_dir"),
-         ("Delegate serialize token", "delegate_serialize_token"),
-         ("Report the peak memory footprint", "report_peak_memory_footprint"))
+# BenchmarkModel::LogParams (shared by both tools; LiteRT 2.2.0 does not override it): echoed only when set
+_BASE_ECHO = (("Min num runs", "num_runs"), ("Min runs duration (seconds)", "min_secs"),
+              ("Max runs duration (seconds)", "max_secs"), ("Inter-run delay (seconds)", "run_delay"),
+              ("Number of prorated runs per second", "run_frequency"), ("Num threads", "num_threads"),
+              ("Use caching", "use_caching"), ("Benchmark name", "benchmark_name"),
+              ("Output prefix", "output_prefix"), ("Min warmup runs", "warmup_runs"),
+              ("Min warmup runs duration (seconds)", "warmup_min_secs"), ("Run w/o invoking kernels", "dry_run"),
+              ("Report the peak memory footprint", "report_peak_memory_footprint"),
+              ("Memory footprint check interval (ms)", "memory_footprint_check_interval_ms"))
+# BenchmarkTfLiteModel::LogParams and the delegate providers' LogParams (classic only)
+_CLASSIC_ECHO = (("Graph", "graph"), ("Require full delegation", "require_full_delegation"),
+                 ("Enable op profiling", "enable_op_profiling"),
+                 ("Op profiling output mode.", "op_profiling_output_mode"),
+                 ("Op profiling output file.", "op_profiling_output_file"),
+                 ("Max initial profiling buffer entries", "max_profiling_buffer_entries"),
+                 ("CSV File to export profiling data to", "profiling_output_csv_file"),
+                 ("Enable Model Runtime Info Export", "export_model_runtime_info"),
+                 ("Proto File to export model runtime info to", "model_runtime_info_output_file"),
+                 ("File path to save the benchmark result in binary proto format", "result_file_path"),
+                 ("#threads used for CPU inference", "num_threads"),
+                 ("Max number of delegated partitions", "max_delegated_partitions"),
+                 ("Directory for delegate serialization", "delegate_serialize_dir"),
+                 ("Model-specific token/key for delegate serialization.", "delegate_serialize_token"),
+                 ("Use gpu", "use_gpu"), ("Allow lower precision in gpu", "gpu_precision_loss_allowed"),
+                 ("GPU backend", "gpu_backend"))
 _FAILED = "Benchmarking failed."
+# LITERT_LOG call sites at LiteRT v2.2.0 (the line is that of the macro name, as clang's __LINE__ gives it)
+H = "benchmark_litert_model.h"
+CC = "benchmark_litert_model.cc"
 
 
 class _Log:
@@ -57,11 +83,19 @@ class _Log:
         self.ctx.stdout.write(f"WARN: {text}\n")
 
     def error(self, text: str) -> int:
-        self.ctx.stdout.write(f"ERROR: {text}\n")
+        self.ctx.stderr.write(f"ERROR: {text}\n")
         return 1
 
-    def raw(self, text: str) -> None:
-        self.ctx.stdout.write(text + "\n")
+    def raw(self, text: str, err: bool = False) -> None:
+        """A continuation line of a multi-line message (stderr when the message is an ERROR)."""
+        (self.ctx.stderr if err else self.ctx.stdout).write(text + "\n")
+
+    def runtime(self, severity: str, text: str) -> None:
+        """The TFLite runtime's minimal logger (stderr), e.g. `VERBOSE: Replacing ...`."""
+        self.ctx.stderr.write(f"{severity}: {text}\n")
+
+    def litert(self, where: str, line: int, text: str, severity: str = "INFO") -> None:
+        self.ctx.stderr.write(f"{severity}: [{where}:{line}] {text}\n")
 
 
 def _echo_value(flags: BenchFlags, name: str) -> str:
@@ -72,34 +106,49 @@ def _echo_value(flags: BenchFlags, name: str) -> str:
 @register("benchmark_model")
 def benchmark_model(ctx: CommandContext) -> int:
     log = _Log(ctx)
-    flags = parse_flags(ctx.argv[1:])
+    tool = ctx.getprop(BENCHMARK_TOOL_PROP) or "classic"
+    asked_help = any(a in ("--help", "-h") for a in ctx.argv[1:])
+    if tool == "litert" and asked_help:
+        ctx.stdout.write("\n  NPU Vendor Flags from LiteRT:\n\n")   # (vendor Abseil flags: not simulated)
+    log.info("STARTING!")
+    flags = parse_flags(ctx.argv[1:], tool)
     for error in flags.errors:
         log.error(error)
-    if flags.errors:
-        return 1
-    log.info("STARTING!")
-    for label, name in _ECHO:
-        log.info(f"{label}: [{_echo_value(flags, name)}]")
+    if flags.errors or flags.help:
+        log.error(usage(ctx.argv[0], tool))
+        if tool == "litert" and asked_help:
+            return 0      # LiteRT's main: "If help was requested ... return EXIT_SUCCESS"
+        return log.error(_FAILED)
     if flags.unknown:
         log.warn(f"Unconsumed cmdline flags: {' '.join(flags.unknown)}")
+    log.info("Log parameter values verbosely: [0]")
+    echo = _BASE_ECHO if tool == "litert" else _BASE_ECHO + _CLASSIC_ECHO
+    for label, name in echo:
+        if flags.has(name) and name in flags.set_on_cmdline:
+            log.info(f"{label}: [{_echo_value(flags, name)}]")
     path = flags.text("graph")
-    if not path:
+    if tool == "litert":
+        log.litert(CC, 271, f"Loading model from: {path}")
+    elif not path:
         log.error("Please specify the name of your TF Lite input file with --graph")
         return log.error(_FAILED)
-    host = ctx.fs.resolve(path, ctx.cwd)
-    if not host.is_file():
-        log.error(f"Could not open '{path}'.")
-        log.error(f"Failed to mmap model {path}")
+    host = ctx.fs.resolve(path, ctx.cwd) if path else None
+    if host is None or not host.is_file():
+        if tool != "litert":
+            log.error(f"Could not open '{path}'.")
+            log.error(f"Failed to mmap model {path}")
         return log.error(_FAILED)
     data = host.read_bytes()
     try:
         graph = read_tflite(data)
     except ModelError:
-        identifier = data[4:8].decode("latin-1") if len(data) >= 8 else ""
-        log.error(f"Model provided has model identifier '{identifier}', should be 'TFL3'")
-        log.error(f"Failed to mmap model {path}")
+        if tool != "litert":
+            identifier = data[4:8].decode("latin-1") if len(data) >= 8 else ""
+            log.error(f"Model provided has model identifier '{identifier}', should be 'TFL3'")
+            log.error(f"Failed to mmap model {path}")
         return log.error(_FAILED)
-    log.info(f"Loaded model {path}")
+    if tool != "litert":
+        log.info(f"Loaded model {path}")
     return _Run(ctx, log, flags, graph, data).execute()
 
 
@@ -111,18 +160,24 @@ class _Run:
         self.sha = hashlib.sha256(data).hexdigest()
         self.model_mb = len(data) / 1e6  # the tool divides by 1e6 ("3.79893" for 3798928 bytes)
         self.rng = random.Random(f"{self.sha}|{flags.echo_key()}")
-        self.profiling = flags.flag("enable_op_profiling")
+        self.litert = flags.tool == "litert"
+        self.profiling = flags.has("enable_op_profiling") and flags.flag("enable_op_profiling")
         self.tracing = ctx.getprop("debug.tflite.trace") == "1" and not self.profiling
         threads = int(flags.number("num_threads"))
         self.threads = min(self.cost.max_cpu_threads, threads if threads > 0 else self.cost.max_cpu_threads)
         self.pid = ctx.device.new_pid()
         self.delegate_node = len(graph.ops)
+        self.delegate_name = "LITERT_CL" if self.litert else "TfLiteGpuDelegateV2"
 
     # -- phases ---------------------------------------------------------------------------------------------------
     def execute(self) -> int:
+        if self.litert:
+            problem = self._litert_options()
+            if problem is not None:
+                return problem
         plan = None
         if self.flags.flag("use_gpu"):
-            plan = self._delegate()
+            plan = self._delegate_litert() if self.litert else self._delegate()
             if plan is None:
                 return 1
         delegated = set(plan.delegated) if plan else set()
@@ -130,17 +185,23 @@ class _Run:
             if node.index not in delegated and node.op.startswith("CUSTOM:"):
                 name = node.op.split(":", 1)[1]
                 self.log.error(f"Encountered unresolved custom op: {name}.")
-                self.log.raw("See instructions: https://www.tensorflow.org/lite/guide/ops_custom")
+                self.log.raw("See instructions: https://www.tensorflow.org/lite/guide/ops_custom", err=True)
                 self.log.error(f"Node number {node.index} ({name}) failed to prepare.")
                 self.log.error("Failed to allocate tensors!")
                 return self.log.error(_FAILED)
-        fp16 = self.flags.flag("gpu_precision_loss_allowed")
+        if self.litert:
+            self._xnnpack(plan)
+            fp16 = self.flags.text("gpu-precision") != "fp32"
+        else:
+            fp16 = self.flags.flag("gpu_precision_loss_allowed")
         costs = plan_costs(self.graph, plan, self.cost, self.threads, fp16)
         init_ms = self._init_ms(costs, plan is not None)
         if not self._sleep_ms(init_ms):
             return 130
         self.log.info(f"The input model file size (MB): {self.model_mb:g}")
         self.log.info(f"Initialized session in {init_ms:.3f}ms.")
+        if self.litert and self.flags.text("model_runtime_info_output_file"):
+            self._runtime_info(plan)
         base_us = costs.total_us + (costs.gpu_us if (self.profiling or self.tracing) else 0.0)
         warmup = self._phase(base_us, int(self.flags.number("warmup_runs")), self.flags.number("warmup_min_secs"),
                              costs, first=True)
@@ -149,13 +210,124 @@ class _Run:
         runs = self._phase(base_us, int(self.flags.number("num_runs")), self.flags.number("min_secs"), costs)
         if runs is None:
             return 130
-        self.log.info(f"Inference timings in us: Init: {int(init_ms * 1000)}, First inference: {int(warmup[0][0])}, "
-                      f"Warmup (avg): {sum(w for w, _ in warmup) / len(warmup):g}, "
-                      f"Inference (avg): {sum(r for r, _ in runs) / len(runs):g}")
-        self._memory(costs, plan is not None)
+        init_mb, overall_mb = self._footprint(costs, plan is not None)
+        peak_mb = overall_mb + 3.1 if self.flags.flag("report_peak_memory_footprint") else None
+        if self.litert:
+            self._litert_results(init_ms, warmup, runs, init_mb, overall_mb, peak_mb)
+        else:
+            self.log.info(f"Inference timings in us: Init: {int(init_ms * 1000)}, "
+                          f"First inference: {int(warmup[0][0])}, "
+                          f"Warmup (avg): {sum(w for w, _ in warmup) / len(warmup):g}, "
+                          f"Inference (avg): {sum(r for r, _ in runs) / len(runs):g}")
+            self._memory(init_mb, overall_mb, peak_mb)
+        if self.flags.has("result_file_path") and self.flags.text("result_file_path"):
+            self._result_file(init_ms, warmup, runs, init_mb, overall_mb, peak_mb)
         if self.profiling:
             self._profile(init_ms, costs, runs)
         return 0
+
+    # -- LiteRT (CompiledModel) specifics: litert/tools/benchmark_litert_model.{h,cc} at v2.2.0 --------------------
+    def _litert_options(self) -> int | None:
+        """CreateCompiledModelOptions: both checks LITERT_LOG an error and std::abort() (exit 134 via the shell)."""
+        if self.flags.flag("use_cpu") and self.flags.flag("require_full_delegation"):
+            self.log.litert(CC, 98, "Requesting full delegation and CPU acceleration are incompatible.", "ERROR")
+            return 134
+        precision = self.flags.text("gpu-precision")
+        if self.flags.flag("use_gpu") and precision not in ("fp32", "fp16", "auto"):
+            self.log.litert(CC, 164, f"Invalid gpu-precision: {precision}", "ERROR")
+            return 134
+        return None
+
+    def _delegate_litert(self):
+        """The GPU accelerator's delegate kernel is named LITERT_CL (ml_drift_delegate/delegate/delegate_opencl.cc
+        custom_name); the interpreter logs the replacement (tflite/core/subgraph.cc, VERBOSE, stderr on Android)."""
+        plan = plan_gpu_delegation(self.graph)
+        if plan.delegated:
+            self._replacing("LITERT_CL", plan.delegated, len(self.graph.ops))
+        if plan.applied != "full" and self.flags.flag("require_full_delegation"):
+            # use_cpu=false: no CPU accelerator for the rest, CompiledModel creation fails
+            self.log.error(_FAILED)
+            return None
+        return plan
+
+    def _xnnpack(self, plan) -> None:
+        """The CPU accelerator (XNNPACK) takes the nodes the GPU left, as a second delegate on the same subgraph."""
+        if not self.flags.flag("use_cpu"):
+            return
+        inside = set(plan.delegated) if plan else set()
+        left = tuple(n.index for n in self.graph.ops if n.index not in inside and not n.op.startswith("CUSTOM:"))
+        if not left:
+            return
+        plan_size = len(self.graph.ops) - len(inside) + (1 if inside else 0)
+        self.log.runtime("INFO", "Created TensorFlow Lite XNNPACK delegate for CPU.")
+        self._replacing("TfLiteXNNPackDelegate", left, plan_size)
+
+    def _replacing(self, delegate: str, nodes: tuple[int, ...], plan_size: int) -> None:
+        inside = set(nodes)
+        flips = sum(1 for a, b in zip(self.graph.ops, self.graph.ops[1:]) if (a.index in inside) != (b.index in inside))
+        self.log.runtime("VERBOSE", f"Replacing {len(nodes)} out of {plan_size} node(s) with delegate ({delegate}) "
+                                    f"node, yielding {flips + 1} partitions for subgraph 0 (main).")
+
+    def _runtime_info(self, plan) -> None:
+        target = self.flags.text("model_runtime_info_output_file")
+        delegated = plan.delegated if plan else ()
+        data = bench_outputs.runtime_info(self.graph, delegated, "LITERT_CL", "")
+        if self._write(target, data):
+            self.log.litert(H, 217, f"Generated model runtime info: {target}")
+
+    def _litert_results(self, init_ms: float, warmup, runs, init_mb: float, overall_mb: float,
+                        peak_mb: float | None) -> None:
+        """BenchmarkLoggingListener::OnBenchmarkEnd: LITERT_LOG lines; a leading or trailing "\\n" in the format
+        splits the line (`INFO: [file:89] ` then the title on its own)."""
+        w = [us for us, _ in warmup]
+        r = [us for us, _ in runs]
+        avg = sum(r) / len(r)
+        std = (sum((x - avg) ** 2 for x in r) / len(r)) ** 0.5
+        lines = [(89, "\n========== BENCHMARK RESULTS =========="),
+                 (94, f"Model initialization: {init_ms:.2f} ms"),
+                 (95, f"Warmup (first):       {w[0] / 1000:.2f} ms"),
+                 (97, f"Warmup (avg):         {sum(w) / len(w) / 1000:.2f} ms ({len(w)} runs)"),
+                 (99, f"Inference (avg):      {avg / 1000:.2f} ms ({len(r)} runs)"),
+                 (103, f"Inference (min):      {min(r) / 1000:.2f} ms"),
+                 (105, f"Inference (max):      {max(r) / 1000:.2f} ms"),
+                 (107, f"Inference (std):      {std / 1000:.2f}"),
+                 (115, f"Throughput:           {self._throughput(r):.2f} MB/s"),
+                 (124, "\nMemory Usage:"),
+                 (125, f"Init footprint:       {init_mb:.2f} MB"),
+                 (127, f"Overall footprint:    {overall_mb:.2f} MB"),
+                 (132, f"Peak memory:          {peak_mb:.2f} MB") if peak_mb else
+                 (134, "Peak memory usage not available. (peak_mem_mb <= 0)"),
+                 (138, "======================================\n")]
+        for line, text in lines:
+            self.log.litert(H, line, text)
+
+    def _throughput(self, runs_us: list[float]) -> float:
+        """BenchmarkResults::throughput_MB_per_second: input bytes per run over the mean run time, in MiB/s."""
+        from devlab.sim.costmodel import tensor_bytes
+        input_bytes = sum(tensor_bytes(self.graph, t) for t in self.graph.inputs)
+        return input_bytes * len(runs_us) * 1e6 / sum(runs_us) / (1024.0 * 1024.0)
+
+    def _result_file(self, init_ms: float, warmup, runs, init_mb: float, overall_mb: float,
+                     peak_mb: float | None) -> None:
+        target = self.flags.text("result_file_path")
+        r = [us for us, _ in runs]
+        data = bench_outputs.benchmark_result(init_ms * 1000, [us for us, _ in warmup], r, int(init_mb * 1024),
+                                              int(overall_mb * 1024), peak_mb, self.model_mb, self._throughput(r))
+        if self.litert:
+            self.log.litert(H, 177, f"Saving benchmark result to: {target}")
+        if self._write(target, data):
+            if self.litert:
+                self.log.litert(H, 181, f"Saved benchmark result to: {target}")
+        elif self.litert:
+            self.log.litert(H, 184, f"Failed to save benchmark result to: {target}", "ERROR")
+
+    def _write(self, target: str, data: bytes) -> bool:
+        host = self.ctx.fs.resolve(target, self.ctx.cwd)
+        try:
+            host.write_bytes(data)
+        except OSError:
+            return False
+        return True
 
     def _delegate(self):
         log, graph = self.log, self.graph
@@ -170,14 +342,15 @@ class _Run:
                 key = (verdict.op, verdict.reason or "Operation is not supported.")
                 if key not in seen:
                     seen.add(key)
-                    log.raw(f"{key[0]}: {key[1]}")
+                    log.raw(f"{key[0]}: {key[1]}", err=True)
             log.raw(f"{plan.ops_on_gpu} operations will run on the GPU, and the remaining {plan.ops_on_cpu} "
-                    f"operations will run on the CPU.")
+                    f"operations will run on the CPU.", err=True)
         if plan.delegated:
             inside = set(plan.delegated)
             flips = sum(1 for a, b in zip(graph.ops, graph.ops[1:]) if (a.index in inside) != (b.index in inside))
-            log.info(f"Replacing {len(plan.delegated)} out of {len(graph.ops)} node(s) with delegate "
-                     f"(TfLiteGpuDelegateV2) node, yielding {flips + 1} partitions for the whole graph.")
+            log.runtime("VERBOSE", f"Replacing {len(plan.delegated)} out of {len(graph.ops)} node(s) with delegate "
+                                   f"(TfLiteGpuDelegateV2) node, yielding {flips + 1} partitions for subgraph 0 "
+                                   f"(main).")
             cached = self._serialized_cache(check_only=True)
             backend = "OpenGL" if self.flags.text("gpu_backend") == "gl" else "OpenCL"
             log.info(f"Initialized {backend}-based API" + (" from serialized data." if cached else "."))
@@ -196,6 +369,8 @@ class _Run:
         return plan
 
     def _serialized_cache(self, check_only: bool = False) -> bool:
+        if not self.flags.has("delegate_serialize_dir"):
+            return False
         folder, token = self.flags.text("delegate_serialize_dir"), self.flags.text("delegate_serialize_token")
         if not folder or not token:
             return False
@@ -241,18 +416,20 @@ class _Run:
         self.log.raw("")
         return runs
 
-    def _memory(self, costs: CostPlan, gpu: bool) -> None:
+    def _footprint(self, costs: CostPlan, gpu: bool) -> tuple[float, float]:
         activations_mb = sum(t.buffer_bytes == 0 and not t.is_constant and 4 * max(1, _elems(t.shape)) or 0
                              for t in self.graph.tensors) / (1 << 20)
         init_mb = 2.5 + self.model_mb + (28.0 if gpu and costs.kernels else 0.0)
-        overall_mb = init_mb + activations_mb
+        return init_mb, init_mb + activations_mb
+
+    def _memory(self, init_mb: float, overall_mb: float, peak_mb: float | None) -> None:
         self.log.info("Note: as the benchmark tool itself affects memory footprint, the following is only "
                       "APPROXIMATE to the actual memory footprint of the model at runtime. Take the information "
                       "at your discretion.")
         self.log.info(f"Memory footprint delta from the start of the tool (MB): init={init_mb:g} "
                       f"overall={overall_mb:g}")
-        if self.flags.flag("report_peak_memory_footprint"):
-            self.log.info(f"Overall peak memory footprint (MB) via periodic monitoring: {overall_mb + 3.1:g}")
+        if peak_mb:
+            self.log.info(f"Overall peak memory footprint (MB) via periodic monitoring: {peak_mb:g}")
 
     # -- execution plan shared by op profiles and traces --------------------------------------------------------
     def _items(self, costs: CostPlan) -> list[tuple[str, int, float]]:
@@ -297,10 +474,13 @@ class _Run:
         totals = [sum(us for _, _, us in self._items(costs)) * f for _, f in runs]
         init_heading, run_heading = ("Profiling Info for Benchmark Initialization:",
                                      "Operator-wise Profiling Info for Regular Benchmark Runs:")
-        csv = self.flags.text("op_profiling_output_mode") == "csv"
+        # old builds: --profiling_output_csv_file (CSV when set); newer: --op_profiling_output_mode/_file
+        legacy = not self.flags.has("op_profiling_output_mode")
+        csv = bool(self.flags.text("profiling_output_csv_file")) if legacy else \
+            self.flags.text("op_profiling_output_mode") == "csv"
         section = csv_section if csv else stdout_section
         lines = section(init_heading, init_rows, [init_ms * 1000]) + section(run_heading, rows, totals)
-        target = self.flags.text("op_profiling_output_file")
+        target = self.flags.text("profiling_output_csv_file" if legacy else "op_profiling_output_file")
         if target:
             host = self.ctx.fs.resolve(target, self.ctx.cwd)
             try:
@@ -323,7 +503,7 @@ class _Run:
             cursor = t
             for kind, node, us in items:
                 dur = us * factor * ns
-                name = f"{self.graph.ops[node].op}@{node}/0" if kind == "cpu" else f"TfLiteGpuDelegateV2@{node}/0"
+                name = f"{self.graph.ops[node].op}@{node}/0" if kind == "cpu" else f"{self.delegate_name}@{node}/0"
                 events.append(SimEvent("slice", name, int(cursor), int(dur), pid, pid, None, 1))
                 if kind == "gpu":
                     gpu_cursor = cursor + costs.copy_us * factor * ns / 2
