@@ -198,6 +198,65 @@ def test_several_runs_top_level_mirrors_last_complete_run():
     assert r["runs"][1]["model_path"] == "/data/local/tmp/b.tflite"
 
 
+def test_cut_off_last_run_mirrors_the_last_complete_run():
+    """Issue 10 item 6: the last run is cut off; the top level is the complete run before it, `runs` lists both.
+    The second run has no STARTING! (builds before 2019, captures that lost it): LogParams()'s first line starts it."""
+    no_start = MODERN_GPU_RUN.replace("INFO: STARTING!\n", "")
+    second = no_start.replace("9876.5", "9000.25")
+    for cut_before in ("INFO: Graph", "INFO: Running benchmark for at least 50", "INFO: Inference timings"):
+        log = parse_benchmark_log(no_start + second[:second.index(cut_before)])
+        r = log.to_json()
+        assert [run["status"] for run in r["runs"]] == ["ok", "incomplete"], cut_before
+        assert (r["status"], r["inference_avg_us"], r["first_line"]) == ("ok", 9876.5, 1), cut_before
+        assert r["runs"][1]["inference_avg_us"] is None and r["runs"][1]["first_line"] > 1
+
+
+def test_2018_average_timings_line_with_no_stats():
+    """The 2018 runner (tensorflow/lite/tools/benchmark/benchmark_model.cc, BenchmarkLoggingListener::OnBenchmarkEnd)
+    printed the regular runs' average as `no stats`, its run headers as `Running benchmark for N iterations `, bare
+    lines, and `Initialized session in Xms` without a period."""
+    log = ("Num runs: [50]\nInter-run delay (seconds): [-1]\nNum threads: [1]\nBenchmark name: []\n"
+           "Output prefix: []\nWarmup runs: [1]\nGraph: [/data/local/tmp/mobilenet_quant_v1_224.tflite]\n"
+           "Input layers: [input]\nInput shapes: [1,224,224,3]\n"
+           "Loaded model /data/local/tmp/mobilenet_quant_v1_224.tflite\nInitialized session in 45.233ms\n"
+           "Running benchmark for 1 iterations \ncount=1 curr=101542\n\n"
+           "Running benchmark for 50 iterations \n"
+           "count=50 first=86413 curr=85998 min=85339 max=99837 avg=87221.9 std=2434\n\n"
+           "Average inference timings in us: Warmup: 101542, Init: 45233, no stats: 87221.9\n")
+    r = parse_benchmark_log(log).to_json()
+    assert (r["status"], r["inference_avg_us"], r["warmup_avg_us"], r["init_us"]) == ("ok", 87221.9, 101542, 45233)
+    assert r["inference"]["count"] == 50 and r["inference"]["std_us"] == 2434 and r["warmup"]["count"] == 1
+    assert r["parameters"]["Num runs"] == "50" and len(r["runs"]) == 1
+
+
+def test_shell_prompt_then_starting_is_one_run():
+    """`~/dir $ ./benchmark_model ...` and the tool's own STARTING! open the same run, not two."""
+    first = "~/tflite $ ./benchmark_model --graph=unet.tflite --use_gpu=true\n" + MODERN_GPU_RUN
+    second = ("user@box:~/tflite$ adb shell /data/local/tmp/benchmark_model --graph=unet.tflite\n"
+              + MODERN_GPU_RUN.replace("9876.5", "9000.25"))
+    r = parse_benchmark_log(first + second + "~/tflite $ \n").to_json()
+    assert [run["inference_avg_us"] for run in r["runs"]] == [9876.5, 9000.25]
+    assert [run["first_line"] for run in r["runs"]] == [2, MODERN_GPU_RUN.count("\n") + 3]
+    assert r["warnings"] == [] and r["errors"] == ["Following operations are not supported by GPU delegate:"]
+    # a prompt line that runs something else is noise, as before
+    assert len(parse_benchmark_log("~/tflite $ ls\n" + MODERN_GPU_RUN).runs) == 1
+
+
+def test_failure_reason_is_the_most_specific_error_line(real_fixtures):
+    """Issue 10 item 5: a failed run says why, not `Benchmarking failed.`"""
+    fallback = MODERN_GPU_RUN.split("INFO: Initialized OpenCL")[0] + (
+        "ERROR: Disallowed CPU fallback detected.\nERROR: Benchmarking failed.\n")
+    r = parse_benchmark_log(fallback).to_json()
+    assert r["status"] == "failed" and r["failure_reason"] == "Disallowed CPU fallback detected."
+    assert r["errors"][-1] == "Benchmarking failed."  # every line is still kept, in order
+    nnapi = parse_fixture(real_fixtures, "lp6m_yolov5s_mi11_int8_nnapi_qtidefault_fail.txt")
+    assert nnapi["failure_reason"] == ("NN API returned error ANEURALNETWORKS_OP_FAILED at line 3779 while "
+                                       "completing NNAPI compilation.")
+    only_generic = parse_benchmark_log("INFO: STARTING!\nFailed to allocate tensors!\nBenchmarking failed.\n")
+    assert only_generic.result.failure_reason == "Failed to allocate tensors!"
+    assert parse_benchmark_log(MODERN_GPU_RUN).result.failure_reason is None  # ok runs have none
+
+
 def test_all_same_and_empty_stats_lines():
     log = ("Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.\n"
            "count=0\n"

@@ -47,8 +47,11 @@ _FATAL = re.compile(
     r"|^Error: |Could not (?:open|build|create)|are incompatible\.$|^Invalid gpu-precision"
     r"|^Failed to run options parsers|^Run failed|^Compiled model (?:is null|not initialized)", re.IGNORECASE)
 _WARNING = re.compile(r"^Duplicate flags?:|^Unconsumed cmdline flags|^Unknown flag")
-# Lines that appear once per invocation: seeing one again means the capture holds another run.
-_ONCE = (_LOADED, _MODEL_SIZE, _SESSION, _TIMINGS, BLOCK_START, re.compile(r"^Graph:\s*\["))
+# Lines that appear once per invocation: seeing one again means the capture holds another run. LogParams()
+# starts every run with "Log parameter values verbosely: [..]" (since 2020) or "Num runs: [..]" / "Min num runs:
+# [..]" (before), so a run that is cut off right after them is still a run of its own.
+_ONCE = (_LOADED, _MODEL_SIZE, _SESSION, _TIMINGS, BLOCK_START, re.compile(r"^Graph:\s*\["),
+         re.compile(r"^Log parameter values verbosely:\s*\["), re.compile(r"^(?:Min )?[Nn]um runs:\s*\["))
 # Lines only benchmark_model prints: a capture with none of them is not a benchmark_model log.
 _TOOL_LINES = (_STARTING, _PARAM_ECHO, _LOADED, _MODEL_SIZE, _SESSION, _RUNNING, _TIMINGS, _MEMORY, _PEAK,
                BLOCK_START, _WARNING, re.compile(r"^Benchmarking failed|^Log parameter values verbosely"),
