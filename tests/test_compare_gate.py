@@ -1,5 +1,7 @@
 """compare and gate on real host runs: an injected 20 % regression is found and gated (exit 3); two sets of runs of
-the same thing stay quiet; mismatched devices or binaries are said out loud."""
+the same thing stay quiet; a significant change inside the equivalence margin is no change; another phone or binary
+is said out loud; another model, graph or device model is refused (exit 2) unless forced; the default candidate is
+the newest run of the same model and device model."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import pytest
 from devlab.report.compare import compare_runs
 from devlab.report.gate import evaluate_gate, parse_threshold
 from devlab.report.rounds import merge_rounds
+from devlab.report.run_match import pick_candidate
+from devlab.report.run_record import PARTIAL_NOTE
 from devlab.errors import UsageError
 from report_helpers import devlab, host_run
 
@@ -45,15 +49,17 @@ def _every_other(record: dict, start: int) -> dict:
     return half
 
 
-def _derived(baseline_dir: Path, tmp: Path, name: str, change) -> Path:
+def _derived(baseline_dir: Path, tmp: Path, name: str, change, edit=lambda record: None) -> Path:
+    """A copy of the baseline run in tmp/name with every variant's samples changed and the record edited."""
     record = json.loads((baseline_dir / "run.json").read_text())
     record = copy.deepcopy(record)
-    record["run_id"] = name
+    record["run_id"] = Path(name).name
     for variant in record["variants"]:
         latency = variant["timing"]["latency_ms"]
         latency["samples_ms"] = change(latency["samples_ms"])
+    edit(record)
     out = tmp / name
-    out.mkdir()
+    out.mkdir(parents=True)
     (out / "run.json").write_text(json.dumps(record))
     return out
 
@@ -96,19 +102,171 @@ def test_bootstrap_is_seeded(baseline_dir: Path, tmp_path: Path) -> None:
     assert a == b
 
 
-def test_compare_cli_json_and_mismatch_warning(baseline_dir: Path, tmp_path: Path) -> None:
-    other = _derived(baseline_dir, tmp_path, "other-phone", _scaled(1.0))
-    record = _load(other)
-    record["device"]["serial"], record["device"]["model"] = "R5CT", "SM-S911B"
+def _another_unit(record: dict) -> None:
+    """Another machine of the same model with another benchmark binary: comparable, but said."""
+    record["device"]["serial"] = "R5CT"
     record["tools"]["benchmark_model"] = {"sha256": "ab" * 32}
-    (other / "run.json").write_text(json.dumps(record))
+
+
+def _another_device_model(record: dict) -> None:
+    record["device"].update(serial="R5CT", model="SM-S911B", kind="adb")
+
+
+def _another_model(record: dict) -> None:
+    record["model"]["name"] = "mobilenet-v3"
+
+
+def _another_graph(record: dict) -> None:
+    ops = record["build"]["fp16"]["op_histogram"]
+    ops["DEQUANTIZE"] = ops.get("DEQUANTIZE", 0) + 2
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def test_compare_cli_json_and_mismatch_warning(baseline_dir: Path, tmp_path: Path) -> None:
+    other = _derived(baseline_dir, tmp_path, "other-unit", _scaled(1.0), _another_unit)
     result = devlab("compare", str(baseline_dir), str(other), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert any("different devices" in w and "SM-S911B" in w for w in data["warnings"])
+    assert any("different devices" in w and "R5CT" in w for w in data["warnings"])
     assert any("different benchmark binary benchmark_model" in w for w in data["warnings"])
     assert "warning: different devices" in result.stderr
     assert {v["key"] for v in data["variants"]} == {"fp32/cpu", "fp16/cpu"}
+    assert data["differences"] == [] and data["allow_different_models"] is False
+    assert data["candidate"] == {"path": str(other), "picked": False, "why": None}
+
+
+@pytest.mark.parametrize("edit, said", [
+    (_another_device_model, "different device models: "),
+    (_another_model, "different models: sd-block (zoo) vs mobilenet-v3 (zoo)"),
+    (_another_graph, "variant fp16 is another graph ("),
+])
+def test_different_models_graphs_or_device_models_are_refused_unless_forced(baseline_dir: Path, tmp_path: Path,
+                                                                           edit, said: str) -> None:
+    other = _derived(baseline_dir, tmp_path, "other", _scaled(1.0), edit)
+    for command in (("compare", str(baseline_dir), str(other)),
+                    ("gate", "--baseline", str(baseline_dir), "--candidate", str(other))):
+        refused = devlab(*command)
+        assert refused.returncode == 2, refused.stderr
+        line = _one_error_line(refused.stderr)
+        assert "are not comparable: " + said in line and "--allow-different-models" in line
+        forced = devlab(*command, "--allow-different-models", "--json")
+        assert forced.returncode == 0, forced.stderr
+        data = json.loads(forced.stdout)
+        comparison = data.get("comparison", data)        # gate nests the comparison in its verdict
+        assert comparison["allow_different_models"] is True
+        assert len(comparison["differences"]) == 1 and said in comparison["differences"][0]
+        assert f"compared anyway (--allow-different-models): {said}" in forced.stderr
+        assert "DIFFERENT models or devices compared anyway" in " ".join(forced.stderr.split())   # table caption
+
+
+def test_same_graph_with_other_bytes_is_a_warning(baseline_dir: Path, tmp_path: Path) -> None:
+    def reconverted(record: dict) -> None:
+        record["build"]["fp32"]["sha256"] = "cd" * 32
+    other = _derived(baseline_dir, tmp_path, "reconverted", _scaled(1.0), reconverted)
+    comparison = compare_runs(_load(baseline_dir), _load(other))
+    assert comparison.differences == ()
+    assert [w for w in comparison.warnings if w.startswith("variant fp32: same graph but other bytes")]
+
+
+def _tight(record: dict, factor: float, seed: int) -> None:
+    """Samples with 0.1 % noise around the run's own median, scaled: any shift of a few tenths is significant."""
+    rng = np.random.default_rng(seed)
+    for variant in record["variants"]:
+        latency = variant["timing"]["latency_ms"]
+        median = float(np.median(latency["samples_ms"]))
+        latency["samples_ms"] = (median * factor * (1 + 0.001 * rng.standard_normal(200))).tolist()
+
+
+def test_a_significant_change_inside_the_equivalence_margin_is_no_change(baseline_dir: Path, tmp_path: Path) -> None:
+    base = _derived(baseline_dir, tmp_path, "tight", _scaled(1.0), lambda r: _tight(r, 1.0, 1))
+    small = _derived(baseline_dir, tmp_path, "small", _scaled(1.0), lambda r: _tight(r, 0.992, 2))
+    large = _derived(baseline_dir, tmp_path, "large", _scaled(1.0), lambda r: _tight(r, 0.97, 3))
+    for delta in compare_runs(_load(base), _load(small)).variants:      # -0.8 %: significant, but inside 2 %
+        assert delta.significant and delta.ci_high_pct < 0 and delta.delta_pct == pytest.approx(-0.8, abs=0.1)
+        assert delta.verdict == "no change"
+        assert "significant but -0.8 % is within the ±2 % equivalence margin" in delta.note
+    for delta in compare_runs(_load(base), _load(large)).variants:      # -3 %: beyond the margin
+        assert delta.significant and delta.verdict == "faster"
+    for delta in compare_runs(_load(base), _load(small), equivalence_margin=0.005).variants:
+        assert delta.verdict == "faster"                                 # a finer margin names it
+    shown = devlab("compare", str(base), str(small))
+    assert shown.returncode == 0, shown.stderr
+    assert "faster*" not in shown.stderr and "no change (significant but -0.8 %" in shown.stderr
+    finer = devlab("compare", str(base), str(small), "--equivalence-margin", "0.5%", "--json")
+    assert finer.returncode == 0, finer.stderr
+    data = json.loads(finer.stdout)
+    assert data["equivalence_margin_pct"] == pytest.approx(0.5)
+    assert [v["verdict"] for v in data["variants"]] == ["faster", "faster"] and "faster*" in finer.stderr
+    bad = devlab("compare", str(base), str(small), "--equivalence-margin", "lots")
+    assert bad.returncode == 2 and "--equivalence-margin 'lots' is not a number" in _one_error_line(bad.stderr)
+
+
+def test_the_gate_margin_is_never_wider_than_the_allowed_regression(baseline_dir: Path, tmp_path: Path) -> None:
+    base = _derived(baseline_dir, tmp_path, "tight", _scaled(1.0), lambda r: _tight(r, 1.0, 1))
+    slower = _derived(baseline_dir, tmp_path, "slower", _scaled(1.0), lambda r: _tight(r, 1.015, 4))
+    verdict = evaluate_gate(_load(base), _load(slower), 0.01)           # +1.5 % against 1 % allowed
+    assert not verdict.passed and all(d.verdict == "slower" for d in verdict.comparison.variants)
+    assert verdict.comparison.equivalence_margin_pct == pytest.approx(1.0)
+    assert evaluate_gate(_load(base), _load(slower), 0.05).passed       # and inside a 5 % allowance
+
+
+def _stamped(created: str, partial: bool = False):
+    def edit(record: dict) -> None:
+        record["created"] = created
+        record["notes"] = [PARTIAL_NOTE] if partial else []
+    return edit
+
+
+def test_default_candidate_is_the_newest_complete_run_of_the_same_model_and_device_model(
+        baseline_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    base = _derived(baseline_dir, root, "base", _scaled(1.0), _stamped("2026-01-01T10:00:00+00:00"))
+    _derived(baseline_dir, root, "older", _scaled(1.0), _stamped("2026-01-01T11:00:00+00:00"))
+    newest = _derived(baseline_dir, root, "farm/devices/host", _scaled(1.2), _stamped("2026-01-01T12:00:00+00:00"))
+    for name, edit in (("phone", _another_device_model), ("model", _another_model)):
+        def newer_but_other(record: dict, edit=edit) -> None:
+            edit(record)
+            _stamped("2026-01-01T13:00:00+00:00")(record)
+        _derived(baseline_dir, root, name, _scaled(1.0), newer_but_other)
+    _derived(baseline_dir, root, "partial", _scaled(1.0), _stamped("2026-01-01T14:00:00+00:00", partial=True))
+    result = devlab("gate", "--baseline", str(base), "--out", str(root), "--json")
+    assert result.returncode == 3, result.stderr                        # the newest match is the +20 % one
+    data = json.loads(result.stdout)
+    assert data["candidate"]["path"] == str(newest) and data["candidate"]["picked"] is True
+    assert data["comparison"]["candidate_run"] == "host"
+    said = f"candidate: {newest} (the newest complete run of sd-block (zoo) on "
+    assert said in result.stderr and "2 matched" in result.stderr       # base itself is not a candidate
+    compared = devlab("compare", str(base), "--out", str(root), "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["candidate"]["path"] == str(newest)
+    lonely = tmp_path / "lonely"
+    alone = _derived(baseline_dir, lonely, "base", _scaled(1.0))
+    _derived(baseline_dir, lonely, "phone", _scaled(1.0), _another_device_model)
+    none = devlab("gate", "--baseline", str(alone), "--out", str(lonely))
+    assert none.returncode == 2
+    assert "no complete run of sd-block (zoo) on " in _one_error_line(none.stderr)
+
+
+def test_a_newer_run_of_a_model_file_with_other_bytes_is_passed_over_and_said(baseline_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    def model_file(sha: str, created: str):
+        def edit(record: dict) -> None:
+            record["model"] = {"name": "mnv3", "type": "tflite", "path": "mnv3.tflite", "sha256": sha}
+            _stamped(created)(record)
+        return edit
+    root = tmp_path / "runs"
+    base = _derived(baseline_dir, root, "base", _scaled(1.0), model_file("a" * 64, "2026-01-01T10:00:00+00:00"))
+    same = _derived(baseline_dir, root, "same", _scaled(1.0), model_file("a" * 64, "2026-01-01T11:00:00+00:00"))
+    edited = _derived(baseline_dir, root, "edited", _scaled(1.0), model_file("b" * 64, "2026-01-01T12:00:00+00:00"))
+    pick = pick_candidate(base, _load(base), root)
+    assert pick.path == same
+    assert f"1 newer runs of a model named mnv3 with other bytes were passed over (e.g. {edited})" in pick.said
 
 
 def test_gate_exits_3_naming_the_regressed_variant(baseline_dir: Path, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -40,30 +40,46 @@ def report_command(
 @app.command("compare")
 def compare_command(
     run_a: Path = typer.Argument(..., help="Baseline run folder."),
-    run_b: Path = typer.Argument(..., help="Candidate run folder."),
+    run_b: Optional[Path] = typer.Argument(None, help="Candidate run folder (default: the newest run under --out of "
+                                                      "the baseline's model and device model)."),
+    out: Path = typer.Option(Path("traces"), "--out", help="Runs root searched for the default candidate."),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    equivalence_margin: str = typer.Option(
+        "2%", "--equivalence-margin", help="Smaller changes are 'no change' even when significant, e.g. 2% or 0.02."),
+    allow_different_models: bool = typer.Option(
+        False, "--allow-different-models", help="Compare runs of different models, graphs or device models anyway "
+                                                "(the output says so)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (same seed, same intervals)."),
     json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON on stdout."),
 ) -> None:
     """Per-variant and per-kernel deltas of RUN_B against RUN_A, with bootstrap confidence intervals."""
-    from devlab.report.compare import compare_runs
-    from devlab.report.compare_console import comparison_table
+    from devlab.report.compare import compare_runs, parse_fraction
+    from devlab.report.compare_console import print_comparison
     from devlab.report.run_record import load_run
 
-    comparison = compare_runs(load_run(run_a), load_run(run_b), confidence=confidence, seed=seed)
-    for warning in comparison.warnings:
-        console.print(f"warning: {warning}", style="yellow", markup=False)
+    margin = parse_fraction(equivalence_margin, "--equivalence-margin", upper=1.0)
+    baseline = load_run(run_a)
+    candidate_dir, picked = _candidate(run_a, baseline, run_b, out)
+    comparison = compare_runs(baseline, load_run(candidate_dir), confidence=confidence, seed=seed,
+                              equivalence_margin=margin, allow_different_models=allow_different_models)
+    print_comparison(console, comparison)
     if json_out:
-        emit_json(comparison.to_json())
-    console.print(comparison_table(comparison))
+        emit_json({**comparison.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
 
 
 @app.command("gate")
 def gate_command(
     baseline: Path = typer.Option(..., "--baseline", help="Baseline run folder."),
-    candidate: Optional[Path] = typer.Option(None, "--candidate", help="Candidate run folder (default: the newest "
-                                                                       "run folder beside the baseline)."),
+    candidate: Optional[Path] = typer.Option(None, "--candidate", help="Candidate run folder (default: the newest run "
+                                             "under --out of the baseline's model and device model)."),
+    out: Path = typer.Option(Path("traces"), "--out", help="Runs root searched for the default candidate."),
     max_regression: str = typer.Option("5%", "--max-regression", help="Allowed slowdown, e.g. 5% or 0.05."),
+    equivalence_margin: str = typer.Option(
+        "2%", "--equivalence-margin", help="Smaller changes are 'no change' even when significant (never wider than "
+                                           "--max-regression)."),
+    allow_different_models: bool = typer.Option(
+        False, "--allow-different-models", help="Gate runs of different models, graphs or device models anyway "
+                                                "(the output says so)."),
     confidence: float = typer.Option(0.95, "--confidence"),
     seed: int = typer.Option(0, "--seed"),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML verdict (one case per device x "
@@ -72,25 +88,40 @@ def gate_command(
 ) -> None:
     """Exit 3 when any variant of the candidate is significantly slower than the baseline by more than allowed."""
     from devlab.errors import GateFailed
-    from devlab.report.compare_console import comparison_table
-    from devlab.report.gate import evaluate_gate, newest_run_beside, parse_threshold
+    from devlab.report.compare import parse_fraction
+    from devlab.report.compare_console import print_comparison
+    from devlab.report.gate import evaluate_gate, parse_threshold
     from devlab.report.junit import gate_suite, write_junit
     from devlab.report.run_record import load_run
 
     threshold = parse_threshold(max_regression)
-    candidate_dir = candidate or newest_run_beside(baseline)
-    verdict = evaluate_gate(load_run(baseline), load_run(candidate_dir), threshold, confidence=confidence,
-                            seed=seed)
-    for warning in verdict.comparison.warnings:
-        console.print(f"warning: {warning}", style="yellow", markup=False)
-    console.print(comparison_table(verdict.comparison))
+    margin = parse_fraction(equivalence_margin, "--equivalence-margin", upper=1.0)
+    baseline_record = load_run(baseline)
+    candidate_dir, picked = _candidate(baseline, baseline_record, candidate, out)
+    verdict = evaluate_gate(baseline_record, load_run(candidate_dir), threshold, confidence=confidence, seed=seed,
+                            equivalence_margin=margin, allow_different_models=allow_different_models)
+    print_comparison(console, verdict.comparison)
     if junit is not None:
         write_junit(junit, [gate_suite(verdict)])
         console.print(f"junit: {junit}", markup=False)
     if json_out:
-        emit_json(verdict.to_json())
+        emit_json({**verdict.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
     if not verdict.passed:
         raise GateFailed(verdict.summary(), "look at the regressed variants above (devlab compare BASELINE "
                                             "CANDIDATE shows every delta), or raise --max-regression",
                          stage="gate")
     console.print(f"gate passed: {verdict.summary()}", markup=False)
+
+
+def _candidate(baseline: Path, record: dict[str, Any], given: Optional[Path], root: Path) -> tuple[Path, str | None]:
+    """The candidate run folder and, when devlab picked it, the line that says which and why (printed here)."""
+    if given is not None:
+        return given, None
+    from devlab.report.run_match import pick_candidate
+    pick = pick_candidate(baseline if baseline.is_dir() else baseline.parent, record, root)
+    console.print(pick.said, markup=False, soft_wrap=True)   # one line in a CI log, however long the path
+    return pick.path, pick.said
+
+
+def _candidate_json(path: Path, picked: str | None) -> dict[str, Any]:
+    return {"path": str(path), "picked": picked is not None, "why": picked}

@@ -12,6 +12,14 @@ their means with a Welch normal-approximation interval of `mean(B) / mean(A) - 1
 
 A run that measured a variant several times (`devlab farm --rounds N`) is compared once per variant: its rounds are
 merged first (devlab/report/rounds.py) and the row's note says how many.
+
+Significant is not the same as worth saying: with hundreds of runs an interval can exclude 0 for a 0.5 % shift that
+no user would notice and that a reboot of the phone undoes. A change is called "slower" or "faster" only when it is
+significant AND its point estimate is at least the equivalence margin (default 2 %); a significant change smaller
+than that is "no change", and its note says it was significant and how small. The margin is an option.
+
+Two runs of different models, graphs or device models are refused (devlab/report/run_match.py) unless forced; a
+forced comparison carries the differences, so the output says what was compared.
 """
 
 from __future__ import annotations
@@ -24,11 +32,17 @@ import numpy as np
 
 from devlab.errors import UsageError
 from devlab.report.rounds import merge_rounds
+from devlab.report.run_match import refuse_unless_allowed, same_graph_other_bytes
 
 BOOTSTRAP_RESAMPLES = 4000
 MIN_SAMPLES = 3
+# A judgement, not a measurement: a shift under 2 % is not worth a headline or a CI failure, and projects that
+# need finer resolution pass --equivalence-margin (docs/ci-example.md).
+DEFAULT_EQUIVALENCE_MARGIN = 0.02
+WELCH_NOTE = "no per-run samples: means compared (Welch); the ms columns are means"
 Verdict = Literal["slower", "faster", "no change", "not comparable"]
-DEVICE_FIELDS = ("serial", "model", "soc", "gpu", "android_version", "simulated")
+# model and simulated are not here: another device model is refused, not warned about (run_match.py)
+DEVICE_FIELDS = ("serial", "soc", "gpu", "android_version")
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,9 @@ class Comparison:
     variants: tuple[VariantDelta, ...]
     kernels: tuple[KernelDelta, ...]
     warnings: tuple[str, ...]
+    equivalence_margin_pct: float = DEFAULT_EQUIVALENCE_MARGIN * 100
+    allow_different_models: bool = False
+    differences: tuple[str, ...] = ()      # what makes the runs different things, compared anyway when allowed
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,16 +116,30 @@ def bootstrap_ratio_ci(baseline: np.ndarray, candidate: np.ndarray, confidence: 
     return float(low), float(high)
 
 
+def parse_fraction(text: str, option: str, upper: float) -> float:
+    """'5%' -> 0.05, '0.05' -> 0.05; a usage error naming `option` otherwise."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a number", "write it as 5% or 0.05") from None
+    if not 0 <= value < upper:
+        raise UsageError(f"{option} {text!r} is out of range", f"use a value from 0% to below {upper * 100:g}%")
+    return value
+
+
 def compare_runs(baseline: dict[str, Any], candidate: dict[str, Any], *, confidence: float = 0.95,
-                 seed: int = 0) -> Comparison:
+                 seed: int = 0, equivalence_margin: float = DEFAULT_EQUIVALENCE_MARGIN,
+                 allow_different_models: bool = False) -> Comparison:
     if not 0.5 <= confidence < 1.0:
         raise UsageError(f"confidence {confidence} is not a confidence level", "use a value like 0.95 or 0.99")
-    warnings = mismatch_warnings(baseline, candidate)
+    differences = refuse_unless_allowed(baseline, candidate, allow_different_models)
+    warnings = mismatch_warnings(baseline, candidate) + same_graph_other_bytes(baseline, candidate)
     base = {_key(v): v for v in merge_rounds(baseline["variants"])}
     cand = {_key(v): v for v in merge_rounds(candidate["variants"])}
     deltas, kernels = [], []
     for key in list(base) + [k for k in cand if k not in base]:
-        delta = _variant_delta(key, base.get(key), cand.get(key), confidence, seed)
+        delta = _variant_delta(key, base.get(key), cand.get(key), confidence, seed, equivalence_margin)
         deltas.append(_with_merge_notes(delta, base.get(key), cand.get(key)))
         if key in base and key in cand:
             kernels += _kernel_deltas(key, base[key].get("kernels"), cand[key].get("kernels"))
@@ -116,7 +147,9 @@ def compare_runs(baseline: dict[str, Any], candidate: dict[str, Any], *, confide
         baseline_run=baseline["run_id"], candidate_run=candidate["run_id"],
         baseline_device=_device_name(baseline), candidate_device=_device_name(candidate),
         statistic="median of per-run samples", method=f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples",
-        confidence=confidence, seed=seed, variants=tuple(deltas), kernels=tuple(kernels), warnings=tuple(warnings))
+        confidence=confidence, seed=seed, variants=tuple(deltas), kernels=tuple(kernels), warnings=tuple(warnings),
+        equivalence_margin_pct=equivalence_margin * 100, allow_different_models=allow_different_models,
+        differences=differences)
 
 
 def mismatch_warnings(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
@@ -140,7 +173,7 @@ def mismatch_warnings(baseline: dict[str, Any], candidate: dict[str, Any]) -> li
 
 
 def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, Any] | None, confidence: float,
-                   seed: int) -> VariantDelta:
+                   seed: int, margin: float) -> VariantDelta:
     variant, accelerator = key
     samples_a, samples_b = _samples(a), _samples(b)
     med_a = float(np.median(samples_a)) if len(samples_a) else None
@@ -149,7 +182,7 @@ def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, 
                   baseline_runs=len(samples_a), candidate_runs=len(samples_b),
                   baseline_source=_timing_source(a), candidate_source=_timing_source(b))
     if a is not None and b is not None and (len(samples_a) < MIN_SAMPLES or len(samples_b) < MIN_SAMPLES):
-        welch = _welch_delta(common, a, b, confidence)
+        welch = _welch_delta(common, a, b, confidence, margin)
         if welch is not None:
             return welch
     problem = _not_comparable(a, b, samples_a, samples_b)
@@ -159,18 +192,32 @@ def _variant_delta(key: tuple[str, str], a: dict[str, Any] | None, b: dict[str, 
         return VariantDelta(**common, delta_ms=delta, delta_pct=pct, ci_low_pct=None, ci_high_pct=None,
                             significant=None, verdict="not comparable", note=problem or "no latency")
     low, high = bootstrap_ratio_ci(samples_a, samples_b, confidence, seed)
-    significant = low > 0 or high < 0
-    verdict: Verdict = ("slower" if low > 0 else "faster") if significant else "no change"
-    note = None
+    ratio = med_b / med_a - 1
+    significant, verdict, note = _verdict(low, high, ratio, margin)
     if common["baseline_source"] != common["candidate_source"]:
-        note = f"sources differ: {common['baseline_source']} vs {common['candidate_source']}"
-    return VariantDelta(**common, delta_ms=med_b - med_a, delta_pct=100 * (med_b / med_a - 1),
+        note = _join(note, f"sources differ: {common['baseline_source']} vs {common['candidate_source']}")
+    return VariantDelta(**common, delta_ms=med_b - med_a, delta_pct=100 * ratio,
                         ci_low_pct=100 * low, ci_high_pct=100 * high, significant=significant, verdict=verdict,
                         note=note)
 
 
+def _verdict(low: float, high: float, ratio: float, margin: float) -> tuple[bool, Verdict, str | None]:
+    """(significant, verdict, note): a change is named only when significant and at least the margin."""
+    significant = low > 0 or high < 0
+    if not significant:
+        return False, "no change", None
+    if abs(ratio) < margin:
+        return True, "no change", (f"significant but {100 * ratio:+.1f} % is within the "
+                                   f"±{100 * margin:g} % equivalence margin")
+    return True, ("slower" if low > 0 else "faster"), None
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    return "; ".join(part for part in (first, second) if part) or None
+
+
 def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
-                 confidence: float) -> VariantDelta | None:
+                 confidence: float, margin: float) -> VariantDelta | None:
     """Means and standard deviations only: a normal-approximation interval of the relative mean difference."""
     lat_a, lat_b = _latency(a), _latency(b)
     try:
@@ -184,13 +231,12 @@ def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     half = z * (s_a ** 2 / n_a + s_b ** 2 / n_b) ** 0.5
     low, high = (m_b - m_a - half) / m_a, (m_b - m_a + half) / m_a
-    significant = low > 0 or high < 0
-    verdict: Verdict = ("slower" if low > 0 else "faster") if significant else "no change"
+    significant, verdict, note = _verdict(low, high, m_b / m_a - 1, margin)
     return VariantDelta(**{**common, "baseline_median_ms": m_a, "candidate_median_ms": m_b,
                            "baseline_runs": n_a, "candidate_runs": n_b},
                         delta_ms=m_b - m_a, delta_pct=100 * (m_b / m_a - 1), ci_low_pct=100 * low,
                         ci_high_pct=100 * high, significant=significant, verdict=verdict, method="welch-mean",
-                        note="no per-run samples: means compared (Welch); the ms columns are means")
+                        note=_join(WELCH_NOTE, note))
 
 
 def _with_merge_notes(delta: VariantDelta, a: dict[str, Any] | None, b: dict[str, Any] | None) -> VariantDelta:

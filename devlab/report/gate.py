@@ -3,17 +3,18 @@
 A variant fails the gate when its slowdown is significant (the bootstrap interval lies above 0) and its point
 estimate exceeds the allowed regression; or when it ran in the baseline and failed or went missing in the candidate.
 Noise alone (interval straddling 0) never fails the gate, however large the point estimate.
+
+The comparison's equivalence margin is never wider than the allowed regression, so a slowdown the gate fails is
+always one the table calls "slower". Runs of different models, graphs or device models are refused (exit 2) unless
+forced, like compare.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from devlab.errors import UsageError
-from devlab.report.compare import Comparison, VariantDelta, compare_runs
-from devlab.report.run_record import RUN_JSON
+from devlab.report.compare import DEFAULT_EQUIVALENCE_MARGIN, Comparison, VariantDelta, compare_runs, parse_fraction
 
 
 @dataclass(frozen=True)
@@ -50,19 +51,15 @@ class GateVerdict:
 
 def parse_threshold(text: str) -> float:
     """'5%' -> 0.05, '0.05' -> 0.05."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise UsageError(f"--max-regression {text!r} is not a number", "write it as 5% or 0.05") from None
-    if not 0 <= value < 10:
-        raise UsageError(f"--max-regression {text!r} is out of range", "use a value between 0% and 1000%")
-    return value
+    return parse_fraction(text, "--max-regression", upper=10.0)
 
 
 def evaluate_gate(baseline: dict[str, Any], candidate: dict[str, Any], max_regression: float, *,
-                  confidence: float = 0.95, seed: int = 0) -> GateVerdict:
-    comparison = compare_runs(baseline, candidate, confidence=confidence, seed=seed)
+                  confidence: float = 0.95, seed: int = 0, equivalence_margin: float = DEFAULT_EQUIVALENCE_MARGIN,
+                  allow_different_models: bool = False) -> GateVerdict:
+    comparison = compare_runs(baseline, candidate, confidence=confidence, seed=seed,
+                              equivalence_margin=min(equivalence_margin, max_regression),
+                              allow_different_models=allow_different_models)
     failures = [failure for delta in comparison.variants
                 if (failure := _judge(delta, max_regression, comparison)) is not None]
     return GateVerdict(comparison, max_regression, tuple(failures))
@@ -82,12 +79,3 @@ def _judge(delta: VariantDelta, max_regression: float, comparison: Comparison) -
                                       f"{delta.ci_high_pct:+.1f}] %), allowed {max_regression * 100:g} %",
                            delta.delta_pct)
     return None
-
-
-def newest_run_beside(baseline: Path) -> Path:
-    """The most recent run folder next to the baseline (CI: baseline checked out, candidate just written)."""
-    base = baseline.resolve()
-    siblings = [p for p in base.parent.iterdir() if p.is_dir() and p != base and (p / RUN_JSON).is_file()]
-    if not siblings:
-        raise UsageError(f"no candidate run folder beside {baseline}", "pass --candidate RUN")
-    return max(siblings, key=lambda p: (p / RUN_JSON).stat().st_mtime)
