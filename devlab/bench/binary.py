@@ -2,7 +2,8 @@
 
 devlab ships no benchmark_model (no prebuilt can be downloaded here): the user supplies one. Lookup order:
 the `--benchmark-model PATH` flag, then env DEVLAB_BENCHMARK_MODEL, then the per-ABI mapping of devlab.toml's
-`[benchmark_model]` table (the caller loads devlab.toml and passes the table).
+`[benchmark_model]` table (the caller loads devlab.toml and passes the table), then the newest copy
+`devlab tools fetch benchmark_model` put in devlab's cache (devlab/bench/fetch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from devlab.errors import UsageError
 from devlab.fsutil import sha256_file
 
 ENV_VAR = "DEVLAB_BENCHMARK_MODEL"
-Origin = Literal["flag", "env", "devlab.toml"]
+Origin = Literal["flag", "env", "devlab.toml", "devlab tools fetch"]
 
 # ABI -> (ELF class: 1 = 32-bit, 2 = 64-bit; e_machine; readable name)
 _ABI_ELF: dict[str, tuple[int, int, str]] = {
@@ -47,6 +48,7 @@ class BenchmarkBinary:
     abi: str
     origin: Origin
     machine: str       # ELF machine as read from the file
+    version: str | None = None   # known only for a release binary `devlab tools fetch` downloaded
 
 
 def _where_to_get(abi: str) -> str:
@@ -72,6 +74,13 @@ def locate_benchmark_model(abi: str, *, flag_path: str | os.PathLike[str] | None
         candidates.append(("env", environ[ENV_VAR]))
     elif config and config.get(abi):
         candidates.append(("devlab.toml", str(config[abi])))
+    if not candidates and env is None:
+        from devlab.bench.fetch import fetched
+        record = fetched("benchmark_model", abi)
+        if record is not None:
+            path = Path(record.path)
+            return BenchmarkBinary(path=path, sha256=record.sha256, abi=abi, origin="devlab tools fetch",
+                                   machine=check_elf(path, abi), version=record.version)
     if not candidates:
         raise UsageError(f"no benchmark_model binary for ABI {abi}", _where_to_get(abi), stage="benchmark_model")
     origin, raw = candidates[0]
