@@ -1,10 +1,13 @@
-# make run / make test work from a fresh clone: they create .venv, install devlab with its test extras, and go.
-# Both are idempotent: the install step is redone only when pyproject.toml or the C scanner changes.
+# make run / make test work from a fresh clone: they create .venv, install the exact versions in requirements.lock
+# (hash-checked), then devlab itself without touching its dependencies, and go. Both are idempotent: the install
+# step is redone only when the lock, pyproject.toml or the C scanner changes. Updating the lock:
+# scripts/update-lock.sh (docs/dependencies.md).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.devlab-installed
+PIP_VERSION := 26.3
 DEVLAB_ARGS ?=
 
 .PHONY: run test setup clean gpu-bench
@@ -13,10 +16,12 @@ setup: $(STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
 
-$(STAMP): pyproject.toml setup.py devlab/trace/_fastscan.c | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# --no-deps --no-build-isolation: devlab's own install adds nothing beyond the lock (setuptools and wheel are in it).
+$(STAMP): requirements.lock pyproject.toml setup.py devlab/trace/_fastscan.c | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
