@@ -28,6 +28,9 @@ def run_command(
     seed: int = typer.Option(0, "--seed"),
     constant_weights: bool = typer.Option(False, "--constant-weights",
                                           help="Timing-only variants: every weight a constant (big models)."),
+    input_shape: list[str] = typer.Option([], "--input-shape",
+                                          help="NAME=1x224x224x3 (repeatable): the shape an input is converted "
+                                               "with; a Keras model's None batch is 1 without it."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
     gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="Phone: fp16 or fp32 (GPU delegate)."),
@@ -52,6 +55,7 @@ def run_command(
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
     from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.build.input_shapes import parse_input_shapes
     from devlab.devices.resolve import AdbOptions
     from devlab.errors import UsageError
     from devlab.report.console import kernel_tables, variants_table
@@ -78,7 +82,8 @@ def run_command(
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
                          adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model,
-                         lease_timeout_s=lease_timeout, constant_weights=constant_weights)
+                         lease_timeout_s=lease_timeout, constant_weights=constant_weights,
+                         input_shapes=parse_input_shapes(input_shape))
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
         if resume is not None:   # the run's own device and settings; the options above are not used
@@ -101,3 +106,7 @@ def run_command(
     if failed:   # exit 1: the run failed for these; the run folder keeps what finished
         console.print(f"failed: {', '.join(failed)}", style="bold red", markup=False)
         raise typer.Exit(1)
+    if not any(v["status"] == "ok" for v in data["variants"]):   # a CI job must not pass on a run that measured nothing
+        from devlab.errors import ToolError
+        raise ToolError(f"no variant was measured (see the notes above and {run_dir}/run.json)",
+                        "check the device and the accelerator asked for, then run again", stage="run")
