@@ -357,3 +357,21 @@ def test_cli_missing_file_is_a_usage_error(tmp_path):
     assert "log file not found" in done.stderr
     done = devlab("bench", "parse", str(tmp_path))
     assert done.returncode == 2 and "is a directory" in done.stderr
+
+
+def test_cli_empty_and_non_log_files_exit_1_with_one_line(tmp_path, real_fixtures):
+    """Issue 10 item 5, through the installed console script: an empty file, other text, or binary noise is not a
+    benchmark_model log: exit 1, one `error:` line, nothing on stdout. A real log, even a failed one, parses (0)."""
+    from cli_helpers import run_devlab
+    cases = {"empty.log": b"", "blank.log": b"\n\n  \n", "readme.md": b"# Notes\n\nError: see below\n",
+             "noise.bin": bytes(range(256)) * 8}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run_devlab("bench", "parse", str(path), "--json")
+        assert result.exit_code == 1, (name, result.stderr)
+        assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+        assert result.stderr.startswith("error: ") and name in result.stderr
+        assert ("is empty" if name.endswith(".log") else "holds no benchmark_model output") in result.stderr
+    failed = run_devlab("bench", "parse", str(real_fixtures / LOGS / "lp6m_yolov5s_mi11_int8_nnapi_qtidsp_fail.txt"))
+    assert failed.exit_code == 0 and "reason: NN API returned error ANEURALNETWORKS_BAD_DATA" in failed.stderr

@@ -61,3 +61,20 @@ def test_trace_processor_cross_check(real_fixtures: Path) -> None:
     ours_task, their_task = ours.slice("RunNormalPriorityTask"), theirs.slice("RunNormalPriorityTask")
     assert their_task.count == pytest.approx(ours_task.count, rel=0.01)
     assert their_task.total_ms == pytest.approx(ours_task.total_ms, rel=0.01)
+
+
+def test_trace_analyze_refuses_empty_and_non_trace_files(tmp_path: Path) -> None:
+    """Issue 10 item 5: exit 1 and one line that says what the file is, for an empty file, a text file (a log
+    passed by mistake), random bytes, and a gzip of text; a real trace still reads (above)."""
+    import gzip
+    cases = {"empty.perfetto-trace": b"", "bench.log": b"INFO: STARTING!\nINFO: Graph: [m.tflite]\n",
+             "noise.bin": bytes(range(200, 256)) * 4, "log.gz": gzip.compress(b"hello, not a trace\n")}
+    expected = {"empty.perfetto-trace": "is empty", "bench.log": "is not a Perfetto trace (it is text: 'INFO: STARTING!')",
+                "noise.bin": "is not a Perfetto trace (its first byte is 0xc8", "log.gz": "is not a Perfetto trace"}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = _devlab("analyze", str(path), "--json")
+        assert result.returncode == 1, (name, result.stderr)
+        assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, name
+        assert result.stderr.startswith(f"error: {name} ") and expected[name] in result.stderr, result.stderr

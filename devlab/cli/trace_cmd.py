@@ -15,6 +15,7 @@ from devlab.errors import UsageError
 from devlab.trace.config import TraceOptions, build_config, parse_query_output
 from devlab.trace.analysis import analyze
 from devlab.trace.summary import TraceSummary
+from devlab.trace.trace_file import require_trace
 
 app = typer.Typer(help="Perfetto traces: config, record, analyze, open.", no_args_is_help=True)
 
@@ -107,6 +108,7 @@ def analyze_cmd(file: Path = typer.Argument(..., help="A .perfetto-trace (gzip a
     """Summarize a trace: slices, counters, GPU render stages, scheduling."""
     if not file.is_file():
         raise UsageError(f"no trace at {file}", "pass the path of a .perfetto-trace file")
+    require_trace(file)  # an empty or non-trace file: exit 1 with one line, not an empty summary
     summary = analyze(file, trace_processor=trace_processor)
     if json_out:
         common.emit_json(summary.to_json())
