@@ -82,5 +82,10 @@ def fault_cmd(
 ) -> None:
     """Inject or clear a fault at run time (through the control file; works while the phone is offline)."""
     _fault_props(assignments)
+    # Only a phone started by `devlab sim start` polls the control file: written for no phone, a fault would do
+    # nothing now and fire, unasked, on whatever phone is started on that port later.
+    if not any(record.port == port for record in daemon.running()):
+        raise UsageError(f"no simulated phone is running on port {port}",
+                         f"start one with `devlab sim start --port {port}` (`devlab sim list` shows the running ones)")
     path = daemon.write_faults(port, assignments)
     common.console.print(f"faults for port {port}: {path.read_text().strip() or 'none'}", markup=False)
