@@ -150,7 +150,8 @@ def _timing(run: BenchmarkRun, source: Source) -> Timing:
 
 
 def _failure(run: BenchmarkRun, exit_code: int, what: str) -> str:
-    reason = run.errors[-1] if run.errors else f"exit {exit_code}, status {run.status}"
+    # the parser's most specific error line (`Disallowed CPU fallback detected.`), not `Benchmarking failed.`
+    reason = run.failure_reason or (run.errors[-1] if run.errors else f"exit {exit_code}, status {run.status}")
     return f"{what}: {reason}"
 
 
