@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.op_profile import parse_op_profile_csv, parse_op_profile_tables
 from devlab.errors import ParseError
+from test_log_parser_litert import LITERT_GPU_PARTIAL, NPU_RUN
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "benchmark_logs"
 REAL_LOGS = sorted(p.read_text() for p in FIXTURES.glob("*.txt") if not p.name.endswith(".source.txt"))
@@ -63,6 +64,23 @@ def test_truncated_log_never_ok_without_its_result_line(log: str, cut: int):
         assert "nference timings in us" in prefix or "Inference (avg)" in prefix
 
 
+LITERT_LOGS = [LITERT_GPU_PARTIAL, NPU_RUN, LITERT_GPU_PARTIAL + LITERT_GPU_PARTIAL.replace("9876.5", "9000")]
+
+
+@FUZZ
+@given(log=st.sampled_from(LITERT_LOGS), cut=st.floats(min_value=0.0, max_value=1.0))
+def test_truncated_litert_log_reports_only_printed_numbers(log: str, cut: float):
+    """LiteRT's block prints milliseconds (std without a unit): a reported number is printed, or printed x1000."""
+    prefix = log[: int(len(log) * cut)]
+    result = parse_benchmark_log(prefix).to_json()
+    if result["status"] == "ok":
+        assert "Inference (avg)" in prefix
+    printed = printed_numbers(prefix)
+    allowed = printed | {round(n * 1000.0, 3) for n in printed}
+    invented = [n for n in numbers_in(result) if n not in allowed and not (n.is_integer() and n <= prefix.count("\n"))]
+    assert invented == [], f"numbers not in the prefix: {invented[:5]}"
+
+
 garbage = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2000)
 log_like = st.lists(st.sampled_from([
     "count=", "first=", "avg=", "1e308", "9" * 400, "-nan", "inf", "\t", " ", "\n", "%", "[", "]", ":",
@@ -72,6 +90,10 @@ log_like = st.lists(st.sampled_from([
     "========== BENCHMARK RESULTS ==========", "Inference (avg): ", " ms (", " runs)", "Delegate/", "ü→日本",
     "Replacing ", " out of ", " node(s) with delegate (TfLiteGpuDelegateV2) node, yielding ", " partitions",
     "node type, count, avg_ms, avg %, cdf %, mem KB, times called", ", ", "STARTING!", "Benchmarking failed.",
+    "[benchmark_litert_model.h:94] ", "(LITERT_CL)", "(DispatchDelegate)", " for subgraph ", "0 (main).", "p5=",
+    "median=", "p95=", "(all same)", "Loading model from: ", "Initializing OpenCL-based API from graph.",
+    "I1201 14:05:59.100123    7012 delegate_kernel.cc:912] ", "~/dir $ ./benchmark_model ", "no stats: ",
+    "Average inference timings in us: Warmup: ", "Log parameter values verbosely: [0]", "nan", "(0 runs)",
 ]), max_size=80).map("".join)
 
 
