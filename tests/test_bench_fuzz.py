@@ -92,7 +92,7 @@ log_like = st.lists(st.sampled_from([
     "node type, count, avg_ms, avg %, cdf %, mem KB, times called", ", ", "STARTING!", "Benchmarking failed.",
     "[benchmark_litert_model.h:94] ", "(LITERT_CL)", "(DispatchDelegate)", " for subgraph ", "0 (main).", "p5=",
     "median=", "p95=", "(all same)", "Loading model from: ", "Initializing OpenCL-based API from graph.",
-    "I1201 14:05:59.100123    7012 delegate_kernel.cc:912] ", "~/dir $ ./benchmark_model ", "no stats: ",
+    "I1201 14:05:59.100123    7012 delegate_kernel.cc:911] ", "~/dir $ ./benchmark_model ", "no stats: ",
     "Average inference timings in us: Warmup: ", "Log parameter values verbosely: [0]", "nan", "(0 runs)",
 ]), max_size=80).map("".join)
 

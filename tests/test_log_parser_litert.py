@@ -128,7 +128,7 @@ def test_litert_logcat_capture_matches_stdout_and_keeps_absl_gpu_lines():
     ]
     for line in LITERT_GPU_PARTIAL.splitlines():
         if line.startswith("INFO: The input model file size"):
-            entries.append(("I", "native", "I1201 14:05:59.100123    7012 delegate_kernel.cc:912] "
+            entries.append(("I", "native", "I1201 14:05:59.100123    7012 delegate_kernel.cc:911] "
                                            "Initializing OpenCL-based API from graph."))
         if not line.strip():
             continue
@@ -142,7 +142,7 @@ def test_litert_logcat_capture_matches_stdout_and_keeps_absl_gpu_lines():
         assert parsed[key] == plain[key], key
     assert parsed["delegation"]["subgraphs"] == plain["delegation"]["subgraphs"]
     assert (parsed["delegation"]["gpu_api"], parsed["delegation"]["gpu_api_from_cache"]) == ("OpenCL", False)
-    cached = logcat([("I", "native", "I1201 14:05:59.100123    7012 delegate_kernel.cc:907] "
+    cached = logcat([("I", "native", "I1201 14:05:59.100123    7012 delegate_kernel.cc:906] "
                                      "Initializing OpenCL-based API from serialized data.")])
     d = parse_benchmark_log(cached).to_json()["delegation"]
     assert (d["delegate"], d["gpu_api"], d["gpu_api_from_cache"]) == ("gpu", "OpenCL", True)
