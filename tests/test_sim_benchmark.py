@@ -236,7 +236,31 @@ def test_devlab_run_with_each_build(tool_phone, cli_env, tmp_path, real_fixtures
         assert row["extra"]["op_profile_from"].startswith("stdout tables")
         assert any(r["is_gpu_kernel"] for r in row["extra"]["op_profile"]["rows"])
         assert latency["p5_ms"] is None           # neither printed nor written by this build: not invented
+    assert described["from"] == "--help"
     again = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
     assert again.exit_code == 0
+    assert json.loads(again.stdout)["tools"]["benchmark_model"]["tool"] == {**described, "from": "cache"}
     home = tmp_path / "home" / "cache" / "benchmark_model"
     assert [p.name for p in home.iterdir()] == [f"{record['tools']['benchmark_model']['sha256']}.dialect.json"]
+
+
+@pytest.mark.slow
+def test_sim_start_offers_both_builds(adb_server, tmp_path):
+    from sim_fixtures import free_port
+    env = {"DEVLAB_HOME": str(tmp_path / "home")}
+    bad = run_devlab("sim", "start", "--benchmark-tool", "tflite", "--port", str(free_port()), cwd=tmp_path,
+                     env=env, timeout=60)
+    assert bad.exit_code == 2 and "litert, classic, classic-legacy" in bad.stderr
+    for tool, kind in (("classic", "classic"), (None, "litert")):      # the default: LiteRT's release build
+        port = free_port()
+        args = ("sim", "start", "--port", str(port)) + (("--benchmark-tool", tool) if tool else ())
+        started = run_devlab(*args, cwd=tmp_path, env=env, timeout=60)
+        assert started.exit_code == 0, started.stderr
+        try:
+            serial = started.stdout.strip()
+            assert adb_server.run("connect", serial).returncode == 0
+            shown = adb_server.run("-s", serial, "shell", BENCH, "--help")
+            assert read_help(shown.stdout + shown.stderr).kind == kind
+        finally:
+            adb_server.run("disconnect", serial)
+            assert run_devlab("sim", "stop", "--port", str(port), cwd=tmp_path, env=env, timeout=60).exit_code == 0

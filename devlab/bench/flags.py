@@ -105,6 +105,11 @@ def validate(options: BenchmarkOptions) -> None:
     if folder and (not folder.startswith("/") or "\n" in folder or "\x00" in folder):
         _fail(f"delegate serialize dir {folder!r} is not an absolute device path on one line",
               "pass e.g. --delegate-serialize-dir /data/local/tmp/devlab/gpu-cache")
+    for name in ("result_file_path", "runtime_info_file"):
+        target = getattr(options, name)
+        if target is not None and (not target.startswith("/") or "\n" in target or "\x00" in target):
+            _fail(f"{name} {target!r} is not an absolute device path on one line",
+                  "pass e.g. /data/local/tmp/devlab/out/results.pb")
     if options.delegate_serialize_token and not _TOKEN.match(options.delegate_serialize_token):
         _fail(f"serialize token {options.delegate_serialize_token!r} has characters other than A-Z a-z 0-9 _ . -",
               "use the model's sha256 as the token")

@@ -81,11 +81,13 @@ class BenchmarkTool:
     bytes_sent: int | None = None
     dialect: ToolDialect | None = None     # what its --help says it is (asked once per sha256)
     version: str | None = None             # known from `devlab tools fetch`, never printed by the tool
+    dialect_from: str | None = None        # "--help" (asked now) or "cache" (asked before for this sha256)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("dialect")
-        data["tool"] = None if self.dialect is None else self.dialect.to_json()
+        data.pop("dialect_from")
+        data["tool"] = None if self.dialect is None else {**self.dialect.to_json(), "from": self.dialect_from}
         return data
 
     def argv(self, options: BenchmarkOptions) -> list[str]:
@@ -105,8 +107,8 @@ def prepare_benchmark_tool(device: AdbDevice, flag_path: str | None = None,
         pushed = device.push(binary.path, BINARY_ON_DEVICE, mode=0o755)
         tool = BenchmarkTool(BINARY_ON_DEVICE, binary.sha256, binary.origin, str(binary.path), pushed.bytes_sent,
                              version=getattr(binary, "version", None))
-    dialect, _ = probe(device, tool.device_path, tool.sha256, tool.version)
-    return replace(tool, dialect=dialect)
+    dialect, cached = probe(device, tool.device_path, tool.sha256, tool.version)
+    return replace(tool, dialect=dialect, dialect_from="cache" if cached else "--help")
 
 
 def _timing_from_result(result: BenchmarkResult, run: BenchmarkRun, source: Source) -> Timing:
@@ -287,6 +289,8 @@ class _VariantBench:
         self.logs["trace_config"] = f"logs/{self.trace_name}.pbtxt"
         if recording.benchmark is not None:
             self._keep_log("trace-run", recording.benchmark)
+            _refuse_unconsumed(recording.benchmark.stdout + "\n" + recording.benchmark.stderr, "trace run",
+                               self.device.label)
         if recording.path is not None:
             self.logs["trace"] = recording.path.relative_to(self.run_dir).as_posix()
         self.extra["trace"] = {"source": TRACE, **recording.to_json()}

@@ -37,6 +37,9 @@ def start(
                                                help="Multiply simulated benchmark time by this before sleeping."),
     fault: list[str] = typer.Option([], "--fault", help=f"Fault to inject, KEY=VALUE ({', '.join(faults.KNOWN)})."),
     json_out: bool = typer.Option(False, "--json", help="Print the phone's record as JSON on stdout."),
+    benchmark_tool: str = typer.Option("litert", "--benchmark-tool",
+                                       help="Its benchmark_model: litert (LiteRT 2.2.0's release binary), classic "
+                                            "(TFLite's tool) or classic-legacy (an old classic build)."),
 ) -> None:
     """Start a simulated phone; prints its serial (connect it with `adb connect <serial>`)."""
     if port in RESERVED_PORTS:
@@ -44,9 +47,9 @@ def start(
                          "pick another port, e.g. --port 15555")
     fault_props = _fault_props(fault)
     if foreground:
-        daemon.run_foreground(profile, port, host, root, fault_props, time_scale)
+        daemon.run_foreground(profile, port, host, root, fault_props, time_scale, benchmark_tool)
         return
-    record = daemon.start_background(profile, port, host, root, fault, time_scale)
+    record = daemon.start_background(profile, port, host, root, fault, time_scale, benchmark_tool=benchmark_tool)
     if json_out:
         common.emit_json(record)
     else:

@@ -20,10 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root")
     parser.add_argument("--time-scale", type=float)
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--benchmark-tool", default="litert")
     args = parser.parse_args(argv)
     try:
         props = dict(faults.parse_assignment(text) for text in args.fault)
-        daemon.run_foreground(args.profile, args.port, args.host, args.root, props, args.time_scale)
+        daemon.run_foreground(args.profile, args.port, args.host, args.root, props, args.time_scale,
+                              args.benchmark_tool)
     except (DevlabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)

@@ -63,10 +63,10 @@ def running() -> list[SimRecord]:
 
 
 def run_foreground(profile: str, port: int, host: str, root: str | None, fault_props: dict[str, str],
-                   time_scale: float | None) -> None:
+                   time_scale: float | None, benchmark_tool: str = "litert") -> None:
     """Serve until SIGTERM/SIGINT; the record exists exactly while the phone listens."""
     folder = state_dir()
-    server = SimServer(get_profile(profile), port, host=host, root=root, time_scale=time_scale,
+    server = SimServer(get_profile(profile, benchmark_tool), port, host=host, root=root, time_scale=time_scale,
                        fault_props=fault_props, control_file=folder / f"{port}.faults").start()
     record = SimRecord(pid=os.getpid(), host=host, port=server.port, profile=profile,
                        root=str(server.device.fs.root), serial=server.serial)
@@ -83,13 +83,13 @@ def run_foreground(profile: str, port: int, host: str, root: str | None, fault_p
 
 
 def start_background(profile: str, port: int, host: str, root: str | None, faults: list[str],
-                     time_scale: float | None, timeout: float = 15.0) -> SimRecord:
-    get_profile(profile)  # fail fast on a bad name, before forking
+                     time_scale: float | None, timeout: float = 15.0, benchmark_tool: str = "litert") -> SimRecord:
+    get_profile(profile, benchmark_tool)  # fail fast on a bad name, before forking
     if any(r.port == port for r in running()):
         raise UsageError(f"a simulated phone already runs on port {port}", "devlab sim stop --port " + str(port))
     folder = state_dir()
     argv = [sys.executable, "-m", "devlab.sim", "--profile", profile,
-            "--port", str(port), "--host", host]
+            "--port", str(port), "--host", host, "--benchmark-tool", benchmark_tool]
     if root:
         argv += ["--root", root]
     if time_scale is not None:
