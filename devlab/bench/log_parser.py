@@ -57,7 +57,8 @@ _TOOL_LINES = (_STARTING, _PARAM_ECHO, _LOADED, _MODEL_SIZE, _SESSION, _RUNNING,
                BLOCK_START, _WARNING, re.compile(r"^Benchmarking failed|^Log parameter values verbosely"),
                re.compile(r"^Node number \d+ \(.+\) failed to|^Failed to apply \w+ delegate|^NN API returned error"
                           r"|^Restored original execution plan|^Created TensorFlow Lite "),
-               re.compile(r"Replacing \d+ (?:out of \d+ )?node\(s\) with delegate"))
+               re.compile(r"Replacing \d+ (?:out of \d+ )?node\(s\) with delegate"),
+               re.compile(r"^count=\d+ (?:first|curr)=\S+"))
 # Which tool printed a capture: LiteRT's lines carry its source file; its help lists its own flags.
 _LITERT_SOURCE = re.compile(r"^benchmark_litert_model\.")
 _LITERT_HELP = re.compile(r"--gpu-precision=|--use_npu=|--dispatch_library_path=|NPU Vendor Flags from LiteRT")
@@ -101,8 +102,7 @@ def _is_tool_line(line: LogLine) -> bool:
     text = line.text.strip()
     return bool(text) and line.level != PROMPT and (
         bool(line.source and _LITERT_SOURCE.match(line.source))
-        or any(pattern.search(text) if pattern.pattern.startswith("Replacing") else pattern.match(text)
-               for pattern in _TOOL_LINES))
+        or any(pattern.search(text) for pattern in _TOOL_LINES))
 
 
 def _split_runs(lines: list[LogLine]) -> list[list[LogLine]]:

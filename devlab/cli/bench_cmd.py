@@ -40,7 +40,8 @@ def _read(path: Path) -> str:
 def _render(run: BenchmarkRun, tool_kind: str, runs: int) -> None:
     console = common.console
     style = {"ok": "green", "failed": "bold red", "incomplete": "yellow"}[run.status]
-    console.print(f"[{style}]{run.status}[/] · {tool_kind} benchmark_model · {runs} run(s) in log")
+    console.print(f"[{style}]{run.status}[/] · {tool_kind} benchmark_model · {runs} run(s) in log · "
+                  "every figure as the log prints it (measured by the tool)")
     if run.failure_reason is not None:
         console.print(f"  reason: {run.failure_reason}", style="red", markup=False)
     latency = Table(show_header=False, box=None, pad_edge=False)
