@@ -18,6 +18,7 @@ from devlab import __version__
 from devlab.build.convert import Converted, convert_keras, convert_saved_model, load_keras_model, quantize_tflite
 from devlab.build.fp16_fixups import FIXUP_WHYS
 from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.memory_plan import plan_memory
 from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
 from devlab.build.variants import VariantSpec
@@ -50,11 +51,12 @@ class BuiltVariant:
     cached: bool
     build_seconds: float
     build_key: str
+    memory: dict[str, object] | None = None   # devlab.build.memory_plan: weights and activations, estimated
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "bytes": self.bytes,
                 "op_histogram": self.op_histogram, "recipe": self.recipe, "delegation": self.delegation,
-                "equivalence": self.equivalence, "build_key": self.build_key}
+                "equivalence": self.equivalence, "build_key": self.build_key, "memory": self.memory}
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ def _describe(spec: VariantSpec, path: Path, converted: Converted, key: str, sec
         name=spec.name, path=path, sha256=graph.sha256, bytes=graph.size_bytes,
         op_histogram=graph.op_histogram(), recipe=recipe, delegation=plan_gpu_delegation(graph).to_json(),
         equivalence=None, cached=False, build_seconds=seconds, build_key=key,
+        memory=plan_memory(graph).to_json(),
     )
 
 
@@ -278,6 +281,8 @@ def _from_cache(spec: VariantSpec, path: Path, entry: dict, key: str) -> BuiltVa
         op_histogram=dict(entry["op_histogram"]), recipe=dict(entry["recipe"]),
         delegation=dict(entry["delegation"]), equivalence=entry.get("equivalence"), cached=True,
         build_seconds=0.0, build_key=key,
+        # manifests from before the memory plan: computed from the cached file, not rebuilt
+        memory=entry.get("memory") or plan_memory(read_tflite(path)).to_json(),
     )
 
 

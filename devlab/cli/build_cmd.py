@@ -31,6 +31,7 @@ def build_command(
 ) -> None:
     """Build optimized TFLite variants of a model, with a manifest entry per variant."""
     from devlab.build.pipeline import build_variants, default_build_dir
+    from devlab.build.memory_plan import memory_summary
     from devlab.build.sources import resolve_model
     from devlab.build.variants import parse_variants
     from devlab.errors import UsageError
@@ -59,6 +60,8 @@ def build_command(
             else:
                 console.print(f"{variant.name}: every op predicted on the GPU "
                               f"({variant.delegation['ops_on_gpu']} ops, one partition)")
+            if variant.memory:
+                console.print(f"{variant.name}: {memory_summary(variant.memory)}", markup=False, soft_wrap=True)
 
 
 def _print_catalogue() -> None:
