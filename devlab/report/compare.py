@@ -216,6 +216,15 @@ def _join(first: str | None, second: str | None) -> str | None:
     return "; ".join(part for part in (first, second) if part) or None
 
 
+def welch_relative_interval(baseline: tuple[int, float, float], candidate: tuple[int, float, float],
+                            confidence: float) -> tuple[float, float]:
+    """Normal-approximation interval of mean(candidate) / mean(baseline) - 1 from (count, mean, std) of each."""
+    (n_a, m_a, s_a), (n_b, m_b, s_b) = baseline, candidate
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    half = z * (s_a ** 2 / n_a + s_b ** 2 / n_b) ** 0.5
+    return (m_b - m_a - half) / m_a, (m_b - m_a + half) / m_a
+
+
 def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
                  confidence: float, margin: float) -> VariantDelta | None:
     """Means and standard deviations only: a normal-approximation interval of the relative mean difference."""
@@ -228,9 +237,7 @@ def _welch_delta(common: dict[str, Any], a: dict[str, Any], b: dict[str, Any],
         return None
     if a["status"] != "ok" or b["status"] != "ok" or n_a < 2 or n_b < 2 or m_a <= 0:
         return None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    half = z * (s_a ** 2 / n_a + s_b ** 2 / n_b) ** 0.5
-    low, high = (m_b - m_a - half) / m_a, (m_b - m_a + half) / m_a
+    low, high = welch_relative_interval((n_a, m_a, s_a), (n_b, m_b, s_b), confidence)
     significant, verdict, note = _verdict(low, high, m_b / m_a - 1, margin)
     return VariantDelta(**{**common, "baseline_median_ms": m_a, "candidate_median_ms": m_b,
                            "baseline_runs": n_a, "candidate_runs": n_b},
