@@ -246,3 +246,48 @@ def test_bench_parse_cli_litert_json(tmp_path: Path):
                            env={**os.environ, "COLUMNS": "200"})
     assert human.returncode == 0, human.stderr
     assert "litert" in human.stderr and "p5" in human.stderr and "LITERT_CL" in human.stderr
+
+
+# --- the simulated phone's LiteRT build, through the real adb server: what it prints, the parser reads ---
+
+import pytest  # noqa: E402
+
+from sim_fixtures import adb_server, start_phone, stop_phone  # noqa: E402,F401  (fixtures)
+
+BENCH = "/system/bin/benchmark_model"
+
+
+@pytest.fixture(scope="module")
+def litert_phone(adb_server, tmp_path_factory):  # noqa: F811
+    phone = start_phone(adb_server, tmp_path_factory.mktemp("litert-phone"), benchmark_tool="litert")
+    yield phone
+    stop_phone(phone)
+
+
+def _bench(phone, real_fixtures, rel: str, *flags: str):
+    remote = "/data/local/tmp/" + rel.rsplit("/", 1)[-1]
+    phone.device().sync.push(real_fixtures / "models" / rel, remote)
+    result = phone.device().shell2([BENCH, f"--graph={remote}", "--num_runs=8", "--min_secs=0.01",
+                                    "--warmup_min_secs=0.01", *flags], v2=True, timeout=120)
+    # as devlab's phone path reads it: stdout, then stderr
+    return result, parse_benchmark_log(result.stdout + "\n" + result.stderr, may_be_truncated=False)
+
+
+@pytest.mark.slow
+def test_simulated_litert_build_parses(litert_phone, real_fixtures):
+    result, log = _bench(litert_phone, real_fixtures, "poco_x3/mnv3_seg_float.tflite", "--use_gpu=true")
+    r = log.to_json()
+    assert result.returncode == 0 and (r["status"], r["tool_kind"], len(r["runs"])) == ("ok", "litert", 1)
+    assert r["inference"]["count"] >= 8 and None not in (r["inference_median_us"], r["inference_p5_us"],
+                                                          r["inference_p95_us"])
+    assert r["inference_p5_us"] <= r["inference_median_us"] <= r["inference_p95_us"]
+    assert r["delegation"]["subgraphs"][0]["delegate_name"] == "LITERT_CL"
+    assert (r["delegation"]["delegate"], r["delegation"]["applied"]) == ("gpu", "full")
+    partial, log = _bench(litert_phone, real_fixtures, "litert/fallback_model.tflite", "--use_gpu=true")
+    d = log.to_json()["delegation"]
+    assert partial.returncode == 0 and (d["delegate"], d["applied"]) == ("gpu", "partial")
+    assert [s["delegate_name"] for s in d["subgraphs"]] == ["LITERT_CL", "TfLiteXNNPackDelegate"]
+    strict, log = _bench(litert_phone, real_fixtures, "litert/fallback_model.tflite", "--use_gpu=true",
+                         "--require_full_delegation=true")
+    assert strict.returncode != 0 and log.result.status == "failed"
+    assert log.result.failure_reason == "Requesting full delegation and CPU acceleration are incompatible."
