@@ -82,6 +82,9 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
     if isinstance(device, AdbDevice):   # a missing benchmark_model fails here, before the build
         from devlab.bench.phone_plan import prepare_benchmark_tool
         tool = prepare_benchmark_tool(device, request.benchmark_model, config.benchmark_model if config else None)
+    else:   # `--accelerator gpu` on a host without a GPU adapter fails here, before the build
+        from devlab.bench.host_plan import require_accelerators
+        require_accelerators(device.has_gpu, request.accelerators)
     _, manifest = build_for_request(request, progress)
     run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
     if tool is not None:

@@ -2,6 +2,8 @@
 
 LiteRT's Python API has no profiler hook, so a host run is a clean latency run only; the variant's predicted
 delegation comes from the build, and what the runtime reported (fully accelerated or not, its log) is kept.
+Each (variant, accelerator) runs in its own child process (devlab.bench.host_child): a native crash or a model
+the runtime refuses fails that row with one line, its log is kept, and the next row goes on.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from devlab.bench.host_runtime import Accelerator, GpuUnavailable, HostBenchOptions, run_host_benchmark
+from devlab.bench.host_child import run_in_child
+from devlab.bench.host_runtime import NO_GPU_REASON, Accelerator, GpuUnavailable, HostBenchOptions
 from devlab.build.pipeline import Manifest
-from devlab.errors import DevlabError
-from devlab.fsutil import atomic_write_text
+from devlab.errors import DevlabError, DeviceError
 from devlab.provenance import MEASURED
 from devlab.report.run_record import ResultHook, Timing, VariantRows, VariantRun
 from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
@@ -20,6 +22,15 @@ from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
 HOST_TRACE = "host.perfetto-trace"
 
 Progress = Callable[[str, str], None]   # (variant, accelerator)
+
+
+def require_accelerators(has_gpu: bool, accelerators: tuple[Accelerator, ...] | list[Accelerator]) -> None:
+    """`--accelerator gpu` asks for GPU numbers only: with no GPU adapter there is nothing to measure, so the run
+    stops before the build (exit 1). With `all`, GPU runs are skipped with one note and CPU goes on."""
+    if "gpu" in accelerators and "cpu" not in accelerators and not has_gpu:
+        raise DeviceError(f"--accelerator gpu: {NO_GPU_REASON}",
+                          "run on a machine with a Vulkan-capable GPU, or pass --accelerator cpu (or all)",
+                          device="host")
 
 
 def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], options: HostBenchOptions,
@@ -45,18 +56,17 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
             if accelerator == "gpu" and gpu_missing_reason:
                 results.add(VariantRun(status="skipped", error=gpu_missing_reason, **base))
                 continue
+            log_name = f"logs/{variant.name}-{accelerator}.log"
             try:
-                result = run_host_benchmark(variant.path, accelerator, options)
+                result = run_in_child(variant.path, accelerator, options, run_dir / log_name)
             except GpuUnavailable as exc:
                 gpu_missing_reason = exc.problem
                 notes.append(f"GPU runs skipped: {exc.problem}")
-                results.add(VariantRun(status="skipped", error=exc.problem, **base))
+                results.add(VariantRun(status="skipped", error=exc.problem, logs={"runtime": log_name}, **base))
                 continue
-            except DevlabError as exc:
-                results.add(VariantRun(status="failed", error=exc.one_line(), **base))
+            except DevlabError as exc:   # a crash, a refusal or a hang: this row fails, the others go on
+                results.add(VariantRun(status="failed", error=exc.one_line(), logs={"runtime": log_name}, **base))
                 continue
-            log_name = f"logs/{variant.name}-{accelerator}.log"
-            atomic_write_text(run_dir / log_name, result.native_log)
             tracks.append(HostTrack(f"{variant.name} on {accelerator}", result.run_spans_ns))
             reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
                         "accelerator": accelerator} if accelerator == "gpu" else None

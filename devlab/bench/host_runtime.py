@@ -4,6 +4,10 @@ CPU (XNNPACK) always; GPU (LiteRT's WebGPU accelerator over Vulkan) where an ada
 GpuOptions(benchmark_mode=True) so each run waits for the GPU: without it runs return before the GPU finishes and
 the timings are fiction (../shared/specs/litert_host.md). Deliberately free of TensorFlow imports: this module runs
 on GPU machines that have only the LiteRT wheel.
+
+`measure` is the timed session itself and prints nothing of its own: devlab runs it in a child process
+(devlab.bench.host_child), whose native output goes straight to the variant's log. `run_host_benchmark` runs the
+same session in this process, capturing that output (benchmarks/ scripts use it).
 """
 
 from __future__ import annotations
@@ -12,19 +16,24 @@ import gc
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
+from devlab.bench.runtime_errors import explain_runtime_error
 from devlab.bench.stats import LatencyStats
-from devlab.errors import ModelError, ToolError, UsageError
+from devlab.errors import DevlabError, ModelError, ToolError, UsageError
 from devlab.native_output import captured_native_output
 from devlab.provenance import MEASURED
 from devlab.random_inputs import random_input
 
 Accelerator = Literal["cpu", "gpu"]
+# CompiledModel prepares ops and delegates on the first run, not at load: a custom op or an XNNPACK refusal
+# surfaces as "Failed to allocate tensors" from the first run_by_index, which is the "prepare" stage here.
+Stage = Literal["load", "prepare", "run"]
 NO_GPU_MARKERS = ("No adapters found", "Failed to initialize WebGPU", "Couldn't load Vulkan",
                   "Failed to get or create delegate")
+NO_GPU_REASON = "no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,15 @@ class HostBenchOptions:
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """What one timed session measured; crosses the child-process boundary as JSON (floats round-trip exactly)."""
+    init_ms: float
+    first_run_ms: float
+    run_spans_ns: tuple[tuple[int, int], ...]   # (start, duration) of each timed run, monotonic clock
+    fully_accelerated: bool
+
+
+@dataclass(frozen=True)
 class HostBenchResult:
     model: str
     accelerator: Accelerator
@@ -64,10 +82,18 @@ class GpuUnavailable(ToolError):
     """This machine has no GPU adapter LiteRT can use; reported once and the run goes on with CPU."""
 
 
-def run_host_benchmark(model_path: Path, accelerator: Accelerator, options: HostBenchOptions) -> HostBenchResult:
-    options.validate()
-    if not model_path.is_file():
-        raise ModelError(f"model file {model_path} does not exist", "run `devlab build` first or check the path")
+class RuntimeFailure(Exception):
+    """LiteRT raised at one stage of a session; the caller explains it together with the runtime's log."""
+
+    def __init__(self, stage: Stage, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
+
+
+def measure(model_path: Path, accelerator: Accelerator, options: HostBenchOptions,
+            on_stage: Callable[[Stage], None] = lambda stage: None) -> Measurement:
+    """Load, prepare and time the model; raises RuntimeFailure naming the stage LiteRT refused at."""
     from ai_edge_litert.compiled_model import CompiledModel
     from ai_edge_litert.options import CpuOptions, GpuOptions, HardwareAccelerator, Options
 
@@ -78,45 +104,78 @@ def run_host_benchmark(model_path: Path, accelerator: Accelerator, options: Host
                                   gpu_options=GpuOptions(benchmark_mode=True))
     else:
         runtime_options = Options(HardwareAccelerator.CPU, cpu_options=CpuOptions(num_threads=options.num_threads))
-
-    with captured_native_output() as capture:
-        try:
-            start = time.perf_counter()
-            model = CompiledModel.from_file(str(model_path), options=runtime_options)
-            inputs, outputs = _buffers(model, options.seed)
-            init_ms = (time.perf_counter() - start) * 1e3
-            error: str | None = None
-        except Exception as exc:  # LiteRT raises RuntimeError with its status text
-            error = str(exc)
-        if error is not None:
-            gc.collect()  # the half-built runtime logs its teardown: keep that inside the capture
-    if error is not None:
-        text = f"{error} {capture.text}"
-        if accelerator == "gpu" and any(marker in text for marker in NO_GPU_MARKERS):
-            raise GpuUnavailable("no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)",
-                                 "run on a machine with a Vulkan-capable GPU, or use --accelerator cpu",
-                                 stage="load")
-        raise ToolError(f"LiteRT could not load {model_path.name} on {accelerator}: {_first_error_line(text)}",
-                        "check the model with `devlab build --explain`; the full log is in the run folder",
-                        stage="load")
-
-    with captured_native_output() as run_capture:
+    stage: Stage = "load"
+    failure: str | None = None
+    model = inputs = outputs = None
+    try:
+        on_stage(stage)
+        start = time.perf_counter()
+        model = CompiledModel.from_file(str(model_path), options=runtime_options)
+        inputs, outputs = _buffers(model, options.seed)
+        init_ms = (time.perf_counter() - start) * 1e3
+        stage = "prepare"
+        on_stage(stage)
         first_start = time.perf_counter()
         model.run_by_index(0, inputs, outputs)
         first_run_ms = (time.perf_counter() - first_start) * 1e3
+        stage = "run"
+        on_stage(stage)
         _timed_loop(model, inputs, outputs, options.warmup_runs, options.warmup_min_secs, options.max_secs,
                     max(options.max_runs, options.warmup_runs))
         spans = _timed_loop(model, inputs, outputs, options.num_runs, options.min_secs, options.max_secs,
                             max(options.max_runs, options.num_runs))
-        samples = [duration / 1e6 for _, duration in spans]
         fully_accelerated = bool(model.is_fully_accelerated())
-        del model, inputs, outputs  # LiteRT logs its teardown: let it land in the captured log
+    except Exception as exc:  # LiteRT raises RuntimeError / ValueError with its status text
+        failure = str(exc)
+    if failure is not None:
+        # Raised outside the except block, references dropped first, so no traceback keeps the half-built
+        # runtime alive: its teardown log lands where this session's output goes, not at interpreter exit.
+        model = inputs = outputs = None
+        gc.collect()
+        raise RuntimeFailure(stage, failure)
+    del model, inputs, outputs   # LiteRT logs its teardown: let it land in this session's output
+    return Measurement(init_ms, first_run_ms, tuple(spans), fully_accelerated)
+
+
+def result_of(model_path: Path, accelerator: Accelerator, options: HostBenchOptions, measured: Measurement,
+              native_log: str) -> HostBenchResult:
+    samples = [duration / 1e6 for _, duration in measured.run_spans_ns]
     return HostBenchResult(
-        model=str(model_path), accelerator=accelerator, threads=options.num_threads, init_ms=init_ms,
-        first_run_ms=first_run_ms, latency=LatencyStats.from_samples(samples, MEASURED),
-        fully_accelerated=fully_accelerated, native_log=capture.text + run_capture.text,
-        run_spans_ns=tuple(spans),
+        model=str(model_path), accelerator=accelerator, threads=options.num_threads, init_ms=measured.init_ms,
+        first_run_ms=measured.first_run_ms, latency=LatencyStats.from_samples(samples, MEASURED),
+        fully_accelerated=measured.fully_accelerated, native_log=native_log, run_spans_ns=measured.run_spans_ns,
     )
+
+
+def runtime_error(model_path: Path, accelerator: Accelerator, stage: Stage, message: str, log: str) -> DevlabError:
+    """The one-line error for a session LiteRT refused: the runtime's own reason with a fix."""
+    text = f"{message}\n{log}"
+    if accelerator == "gpu" and any(marker in text for marker in NO_GPU_MARKERS):
+        return GpuUnavailable(NO_GPU_REASON, "run on a machine with a Vulkan-capable GPU, or use --accelerator cpu",
+                              stage="load")
+    reason, fix = explain_runtime_error(text)
+    return ToolError(f"LiteRT could not {stage} {model_path.name} on {accelerator}: {reason}", fix,
+                     stage=stage)
+
+
+def check_model_file(model_path: Path, options: HostBenchOptions) -> None:
+    options.validate()
+    if not model_path.is_file():
+        raise ModelError(f"model file {model_path} does not exist", "run `devlab build` first or check the path")
+
+
+def run_host_benchmark(model_path: Path, accelerator: Accelerator, options: HostBenchOptions) -> HostBenchResult:
+    """The session in this process: a native crash here ends the caller too (devlab runs it in a child)."""
+    check_model_file(model_path, options)
+    failure: RuntimeFailure | None = None
+    with captured_native_output() as capture:
+        try:
+            measured = measure(model_path, accelerator, options)
+        except RuntimeFailure as exc:
+            failure = exc
+    if failure is not None:
+        raise runtime_error(model_path, accelerator, failure.stage, failure.message, capture.text)
+    return result_of(model_path, accelerator, options, measured, capture.text)
 
 
 def _timed_loop(model, inputs, outputs, min_runs: int, min_secs: float, max_secs: float,
@@ -150,10 +209,3 @@ def _buffers(model, seed: int):
         spec = details[name]
         buffer.write(random_input(rng, tuple(spec["shape"]), np.dtype(spec["dtype"])))
     return inputs, outputs
-
-
-def _first_error_line(text: str) -> str:
-    for line in text.splitlines():
-        if "ERROR" in line or "rror" in line:
-            return line.strip()[:300]
-    return text.strip().splitlines()[0][:300] if text.strip() else "unknown error"

@@ -31,16 +31,20 @@ def cpu_model() -> str:
 
 @lru_cache(maxsize=1)
 def gpu_adapter() -> str | None:
-    """The GPU adapter LiteRT selects, or None when it finds none. Probed once per process with a tiny model."""
-    from devlab.bench.host_runtime import GpuUnavailable, HostBenchOptions, run_host_benchmark
+    """The GPU adapter LiteRT selects, or None when it finds none (or its accelerator dies on a tiny model).
+    Probed once per process with a tiny model, in a child process like every host benchmark: a GPU stack that
+    crashes takes the probe down, not devlab."""
+    from devlab.bench.host_child import run_in_child
+    from devlab.bench.host_runtime import HostBenchOptions
     from devlab.build.tiny_model import tiny_add_model
     from devlab.errors import ToolError
     with tempfile.TemporaryDirectory(prefix="devlab-gpu-probe-") as tmp:
         probe = Path(tmp) / "probe.tflite"
         probe.write_bytes(tiny_add_model())
         try:
-            result = run_host_benchmark(probe, "gpu", HostBenchOptions(num_runs=1, warmup_runs=0, min_secs=0))
-        except (GpuUnavailable, ToolError):
+            result = run_in_child(probe, "gpu", HostBenchOptions(num_runs=1, warmup_runs=0, min_secs=0),
+                                  Path(tmp) / "probe.log")
+        except ToolError:   # GpuUnavailable is one
             return None
     match = _ADAPTER_LINE.search(result.native_log)
     return match.group("name").strip() if match else "GPU (adapter name not reported)"
