@@ -177,6 +177,15 @@ def test_litert_build_prints_its_own_lines_and_structured_files(tool_phone, real
     assert "INFO: [benchmark_litert_model.h:217] Generated model runtime info: /data/local/tmp/ri.pb" in err
     assert "Saved benchmark result to: /data/local/tmp/r.pb" in err
     assert "Inference timings in us" not in result.stdout + err          # the classic listener's line
+    profiled = _run(phone, f"--graph={model}", "--use_gpu=true", "--num_runs=3", "--min_secs=0",
+                    "--warmup_min_secs=0", "--warmup_runs=1", "--use_profiler=true").stderr
+    summary = profiled.split("INFO: [benchmark_litert_model.h:192] \n", 1)[1]
+    assert summary.startswith("=" * 69 + " Run Order " + "=" * 70 + "\n" + " " * 49 + "[node type]    [start]")
+    assert re.search(r"^ +LITERT_CL +0\.000 +[0-9.]+ +[0-9.]+ +[0-9.]+% +[0-9.]+% +0\.000 +4   \[Builtin\]:77$",
+                     summary, re.M)
+    assert re.search(r"^ +Delegate/convolution_2d 0 .* +4   \[Delegate\]:0$", summary, re.M)
+    assert re.search(r"\nTimings \(microseconds\): count=\d+ curr=\d+\nMemory \(bytes\): count=0\n\d+ nodes observed\n\n$",
+                     summary)
     pulled = phone.device().sync.read_bytes("/data/local/tmp/r.pb")
     proto = decode_benchmark_result(pulled)
     assert abs(proto.latency("avg_ms") - avg) < 0.006 and proto.misc["num_runs"] == 12
@@ -230,6 +239,12 @@ def test_devlab_run_with_each_build(tool_phone, cli_env, tmp_path, real_fixtures
         (subgraph,) = row["extra"]["delegation_subgraphs"]["subgraphs"]
         assert subgraph["delegates"][0]["delegate"] == "LITERT_CL"
         assert row["delegation"]["reported"]["applied"] == "full"
+        # op profile from LiteRT's --use_profiler summary: the GPU dispatch rows are kernel rows
+        assert row["extra"]["op_profile_from"].startswith("LiteRT --use_profiler summary")
+        op_rows = row["extra"]["op_profile"]["rows"]
+        assert any(r["is_gpu_kernel"] for r in op_rows) and [r["node_type"] for r in op_rows][0] == "LITERT_CL"
+        kernel_ms = sum(k["ms_per_inference"] for k in row["kernels"]["rows"])
+        assert abs(kernel_ms - latency["mean_ms"]) < 0.02 * latency["mean_ms"]
     else:
         # an old classic build: no --op_profiling_output_file, the stdout tables instead (issue 11, defect 4)
         assert "op_profiling_output_file" not in described["flags"]

@@ -17,7 +17,7 @@ from devlab.bench.op_profile import OpProfile
 
 _KIND_WORDS: dict[str, DelegateKind] = {"gpu": "gpu", "nnapi": "nnapi", "xnnpack": "xnnpack", "hexagon": "hexagon"}
 # Delegate kernel names (the registration's custom_name): TFLite's delegates, and LiteRT's GPU delegates
-# (ml_drift_delegate/delegate/delegate_{opencl,opengl,vulkan,webgpu}.cc) and NPU DispatchDelegate
+# (ml_drift_delegate/delegate/delegate_{opencl,opengl,vulkan,webgpu}.cc, delegate_metal.mm) and NPU DispatchDelegate
 # (litert/runtime/dispatch/dispatch_delegate.cc, kDelegateName).
 _NODE_KINDS: dict[str, DelegateKind] = {
     "tflitegpudelegatev2": "gpu", "tflitegpudelegate": "gpu", "tflitennapidelegate": "nnapi",

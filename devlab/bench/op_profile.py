@@ -53,8 +53,11 @@ class OpProfileRow:
 
     @property
     def is_delegate_node(self) -> bool:
-        """The one row a delegate partition shows as a node (`TfLiteGpuDelegateV2`, `TfLiteNnapiDelegate`...)."""
-        return self.node_type == "DELEGATE" or (self.node_type.startswith("TfLite") and "Delegate" in self.node_type)
+        """The one row a delegate partition shows as a node (`TfLiteGpuDelegateV2`, `TfLiteNnapiDelegate`...; LiteRT's
+        accelerators: `LITERT_CL`, `LITERT_OPENGL`, `LITERT_WEBGPU`... (ml_drift_delegate/delegate/delegate_*.cc
+        custom_name), `DispatchDelegate` for NPUs)."""
+        return self.node_type in ("DELEGATE", "DispatchDelegate") or self.node_type.startswith("LITERT_") or (
+            self.node_type.startswith("TfLite") and "Delegate" in self.node_type)
 
 
 @dataclass(frozen=True)

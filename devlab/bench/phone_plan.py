@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from devlab.bench.flags import BenchmarkOptions, GpuBackend, GpuPrecision, tool_argv
+from devlab.bench.litert_profile import read_litert_profile
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.log_result import BenchmarkRun, Delegation
 from devlab.bench.results_proto import (BenchmarkResult, SubgraphDelegation, decode_benchmark_result,
@@ -254,6 +255,8 @@ class _VariantBench:
 
     def op_profile(self, clean: BenchmarkOptions) -> OpProfile:
         dialect = self.tool.dialect
+        if dialect is not None and dialect.kind == "litert":
+            return self._litert_op_profile(clean)
         if dialect is not None and not dialect.takes("op_profiling_output_file"):
             # old classic builds (issue 11, defect 4): no CSV output; the stdout tables hold the same rows
             run, code = self.invoke(replace(clean, enable_op_profiling=True), "op-profile")
@@ -279,6 +282,24 @@ class _VariantBench:
         self.device.pull(remote_csv, self.run_dir / local_csv)
         self.logs["op_profile_csv"] = local_csv
         return parse_op_profile_csv((self.run_dir / local_csv).read_text(encoding="utf-8", errors="replace"))
+
+    def _litert_op_profile(self, clean: BenchmarkOptions) -> OpProfile:
+        """LiteRT has no op-profile file: `--use_profiler=true` prints its summary on stderr at the end."""
+        started = time.monotonic()
+        result = self.device.shell(self.tool.argv(replace(clean, enable_op_profiling=True)),
+                                   timeout=self.options.timeout_s)
+        self._wall("op-profile", started)
+        run = self._keep_log("op-profile", result)
+        _refuse_unconsumed(result.stdout + "\n" + result.stderr, "op-profile", self.device.label)
+        if result.exit_code != 0 or run.status == "failed":
+            raise ToolError(_failure(run, result.exit_code, "op-profile run failed"),
+                            "see the op-profile log in the run folder", device=self.device.label, stage="op-profile")
+        profile = read_litert_profile(result.stderr)
+        if profile is None or not profile.run_rows():
+            raise ToolError("the --use_profiler run printed no profile summary", "see the op-profile log",
+                            device=self.device.label, stage="op-profile")
+        self.extra["op_profile_from"] = "LiteRT --use_profiler summary (every profiled run, warm-up included)"
+        return profile
 
     def trace_run(self, clean: BenchmarkOptions) -> TraceSummary | None:
         """The clean run's flags once more under Perfetto with ATrace on; the trace lands in the run folder as
@@ -335,11 +356,7 @@ class _VariantBench:
         trace: TraceSummary | None = None
         # A failed op-profile or trace run costs only what it would have added: the clean timing stands, and the
         # row says why the rest is missing.
-        if self.options.op_profile and self.tool.dialect is not None and self.tool.dialect.kind == "litert":
-            # its --use_profiler prints LiteRtProfileSummarizer tables, which devlab does not read yet
-            self.extra["op_profile_error"] = ("LiteRT's benchmark_model has no op-profile CSV; its --use_profiler "
-                                              "summary is not read by devlab yet: kernel shares come from the trace")
-        elif self.options.op_profile:
+        if self.options.op_profile:
             try:
                 profile = self.op_profile(clean)
                 self.extra["op_profile"] = {"source": OP_PROFILE, "rows": [asdict(r) for r in profile.run_rows()]}

@@ -95,3 +95,69 @@ def csv_section(heading: str, rows: list[Row], totals_us: list[float]) -> list[s
                      f"{row.times_called}")
     lines += ["", f"Timings (microseconds): {stats_text(totals_us)}", "Memory (bytes): count=0", ""]
     return lines
+
+
+# --- LiteRT's --use_profiler summary (litert/runtime/profiler_summarizer.cc, LiteRtProfileSummarizer at v2.2.0) ---
+
+@dataclass(frozen=True)
+class LiteRtNode:
+    node_type: str       # op tag (`CONV_2D`, `LITERT_CL`) or `Delegate/<dispatch label>`
+    name: str            # `[Builtin]:<node index>` or `[Delegate]:<dispatch index>`
+    start_ms: float      # first start, relative to the earliest node
+    first_ms: float
+    total_us: float      # over every profiled run (warm-up runs included: the summarizer accumulates them all)
+    count: int
+    delegated: bool      # a DELEGATE_PROFILED event (also listed under "Delegate Statistics")
+
+
+def _litert_header(title: str, width: int) -> str:
+    label = f" {title} "
+    remaining = max(0, width - len(label))
+    return "=" * (remaining // 2) + label + "=" * (remaining - remaining // 2)
+
+
+def litert_summary(nodes: list[LiteRtNode]) -> list[str]:
+    """GetOutputString: Run Order, Top by Computation Time, Summary by node type, Delegate Statistics, Timings.
+    Percentages are of the sum over all rows (delegate kernel rows and their delegate node alike)."""
+    total = sum(n.total_us for n in nodes)
+    safe = total if total > 0 else 1.0
+    head = "%60s %10s %10s %10s %10s %10s %10s %14s   %s" % ("[node type]", "[start]", "[first]", "[avg ms]", "[%]",
+                                                         "[cdf%]", "[mem KB]", "[times called]", "[Name]")
+
+    def table(ordered: list[LiteRtNode]) -> list[str]:
+        out, cdf = [head], 0.0
+        for n in ordered:
+            cdf += n.total_us
+            out.append("%60s %10.3f %10.3f %10.3f %9.3f%% %9.3f%% %10.3f %14d   %s" % (
+                n.node_type, n.start_ms, n.first_ms, n.total_us / n.count / 1000.0, n.total_us / safe * 100.0,
+                cdf / safe * 100.0, 0.0, n.count, n.name))
+        return out
+
+    lines = [_litert_header("Run Order", 150)] + table(nodes)
+    lines += ["", _litert_header("Top by Computation Time", 150)]
+    lines += table(sorted(nodes, key=lambda n: -n.total_us))
+    lines += ["", f"Number of nodes executed: {len(nodes)}", "", _litert_header("Summary by node type", 130)]
+    lines.append("%60s %10s %10s %10s %10s %10s %14s" % ("[Node type]", "[count]", "[avg ms]", "[avg %]", "[cdf %]",
+                                                         "[mem KB]", "[times called]"))
+    by_type: dict[str, list[LiteRtNode]] = {}
+    for n in nodes:
+        by_type.setdefault(n.node_type, []).append(n)
+    cdf = 0.0
+    for node_type, group in sorted(by_type.items(), key=lambda item: -sum(n.total_us for n in item[1])):
+        group_us, calls = sum(n.total_us for n in group), sum(n.count for n in group)
+        cdf += group_us
+        lines.append("%60s %10d %10.3f %9.3f%% %9.3f%% %10.3f %14d" % (
+            node_type, len(group), group_us / calls / 1000.0, group_us / safe * 100.0, cdf / safe * 100.0, 0.0,
+            calls))
+    delegated = [n for n in nodes if n.delegated]
+    if delegated:
+        lines += ["", _litert_header("Delegate Statistics", 135)]
+        lines.append("%-80s %10s %10s %10s %10s %10s" % ("Op Name", "Count", "Avg(us)", "Min(us)", "Max(us)",
+                                                         "Total(us)"))
+        for n in sorted(delegated, key=lambda n: n.node_type):   # a flat_hash_map: its order is unspecified
+            avg = n.total_us / n.count
+            lines.append("%-80s %10d %10.2f %10d %10d %10d" % (n.node_type, n.count, avg, int(avg * 0.97),
+                                                              int(avg * 1.05), int(n.total_us)))
+    lines += ["", f"Timings (microseconds): count={len(nodes)} curr={int(total)}", "Memory (bytes): count=0",
+              f"{len(nodes)} nodes observed", ""]
+    return lines

@@ -35,7 +35,7 @@ from devlab.build.tflite_graph import TfliteGraph, read_tflite
 from devlab.errors import ModelError
 from devlab.sim import bench_outputs
 from devlab.sim.bench_flags import BenchFlags, parse_flags, usage
-from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
+from devlab.sim.bench_tables import LiteRtNode, Row, csv_section, litert_summary, stats_text, stdout_section
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
 from devlab.sim.profiles import BENCHMARK_TOOL_PROP
@@ -161,7 +161,10 @@ class _Run:
         self.model_mb = len(data) / 1e6  # the tool divides by 1e6 ("3.79893" for 3798928 bytes)
         self.rng = random.Random(f"{self.sha}|{flags.echo_key()}")
         self.litert = flags.tool == "litert"
-        self.profiling = flags.has("enable_op_profiling") and flags.flag("enable_op_profiling")
+        # classic --enable_op_profiling; LiteRT --use_profiler: both make the GPU delegate profile each dispatch,
+        # a second pass over its kernels (ml_drift_delegate/delegate/delegate_kernel.cc, Dispatch -> ctx_->Profile)
+        self.profiling = flags.flag("use_profiler") if self.litert else (
+            flags.has("enable_op_profiling") and flags.flag("enable_op_profiling"))
         self.tracing = ctx.getprop("debug.tflite.trace") == "1" and not self.profiling
         threads = int(flags.number("num_threads"))
         self.threads = min(self.cost.max_cpu_threads, threads if threads > 0 else self.cost.max_cpu_threads)
@@ -222,9 +225,37 @@ class _Run:
             self._memory(init_mb, overall_mb, peak_mb)
         if self.flags.has("result_file_path") and self.flags.text("result_file_path"):
             self._result_file(init_ms, warmup, runs, init_mb, overall_mb, peak_mb)
-        if self.profiling:
+        if self.profiling and self.litert:
+            self._litert_profile(costs, warmup + runs)
+        elif self.profiling:
             self._profile(init_ms, costs, runs)
         return 0
+
+    def _litert_profile(self, costs: CostPlan, runs: list[tuple[float, float]]) -> None:
+        """OnBenchmarkEnd's summary_provider: `LITERT_LOG(INFO, "\\n%s", summary)` (h:192), the summarizer having
+        seen every run. Rows: interpreter nodes `[Builtin]:<node>` (the delegate node is `LITERT_CL`), the GPU
+        accelerator's dispatches `Delegate/<label>` `[Delegate]:<i>` (ml_drift_delegate/delegate/tflite_profile.cc).
+        Simplification: CPU nodes show as their own ops, not under XNNPACK's delegate node."""
+        nodes: list[LiteRtNode] = []
+        f0 = runs[0][1]
+        start = 0.0
+        for kind, node, us in self._items(costs):
+            total = sum(us * f for _, f in runs)
+            if kind == "cpu":
+                nodes.append(LiteRtNode(self.graph.ops[node].op, f"[Builtin]:{node}", start, us * f0 / 1000, total,
+                                        len(runs), False))
+            else:
+                nodes.append(LiteRtNode("LITERT_CL", f"[Builtin]:{node}", start, us * f0 / 1000, total, len(runs),
+                                        False))
+                offset = start
+                for i, kernel in enumerate(costs.kernels):
+                    nodes.append(LiteRtNode(f"Delegate/{kernel.label}", f"[Delegate]:{i}", offset,
+                                            kernel.us * f0 / 1000, sum(kernel.us * f for _, f in runs), len(runs),
+                                            True))
+                    offset += kernel.us * f0 / 1000
+            start += us * f0 / 1000
+        self.log.litert(H, 192, "")
+        self.ctx.stderr.write("\n".join(litert_summary(nodes)) + "\n")
 
     # -- LiteRT (CompiledModel) specifics: litert/tools/benchmark_litert_model.{h,cc} at v2.2.0 --------------------
     def _litert_options(self) -> int | None:
