@@ -54,3 +54,25 @@ def test_report_command_rebuilds_the_same_page(host_run_dir: Path) -> None:
 def test_report_of_a_missing_run_is_a_usage_error(tmp_path: Path) -> None:
     result = devlab("report", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no run record" in result.stderr
+
+
+def test_the_headline_answers_first_with_numbers_recomputed_from_the_samples(host_run_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    import numpy as np
+    record = json.loads((host_run_dir / "run.json").read_text())
+    page = load_in_chromium(host_run_dir / "report.html", tmp_path)
+    assert page.console == []
+    assert page.dom.index('id="headline"') < page.dom.index('id="latency"')   # before the reader scrolls
+    medians = {v["variant"]: float(np.median(v["timing"]["latency_ms"]["samples_ms"])) for v in record["variants"]}
+    fastest = min(medians, key=medians.get)
+    card = page.dom.split('id="headline-cpu"')[1].split("</div></div>")[0]
+    assert f'data-fastest="{fastest}"' in page.dom and f"{medians[fastest]:.3f}" in card and "measured" in card
+    if fastest != "fp32":
+        speedup = medians["fp32"] / medians[fastest]
+        assert f"{speedup:.2f}× vs fp32" in card
+        low, high = (float(x) for x in card.split("95 %: ")[1].split("×")[0:3:2])   # "L× – H×"
+        assert low <= speedup <= high
+        assert "bootstrap of the medians" in card
+    else:
+        assert "the reference variant itself" in card
+    assert "energy: not recorded" in card and "numerics: not checked" in card

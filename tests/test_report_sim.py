@@ -77,3 +77,28 @@ def test_model_explorer_needs_a_kernel_table(tmp_path: Path) -> None:
     from devlab.errors import UsageError
     with pytest.raises(UsageError, match="no kernel table"):
         write_node_data(record, tmp_path / "x.json")
+
+
+def test_simulated_report_headline_and_stacked_bars(sim_run_dir: Path, tmp_path: Path) -> None:
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    page = load_in_chromium(sim_run_dir / "report.html", tmp_path)
+    assert page.console == []
+    gpu_rows = [v for v in record["variants"] if v["accelerator"] == "gpu" and v["status"] == "ok"]
+    fastest = min(gpu_rows, key=lambda v: v["timing"]["latency_ms"]["mean_ms"])
+    card = page.dom.split('id="headline-gpu"')[1].split("</div></div>")[0]
+    assert f'{fastest["timing"]["latency_ms"]["mean_ms"]:.3f}' in card and "simulated" in card   # never "measured"
+    assert "measured" not in card
+    if fastest["variant"] != "fp32":
+        assert "normal approximation on the means" in card    # phone rows carry no per-run samples
+    # one stacked bar per variant with kernels, its segments summing to the clean mean the rows were scaled to
+    for v in record["variants"]:
+        if not (v.get("kernels") or {}).get("rows"):
+            continue
+        label = f'{v["variant"]} on {v["accelerator"]}'
+        bar = page.dom.split(f'<span class="stack-label">{label}</span>')[1].split('<div class="stack-row">')[0]
+        parts = {chunk.split('"')[0]: float(chunk.split('data-ms="')[1].split('"')[0])
+                 for chunk in bar.split('data-part="')[1:]}
+        assert parts and sum(parts.values()) == pytest.approx(v["kernels"]["clean_mean_ms"], rel=0.011)
+        gpu_ms = sum(r["ms_per_inference"] for r in v["kernels"]["rows"] if r["kind"] in ("gpu_kernel", "gpu_delegate"))
+        if gpu_ms > 0:
+            assert parts["GPU kernels"] == pytest.approx(gpu_ms, rel=1e-4)

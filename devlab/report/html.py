@@ -18,6 +18,7 @@ from typing import Any
 from devlab import __version__
 from devlab.fsutil import atomic_write_text
 from devlab.report.delegation_map import delegation_section
+from devlab.report.headline import BREAKDOWN_PARTS, Headline, breakdowns, headlines
 from devlab.report.html_parts import num, src, table
 from devlab.report.run_record import load_run
 from devlab.report.svg import Distribution, distributions_svg, series_svg
@@ -47,6 +48,7 @@ def render_report(record: dict[str, Any], run_dir: Path | None = None) -> str:
         body.append('<div class="banner simulated" id="simulated-banner">SIMULATED phone: every timing on this '
                     'page comes from the simulator\'s cost model, not from a phone.</div>')
     body += [f'<div class="banner note">{escape(note)}</div>' for note in record.get("notes", [])]
+    body += _headline_section(record)
     body += _latency_section(record)
     body += _kernels_section(record)
     body += delegation_section(record)
@@ -68,6 +70,60 @@ def _page(title: str, body: str) -> str:
             "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>devlab: {escape(title)}</title>"
             f"<style>{css}</style></head>\n<body>\n{body}\n<script>{js}</script>\n</body></html>\n")
+
+
+def _headline_section(record: dict[str, Any]) -> list[str]:
+    cards = [_headline_card(h) for h in headlines(record)]
+    if not cards:
+        return ['<p class="sub" id="headline">No variant was measured in this run.</p>']
+    return ['<section class="headline" id="headline">', *cards, "</section>"]
+
+
+def _headline_card(h: Headline) -> str:
+    lines = [f'<div class="acc">{escape(h.accelerator)}: fastest variant</div>',
+             f'<div class="big">{escape(h.fastest)} · <span class="ms">{h.fastest_ms:.3f}</span> ms '
+             f'{src(h.timing_source)}</div>']
+    if h.speedup is None:
+        lines.append(f'<div>{"the reference variant itself" if h.reference == h.fastest else "no fp32 / as-is variant to compare with"}</div>')
+    else:
+        s = h.speedup
+        interval = ("no interval (too few runs)" if s.low is None or s.high is None
+                    else f"95 %: {s.low:.2f}× – {s.high:.2f}×")
+        how = "bootstrap of the medians" if s.method == "bootstrap-median" else "normal approximation on the means"
+        lines.append(f'<div class="speedup">{s.speedup:.2f}× vs {escape(str(h.reference))} '
+                     f'<span class="sub">({interval}, {how})</span></div>')
+    if h.gpu_ops is not None and h.accelerator == "gpu":
+        on_gpu, total = h.gpu_ops
+        lines.append(f'<div>{100 * on_gpu / total:.0f} % of ops on the GPU ({on_gpu}/{total}) '
+                     f'{src(h.gpu_ops_source)}</div>')
+    lines.append("<div>energy: " + ("not recorded" if h.energy_mj is None
+                                    else f"{h.energy_mj:.3f} mJ / inference {src(h.energy_source)}") + "</div>")
+    lines.append(f"<div>numerics: {escape(h.numerics or 'not checked')}</div>")
+    return (f'<div class="card" id="headline-{escape(h.accelerator)}" data-fastest="{escape(h.fastest)}">'
+            + "".join(lines) + "</div>")
+
+
+_SEGMENT_CLASS = {"GPU kernels": "gpu", "CPU fallback": "cpu", "CPU<->GPU copies + sync": "copy",
+                  "unattributed": "unattributed"}
+
+
+def _breakdown_section(record: dict[str, Any]) -> list[str]:
+    rows = breakdowns(record)
+    if not rows:
+        return []
+    longest = max(b.total_ms for b in rows) or 1.0
+    legend = "".join(f'<span><i class="seg {_SEGMENT_CLASS[name]}"></i>{escape(name)}</span>'
+                     for name, _ in BREAKDOWN_PARTS)
+    out = ['<h3 id="breakdown">Where each variant\'s time goes</h3>', f'<p class="legend">{legend}</p>']
+    for b in rows:
+        segments = "".join(
+            f'<div class="seg {_SEGMENT_CLASS[name]}" style="width:{100 * ms / b.total_ms if b.total_ms else 0:.2f}%" '
+            f'title="{escape(name)}: {ms:.3f} ms" data-part="{escape(name)}" data-ms="{ms:.6f}"></div>'
+            for name, ms in b.parts if ms > 0)
+        out.append(f'<div class="stack-row"><span class="stack-label">{escape(b.label)}</span>'
+                   f'<div class="stack" style="width:{60 * b.total_ms / longest:.2f}%">{segments}</div>'
+                   f'<span class="num">{b.total_ms:.3f} ms {src(b.source)}</span></div>')
+    return out
 
 
 def _variant_label(variant: dict[str, Any]) -> str:
@@ -107,7 +163,7 @@ def _kernels_section(record: dict[str, Any]) -> list[str]:
         return ["<h2 id=\"kernels\">Kernels</h2>",
                 '<p class="sub">No kernel attribution in this run: it needs an op-profile run or a trace '
                 "(phones: <code>devlab run --device PHONE</code>).</p>"]
-    out = ["<h2 id=\"kernels\">Kernels: where the latency went</h2>"]
+    out = ["<h2 id=\"kernels\">Kernels: where the latency went</h2>", *_breakdown_section(record)]
     for v in with_kernels:
         out += _kernel_table(v)
     return out
