@@ -5,12 +5,16 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from devlab.sim.faults import HANG
 from devlab.trace.analysis import analyze
-from cli_helpers import devlab_script
+from devlab.trace.record import TRACE_PROP
+from cli_helpers import devlab_script, run_devlab
+from sim_fixtures import adb_server, sim_phone  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,3 +82,60 @@ def test_trace_analyze_refuses_empty_and_non_trace_files(tmp_path: Path) -> None
         assert result.returncode == 1, (name, result.stderr)
         assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, name
         assert result.stderr.startswith(f"error: {name} ") and expected[name] in result.stderr, result.stderr
+
+
+ADD = "models/litert/add_10x10.tflite"
+QUICK = ("--runs", "3", "--warmup", "1")
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.slow
+def test_record_traces_a_variant_the_model_has_by_default(cli_env, sim_phone, tmp_path: Path,  # noqa: F811
+                                                           real_fixtures: Path) -> None:
+    """The README's `devlab trace record --device s23 --model M`: fp32 of a zoo model, as-is of a .tflite."""
+    for model, variant in (("sd-block", "fp32"), (str(real_fixtures / ADD), "as-is")):
+        result = run_devlab("trace", "record", "--device", "s23", "--model", model, *QUICK, "--json", cwd=tmp_path,
+                            env=cli_env, timeout=600)
+        assert result.exit_code == 0, result.stderr
+        data = json.loads(result.stdout)
+        trace = Path(data["trace"])
+        assert trace.name == f"{variant}.perfetto-trace" and trace.is_file()
+        assert "atrace" in data["arrived"]          # TFLite's own Invoke slices, one per benchmark run at least
+        assert max(s["count"] for s in data["summary"]["slices"] if s["name"].startswith("Invoke")) >= 3
+    wrong = run_devlab("trace", "record", "--device", "s23", "--model", str(real_fixtures / ADD), "--variant", "fp16",
+                       cwd=tmp_path, env=cli_env, timeout=120)
+    assert wrong.exit_code == 2 and "fp16" in _one_error_line(wrong.stderr)
+
+
+def test_record_timeout_ends_a_hung_benchmark(cli_env, sim_phone, tmp_path: Path,  # noqa: F811
+                                              real_fixtures: Path) -> None:
+    device = sim_phone.server.device
+
+    def hang_when_tracing(key: str, value: str) -> None:
+        # the traced run, not the `--help` probe before it: blocks until devlab closes its stream
+        if key == TRACE_PROP and value == "1":
+            device.setprop(HANG, "benchmark_model")
+
+    device.on_prop_change.append(hang_when_tracing)
+    try:
+        started = time.monotonic()
+        result = run_devlab("trace", "record", "--device", "s23", "--model", str(real_fixtures / ADD), *QUICK,
+                            "--timeout", "3", cwd=tmp_path, env=cli_env, timeout=120)
+        took = time.monotonic() - started
+    finally:
+        device.on_prop_change.remove(hang_when_tracing)
+        device.setprop(HANG, "")
+    assert result.exit_code == 1, result.stderr
+    line = _one_error_line(result.stderr)
+    assert "shell benchmark_model: " in line and "limit 3 s" in line
+    assert took < 60, f"a 3 s timeout held the command for {took:.0f} s (the default is 900 s)"
+    assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() in ("", "0")     # restored after the timeout
+    bad = run_devlab("trace", "record", "--device", "s23", "--model", str(real_fixtures / ADD), "--timeout", "0",
+                     cwd=tmp_path, env=cli_env, timeout=60)
+    assert bad.exit_code == 2 and "--timeout must be > 0" in _one_error_line(bad.stderr)

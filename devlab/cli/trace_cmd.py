@@ -43,10 +43,13 @@ def config_cmd(duration_ms: int = typer.Option(30_000, "--duration-ms", help="Re
 @app.command("record")
 def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone serial or an alias (s23, pixel8)."),
                model: str = typer.Option(..., "--model", "-m", help="Zoo name or model file."),
-               variant: str = typer.Option("as-is", "--variant", "-v", help="The one variant to trace."),
+               variant: str | None = typer.Option(None, "--variant", "-v", help="The one variant to trace (default: "
+                                                  "fp32 for a zoo or Keras model, as-is for a .tflite)."),
                accelerator: str = typer.Option("gpu", "--accelerator", help="gpu or cpu."),
                runs: int = typer.Option(20, "--runs", help="Timed runs of benchmark_model while tracing."),
                warmup: int = typer.Option(2, "--warmup", help="Warm-up runs."),
+               timeout: float = typer.Option(900.0, "--timeout", help="Seconds the traced benchmark_model run may "
+                                                                      "take."),
                out: Path = typer.Option(Path("traces"), "--out", help="Root folder for run folders."),
                benchmark_model: str | None = typer.Option(None, "--benchmark-model",
                                                           help="Your benchmark_model for the device's ABI."),
@@ -54,6 +57,8 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
                ) -> None:
     """Build one variant, push it, run benchmark_model under Perfetto with TFLite ATrace on, pull the trace."""
     from devlab.bench.phone_plan import PhoneBenchOptions, prepare_benchmark_tool, record_variant_trace
+    from devlab.build.sources import resolve_model
+    from devlab.build.variants import parse_variant
     from devlab.config import load_config
     from devlab.devices.adb import AdbDevice
     from devlab.devices.resolve import AdbOptions, resolve_device
@@ -63,16 +68,24 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
 
     if accelerator not in ("gpu", "cpu"):
         raise UsageError(f"unknown accelerator {accelerator!r}", "use --accelerator gpu or cpu")
-    if "," in variant:
+    if timeout <= 0 or runs < 1 or warmup < 0:
+        raise UsageError(f"--timeout must be > 0, --runs >= 1 and --warmup >= 0 (got {timeout:g}, {runs}, {warmup})",
+                         "pass e.g. --timeout 900 --runs 20 --warmup 2")
+    if variant is not None and "," in variant:
         raise UsageError(f"--variant takes one variant, not {variant!r}", "run `devlab trace record` once per variant")
+    # the model and the variant are checked before any device work, so a typo costs no adb round trip
+    source = resolve_model(model)
+    variant = variant or _reference_variant(source.kind)
+    parse_variant(variant, source.kind)
     config = load_config()
     target = resolve_device(device, AdbOptions(), config)
     if not isinstance(target, AdbDevice):
         raise UsageError(f"`devlab trace record` needs a phone, not {device!r}",
                          "host runs write their trace into the run folder: `devlab run --device host`")
     tool = prepare_benchmark_tool(target, benchmark_model, config.benchmark_model)
-    options = PhoneBenchOptions(accelerators=(accelerator,), num_runs=runs, warmup_runs=warmup)  # type: ignore[arg-type]
-    source, manifest = build_for_request(RunRequest(model=model, device=device, variants=variant), NoProgress())
+    options = PhoneBenchOptions(accelerators=(accelerator,), num_runs=runs, warmup_runs=warmup,  # type: ignore[arg-type]
+                                timeout_s=timeout)
+    _, manifest = build_for_request(RunRequest(model=model, device=device, variants=variant), NoProgress())
     run_dir = new_run_dir(out, target.info.alias or target.info.serial, source.name)
     recording = record_variant_trace(target, tool, options, run_dir, manifest.model.name, manifest.variants[0],
                                      accelerator)  # type: ignore[arg-type]
@@ -97,6 +110,12 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
     out_console.print(f"open it: devlab trace open {recording.path}", markup=False)
     if recording.benchmark is not None and not recording.benchmark.ok:
         raise typer.Exit(1)
+
+
+def _reference_variant(kind: str) -> str:
+    """The variant every model has: the unmodified float model (`fp32` is built from a Keras or zoo model; a .tflite
+    is traced as it is, since it cannot be rebuilt at the Keras level)."""
+    return "as-is" if kind == "tflite" else "fp32"
 
 
 @app.command("analyze")
