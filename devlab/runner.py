@@ -23,7 +23,6 @@ from devlab.report.html import write_report
 from devlab.report.run_record import PARTIAL_NOTE, ResultHook, RunRecord, VariantRun, new_run_dir, utc_now_iso
 
 
-
 @dataclass(frozen=True)
 class RunRequest:
     model: str
@@ -86,6 +85,11 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         from devlab.bench.host_plan import require_accelerators
         require_accelerators(device.has_gpu, request.accelerators)
     _, manifest = build_for_request(request, progress)
+    # a phone's state is checked before anything is pushed (free space) and kept with the run, before and after
+    device_state: dict[str, object] = {}
+    preflight_notes: list[str] = []
+    if tool is not None:
+        device_state["before"], preflight_notes = _phone_preflight(device, manifest)
     run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
     if tool is not None:
         settings = {**_settings(request, specs), "accelerators": list(request.phone.accelerators),
@@ -99,7 +103,8 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
             run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
             tools=tools, settings=settings, variants=tuple(variants),
             build={v.name: v.to_json() for v in manifest.variants},
-            notes=tuple(([CONSTANT_WEIGHTS_RUN_NOTE] if request.constant_weights else []) + notes),
+            notes=tuple(([CONSTANT_WEIGHTS_RUN_NOTE] if request.constant_weights else []) + preflight_notes + notes),
+            device_state=dict(device_state) or None,
         )
 
     finished: list[VariantRun] = []
@@ -122,10 +127,40 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         record_of(finished, [PARTIAL_NOTE]).write(run_dir)   # also when no variant had finished yet
         raise Interrupted(f"interrupted after {len(finished)} finished variant run(s); they are kept in {run_dir}",
                           f"finish the rest with `devlab run --resume {run_dir}`") from None
+    after = _phone_state_after(device) if tool is not None else None
+    if after is not None:
+        device_state["after"] = after
     record = record_of(variants, notes)
     record.write(run_dir)
     write_report(run_dir, record.to_json())
     return RunOutcome(run_dir, record)
+
+
+def _phone_preflight(device, manifest: Manifest) -> tuple[dict[str, object], list[str]]:
+    """The phone's state before the run (a DeviceError when the variants will not fit on /data) and what in it
+    makes timings slower or noisier, as run notes."""
+    from devlab.bench.phone_plan import variant_remote_path
+    from devlab.devices.adb import DEVICE_ROOT
+    from devlab.devices.device_state import TRACE_HEADROOM, check_free_space, read_phone_state, state_warnings
+    state = read_phone_state(device, "/data/local/tmp")
+    to_send = 0
+    for variant in manifest.variants:   # what the hash cache will not send again needs no new room
+        there = device.stat(variant_remote_path(manifest.model.name, variant))
+        to_send += 0 if there.is_file and there.size == variant.bytes else variant.bytes
+    check_free_space(state, to_send + TRACE_HEADROOM, f"{len(manifest.variants)} variant(s) to push, "
+                     f"{to_send // 2**20} MiB, and {TRACE_HEADROOM // 2**20} MiB for traces and logs",
+                     device.label, f"{DEVICE_ROOT} (/data)")
+    return state.to_json(), [f"device state: {warning}" for warning in state_warnings(state)]
+
+
+def _phone_state_after(device) -> dict[str, object] | None:
+    """The state after the run (thermal drift); a phone that dropped mid-run has none."""
+    from devlab.devices.device_state import read_phone_state
+    from devlab.errors import DevlabError
+    try:
+        return read_phone_state(device, "/data/local/tmp").to_json()
+    except DevlabError:
+        return None
 
 
 def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path, progress: ProgressSink,

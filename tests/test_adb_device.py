@@ -263,3 +263,52 @@ def test_a_phone_without_stat_v2_compares_sizes_modulo_4_gib(adb_server, tmp_pat
         assert _same_size(info, 5 * 2**30 + 7) and not _same_size(info, 5 * 2**30 + 8)
     finally:
         stop_phone(phone)
+
+
+# --- the phone's state, checked before a run and recorded with it (issue 11) ----------------------------------------
+
+def test_run_records_the_phone_state_and_warns_about_what_slows_it(cli_env, tmp_path, adb_server, real_fixtures):
+    import json
+    from cli_helpers import run_devlab
+    phone = start_phone(adb_server, tmp_path / "root", fault_props={faults.THERMAL_STATUS: "2"})
+    try:
+        assert phone.shell("settings", "put", "global", "low_power", "1").returncode == 0   # battery saver on
+        args = ("run", "--device", phone.serial, "--model", str(real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"),
+                "--variants", "as-is", "--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--no-op-profile",
+                "--no-trace", "--json")
+        result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
+        assert result.exit_code == 0, result.stderr
+        record = json.loads(result.stdout)
+        before, after = record["device_state"]["before"], record["device_state"]["after"]
+        assert before["source"] == "simulated" and before["thermal_status"] == "moderate"
+        assert before["battery_saver"] is True and before["charging"] is True and before["screen_awake"] is True
+        assert {t["name"]: t["kind"] for t in before["temperatures"]}["gpuss-0"] == "gpu"
+        assert {t["name"]: t["celsius"] for t in before["temperatures"]}["skin-therm"] == 33.5
+        assert before["cpu_governors"] == {"policy0": "schedutil", "policy4": "schedutil", "policy7": "schedutil"}
+        assert before["data_free_bytes"] > 2**30 and after["read_at"] >= before["read_at"]
+        notes = " ".join(record["notes"])
+        assert "thermal status is moderate" in notes and "battery saver is on" in notes
+    finally:
+        stop_phone(phone)
+
+
+def test_variants_that_do_not_fit_on_the_phone_fail_before_any_push(cli_env, tmp_path, adb_server, real_fixtures):
+    from cli_helpers import run_devlab
+    phone = start_phone(adb_server, tmp_path / "root", fault_props={faults.DATA_FREE: str(100 * 2**20)})
+    try:
+        args = ("run", "--device", phone.serial, "--model", str(real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"),
+                "--variants", "as-is")
+        result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
+        assert result.exit_code == 1, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error:") and "free space" in line and "MiB free on /data/local/tmp/devlab" in line
+        assert "free space on the phone" in line
+        assert not (phone.root / "data/local/tmp/devlab/models").exists()
+        # the phone's own rule: a push past the free space fails as adbd's does
+        device = _device(phone)
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(101 * 2**20))
+        with pytest.raises(DeviceError, match="No space left on device"):
+            device.push(big, "/data/local/tmp/big.bin")
+    finally:
+        stop_phone(phone)

@@ -70,6 +70,9 @@ def test_hung_benchmark_fails_at_the_timeout_names_device_and_stage_and_resume_f
     assert first.status == "ok" and first.timing is not None
     assert second.status == "failed" and second.timing is None
     assert second.error.startswith(f"s23 ({phone.serial}): shell benchmark_model: ") and "limit 2 s" in second.error
+    # the hung process did not die with the closed stream (adbd's SIGHUP): devlab killed it by the pid it recorded
+    assert "killed it on the device (pid " in second.error
+    assert not [job for job in phone.server.device.jobs() if job.name.endswith("benchmark_model")]
     assert elapsed < 40, f"a 2 s benchmark timeout held the run for {elapsed:.0f} s"
     on_disk = json.loads((outcome.run_dir / "run.json").read_text())
     assert [v["status"] for v in on_disk["variants"]] == ["ok", "failed"]
@@ -205,3 +208,31 @@ def test_absent_adb_binary_is_one_clear_line(tmp_path):
     result = run_devlab("devices", "--adb", str(tmp_path / "no adb"), cwd=tmp_path, env=env, timeout=60)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "adb binary" in result.stderr and "no adb" in result.stderr and "DEVLAB_ADB" in result.stderr
+
+
+def test_a_timed_out_command_is_killed_on_the_phone_not_left_running(phone):
+    """adbd answers a closed shell stream with SIGHUP to the pid it forked (shell_service.cpp), which a hung
+    process survives; a child of that sh never even gets it. devlab runs every command as `echo $$; exec ...` and
+    kills that pid at the timeout, so nothing it started keeps the phone's GPU or CPU busy."""
+    from devlab.devices.adb import AdbDevice
+    from devlab.devices.adb_server import AdbServer, ServerSpec, bundled_adb
+    from devlab.errors import DeviceError
+    device = AdbDevice(AdbServer(ServerSpec("127.0.0.1", phone.adb.port, bundled_adb())), phone.serial)
+    state = phone.server.device
+    state.setprop(faults.HANG, "benchmark_model")
+    try:
+        with pytest.raises(DeviceError) as caught:
+            device.shell(["benchmark_model", "--graph=/data/local/tmp/m.tflite"], timeout=1.0)
+        pid = int(caught.value.problem.split("killed it on the device (pid ")[1].rstrip(")"))
+        deadline = time.monotonic() + 5
+        while state.job(pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.job(pid) is None and not device.shell(["test", "-d", f"/proc/{pid}"]).ok
+        # the rule the phone holds: without devlab's exec and kill, the closed stream leaves it running
+        adb = phone.adb.client().device(phone.serial)
+        with pytest.raises(Exception):
+            adb.shell(["benchmark_model", "--graph=x"], timeout=1.0)
+        time.sleep(0.3)
+        assert [job.name for job in state.jobs()].count("benchmark_model") == 1
+    finally:
+        state.setprop(faults.HANG, "")

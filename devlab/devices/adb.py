@@ -4,6 +4,9 @@
   the command's own. A pre-joined string is refused: callers never build shell text. Phones whose adbd lacks the
   `shell_v2` feature (Android < 7) get shell v1: the exit code comes from an `echo` of `$?` with a per-call marker
   appended to the command, the pty's CRLF line ends are undone, and stderr arrives inside stdout.
+- Over shell v2 the command line is `echo $$; exec <argv>`: the command keeps the pid the shell printed, and one
+  still running at its timeout (a hung benchmark_model) is killed by that pid, because adbd's SIGHUP on the closed
+  stream reaches that one process only and does not end one that ignores it.
 - push(local, remote): content-hash cached. When the device already holds a file of the same size, its
   `sha256sum` is compared with ours; equal means nothing is sent (bytes_sent = 0).
 - Every call has a timeout; a device that drops mid-transfer is a DeviceError naming the device and the stage.
@@ -34,6 +37,7 @@ from devlab.fsutil import sha256_file
 DEVICE_ROOT = "/data/local/tmp/devlab"
 SHELL_TIMEOUT_S = 60.0      # default for one shell command
 STALL_TIMEOUT_S = 30.0      # a transfer that moves no byte for this long is dead
+KILL_TIMEOUT_S = 15.0       # for killing what a timed-out command left running
 _FIX_LOST = ("check the cable and `adb devices`, then rerun: files that arrived whole are not sent again")
 
 # (path, size, mtime_ns) -> sha256: a file pushed to several phones, or twice, is hashed once per process
@@ -53,6 +57,14 @@ def check_remote_path(remote: str) -> str:
         raise UsageError(f"device path {remote!r} is not an absolute path on one line",
                          f"use a path under {DEVICE_ROOT}")
     return posixpath.normpath(remote)
+
+
+def _split_pid(raw: bytes) -> tuple[int | None, bytes]:
+    """(pid, the rest) from output that starts with the `echo $$` line devlab put before the command."""
+    first, newline, rest = raw.partition(b"\n")
+    if newline and first.strip().isdigit():
+        return int(first.strip()), rest
+    return None, raw
 
 
 def _split_v1(raw: bytes, marker: str) -> tuple[int, bytes, bytes]:
@@ -139,26 +151,51 @@ class AdbDevice:
         stage = f"shell {posixpath.basename(str(argv[0]))}"
         v2 = self.speaks_shell_v2(stage)
         conn = self._open(stage, min(limit, STALL_TIMEOUT_S))
+        lost: TransportLost | None = None
         try:
             if v2:
-                conn.send_command(f"shell,v2,raw:{command}")
+                # The command takes over the shell's pid (`exec`), printed first: when the stream closes adbd sends
+                # SIGHUP to that one pid only (shell_service.cpp), which a hung or SIGHUP-deaf process survives, so
+                # on a timeout devlab kills it by that pid.
+                conn.send_command(f"shell,v2,raw:echo $$; exec {command}")
                 conn.check_okay()
                 code, out, err = shell_v2(conn.conn, time.monotonic() + limit)
+                out = _split_pid(out)[1]
             else:
+                # shell v1 (Android < 7) runs on a pty, whose hangup signals the whole foreground process group
                 marker = f"__devlab_exit_{secrets.token_hex(4)}__"
                 conn.send_command(f"shell:{command}; echo {marker}$?")
                 conn.check_okay()
                 code, out, err = _split_v1(shell_v1(conn.conn, time.monotonic() + limit), marker)
         except TransportLost as exc:
-            raise DeviceError(f"`{argv[0]}` stopped: {exc} (limit {limit:g} s)", _FIX_LOST if "timeout" not in str(exc)
-                              else "raise the timeout, or check the device is not hung", device=self.label,
-                              stage=stage) from None
+            lost = exc
         except (adbutils.AdbError, OSError) as exc:
             raise DeviceError(f"shell refused: {exc}", "check `adb devices`", device=self.label, stage=stage) from None
         finally:
             conn.close()
+        if lost is not None:
+            timed_out = "timeout" in str(lost)
+            pid = _split_pid(lost.partial)[0] if v2 and timed_out else None
+            left = self._kill_left_behind(pid) if pid is not None else ""
+            raise DeviceError(f"`{argv[0]}` stopped: {lost} (limit {limit:g} s){left}",
+                              "raise the timeout, or check the device is not hung" if timed_out else _FIX_LOST,
+                              device=self.label, stage=stage)
         return ShellResult(tuple(str(a) for a in argv), code, out.decode("utf-8", "replace"),
                            err.decode("utf-8", "replace"))
+
+    def _kill_left_behind(self, pid: int) -> str:
+        """SIGKILL what a timed-out command left running on the phone (it runs as the shell user, like us); the
+        outcome as a clause of the timeout's error."""
+        try:
+            killed = self.shell(["kill", "-9", str(pid)], timeout=KILL_TIMEOUT_S)
+        except DeviceError as exc:
+            return f"; could not kill it on the device (pid {pid}): {exc.problem}"
+        if killed.ok:
+            return f"; killed it on the device (pid {pid})"
+        if "no such process" in (killed.stderr + killed.stdout).lower():
+            return f"; it had ended on the device (pid {pid})"
+        detail = (killed.stderr or killed.stdout).strip().splitlines()
+        return f"; could not kill it on the device (pid {pid})" + (f": {detail[-1]}" if detail else "")
 
     def features(self, stage: str = "features") -> frozenset[str]:
         """The features this phone's adbd advertises (asked once per AdbDevice)."""

@@ -26,11 +26,13 @@ MAX_PATH = 1024
 
 
 class TransportLost(Exception):
-    """The connection broke or stalled; `done` bytes of the payload had gone through."""
+    """The connection broke or stalled; `done` bytes of the payload had gone through, `partial` is the shell output
+    that had arrived (stdout)."""
 
-    def __init__(self, message: str, done: int = 0) -> None:
+    def __init__(self, message: str, done: int = 0, partial: bytes = b"") -> None:
         super().__init__(message)
         self.done = done
+        self.partial = partial
 
 
 class RemoteRefused(Exception):
@@ -161,11 +163,14 @@ def shell_v2(sock: socket.socket, deadline: float) -> tuple[int, bytes, bytes]:
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TransportLost("the command did not finish before the timeout")
+            raise TransportLost("the command did not finish before the timeout", partial=bytes(stdout))
         sock.settimeout(remaining)
-        header = _recv_exact(sock, 5)
-        kind, length = header[0], struct.unpack("<I", header[1:])[0]
-        data = _recv_exact(sock, length) if length else b""
+        try:
+            header = _recv_exact(sock, 5)
+            kind, length = header[0], struct.unpack("<I", header[1:])[0]
+            data = _recv_exact(sock, length) if length else b""
+        except TransportLost as exc:
+            raise TransportLost(str(exc), exc.done, bytes(stdout)) from None
         if kind == 1:
             stdout += data
         elif kind == 2:

@@ -92,13 +92,14 @@ class RunRecord:
     variants: tuple[VariantRun, ...]
     build: dict[str, Any]                  # the manifest entries of the variants (recipe, equivalence, ...)
     notes: tuple[str, ...] = ()
+    device_state: dict[str, Any] | None = None   # a phone's state before / after (devlab.devices.device_state)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION, "devlab_version": __version__, "run_id": self.run_id,
             "created": self.created, "device": asdict(self.device), "model": self.model, "tools": self.tools,
             "settings": self.settings, "build": self.build, "variants": [v.to_json() for v in self.variants],
-            "notes": list(self.notes),
+            "notes": list(self.notes), **({"device_state": self.device_state} if self.device_state else {}),
         }
 
     def write(self, run_dir: Path) -> Path:

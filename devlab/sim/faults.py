@@ -11,11 +11,17 @@ Keys (`devlab.fault.<key>`):
 - `drop_after_bytes=N`: the next connection that moves more than N payload bytes (both directions, counted from
   when the fault is set) is closed abruptly, mid-stream. Fires once, then clears itself.
 - `hang=<command>`: running `<command>` (its name, e.g. `benchmark_model`) blocks until the fault is cleared or
-  the stream is closed; then it exits 137 as if killed.
+  it is killed (`kill PID`); then it exits 137 as if killed. It does not die of SIGHUP, so a closed shell stream
+  (adbd's SIGHUP to the sh's pid) leaves it running: a hung process stuck in a call SIGHUP does not end.
 - `offline=1`: every connection is closed and new ones are closed at once, until the fault is cleared.
 - `no_shell_v2=1`: adbd as on Android < 7: no `shell_v2` feature in the banner (read by the adb server when it
   connects, so set it at start), `shell,v2` services refused, and `shell:` output through a pty (`\n` -> `\r\n`,
   stderr mixed into stdout).
+- `thermal_status=N`: `dumpsys thermalservice` reports status N (0 none ... 6 shutdown) instead of the profile's.
+- `data_free=BYTES`: /data has that many bytes free (default 64 GiB) less what the phone's /data already holds;
+  `df` says so and a push past it fails as adbd's does ("No space left on device").
+- `unplugged=1`: no USB power (dumpsys battery / power: not charging, so the stay-awake option does not hold).
+- `screen_off=1`: the screen is off (`mWakefulness=Asleep`) unless stay-awake holds it on while plugged in.
 """
 
 from __future__ import annotations
@@ -25,7 +31,12 @@ DROP_AFTER_BYTES = PREFIX + "drop_after_bytes"
 HANG = PREFIX + "hang"
 OFFLINE = PREFIX + "offline"
 NO_SHELL_V2 = PREFIX + "no_shell_v2"
-KNOWN = ("drop_after_bytes", "hang", "offline", "no_shell_v2")
+THERMAL_STATUS = PREFIX + "thermal_status"
+DATA_FREE = PREFIX + "data_free"
+UNPLUGGED = PREFIX + "unplugged"
+SCREEN_OFF = PREFIX + "screen_off"
+KNOWN = ("drop_after_bytes", "hang", "offline", "no_shell_v2", "thermal_status", "data_free", "unplugged",
+         "screen_off")
 
 
 def is_set(value: str) -> bool:

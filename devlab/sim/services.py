@@ -12,7 +12,7 @@ from typing import Callable
 from devlab.sim import adb_protocol as P
 from devlab.sim.streams import Stream, StreamReader
 from devlab.sim.shell import Shell
-from devlab.sim.state import DeviceState
+from devlab.sim.state import DeviceState, data_free_bytes
 
 Handler = Callable[[Stream, DeviceState], None]
 _U32 = struct.Struct("<I")
@@ -77,21 +77,37 @@ class _V2Stdin:
 
 
 def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool, pty: bool = False) -> None:
-    cancelled = threading.Event()
-    watcher = threading.Thread(target=lambda: (stream.closed.wait(), cancelled.set()), daemon=True)
-    watcher.start()
+    """adbd's shell service: a `sh` process (pid = its $$) runs the command. When the stream closes before it ends,
+    adbd sends SIGHUP to that one pid (shell v2: daemon/shell_service.cpp PassDataStreams, `kill(pid_, SIGHUP)`):
+    a program the sh `exec`ed holds that pid and gets it, a child the sh started does not and runs on. Shell v1 runs
+    on a pty, whose hangup reaches the whole session (StartSubprocess: "PTYs automatically send SIGHUP")."""
     stdout = _Out(stream, P.SHELL_STDOUT if v2 else None, pty)
     stderr = _Out(stream, P.SHELL_STDERR if v2 else None, pty)
-    shell = Shell(device, cancelled=cancelled)
-    if v2:
-        stdin = _V2Stdin(stream)
-        status = shell.run(command, stdout, stderr, stdin.read_all) if command.strip() else _interactive(
-            shell, stream, stdout, stderr)
-        stream.write(P.shell_packet(P.SHELL_EXIT, bytes([status & 0xFF])))
-    elif command.strip():
-        shell.run(command, stdout, stderr)
-    else:
-        _interactive(shell, stream, stdout, stderr)
+    shell = Shell(device)
+    pid = int(shell.env["$"])
+    sh = shell.process = device.start_process("sh", pid=pid, stop=shell.cancelled, session=pid)
+
+    def hang_up() -> None:
+        stream.closed.wait()
+        if v2:
+            sh.hangup()
+        else:
+            device.hangup_session(sh.pid)
+
+    threading.Thread(target=hang_up, name=f"sim-hup-{sh.pid}", daemon=True).start()
+    status = 1
+    try:
+        if v2:
+            stdin = _V2Stdin(stream)
+            status = shell.run(command, stdout, stderr, stdin.read_all) if command.strip() else _interactive(
+                shell, stream, stdout, stderr)
+            stream.write(P.shell_packet(P.SHELL_EXIT, bytes([status & 0xFF])))
+        elif command.strip():
+            status = shell.run(command, stdout, stderr)
+        else:
+            status = _interactive(shell, stream, stdout, stderr)
+    finally:
+        device.end_process(sh, status)
 
 
 def _interactive(shell: Shell, stream: Stream, stdout: _Out, stderr: _Out) -> int:
@@ -208,8 +224,11 @@ def _send(stream: Stream, reader: StreamReader, device: DeviceState, spec: str) 
     mode = int(mode_text) if mode_text.isdigit() else 0o100644
     error: str | None = None
     handle = None
+    room: int | None = None   # bytes /data can still take (a file being replaced gives its own back)
     try:
         host = device.fs.resolve(path)
+        if device.fs.device_path(path).startswith("/data/"):
+            room = data_free_bytes(device) + (host.stat().st_size if host.is_file() else 0)
         host.parent.mkdir(parents=True, exist_ok=True)  # fixed_push_mkdir
         if host.is_dir():
             raise IsADirectoryError(21, "Is a directory")
@@ -217,12 +236,21 @@ def _send(stream: Stream, reader: StreamReader, device: DeviceState, spec: str) 
     except OSError as exc:
         error = f"couldn't create file: {exc.strerror or exc}"
     mtime = 0
+    written = 0
     try:
         while True:
             header = reader.read_exact(8)
             request, value = header[:4], _U32.unpack(header[4:])[0]
             if request == b"DATA":
                 data = reader.read_exact(value)
+                written += len(data)
+                if room is not None and written > room and error is None:
+                    # adbd's handle_send_file_data: a failed write is "write failed: <strerror>", and the
+                    # partial file is removed
+                    error = "write failed: No space left on device"
+                    handle.close()
+                    handle = None
+                    device.fs.resolve(path).unlink(missing_ok=True)
                 if handle is not None:
                     handle.write(data)
             elif request == b"DONE":

@@ -20,6 +20,11 @@ def populate(device: DeviceState) -> None:
             binary = fs.resolve(f"/system/bin/{name}")
             binary.write_bytes(sim_marker(name))
             binary.chmod(0o755)
+    # cpufreq policies (one per cluster: 4 little, 3 mid, 1 big cores), their governor readable by the shell user
+    for policy in (0, 4, 7):
+        folder = fs.resolve(f"/sys/devices/system/cpu/cpufreq/policy{policy}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "scaling_governor").write_text("schedutil\n")
     cpus = "".join(f"processor\t: {i}\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\n\n"
                    for i in range(device.profile.cost.max_cpu_threads * 2))
     fs.resolve("/proc/cpuinfo").write_text(cpus + f"Hardware\t: {device.profile.prop('ro.soc.model')}\n")

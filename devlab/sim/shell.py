@@ -14,7 +14,7 @@ from devlab.bench.binary import ANDROID_LINKERS, elf_interpreter
 from devlab.sim import commands, faults
 from devlab.sim.commands import CommandContext, Output
 from devlab.sim.shell_syntax import ShellSyntaxError, Simple, Word, parse
-from devlab.sim.state import DeviceState
+from devlab.sim.state import DeviceState, Job
 
 SH = "/system/bin/sh"
 _SIM_MARKER = b"#!devlab-sim "
@@ -69,6 +69,7 @@ class Shell:
         self.env.update(env or {})
         self.cwd = cwd
         self.cancelled = cancelled or threading.Event()
+        self.process: Job | None = None   # set for the shell adbd starts (services.run_shell): it owns a session
 
     # -- public --------------------------------------------------------------------------------------------------
     def run(self, line: str, stdout: Output, stderr: Output, stdin_reader=lambda: b"") -> int:
@@ -196,7 +197,8 @@ class Shell:
     def _command(self, argv: list[str], assignments: dict[str, str], stdout: Output, stderr: Output,
                  stdin_reader) -> int:
         name = argv[0]
-        if name == "exec":
+        replaces_shell = name == "exec"
+        if replaces_shell:
             if len(argv) == 1:
                 return 0
             argv, name = argv[1:], argv[1]
@@ -218,17 +220,47 @@ class Shell:
             return 0
         if name == ":":
             return 0
+        process = self._process_for(name, replaces_shell)
+        status = 1
+        try:
+            status = self._program(argv, assignments, stdout, stderr, stdin_reader, process)
+        finally:
+            if process is not None and process is not self.process:
+                self.device.end_process(process, status)
+        if replaces_shell:
+            raise ShellExit(status)   # `exec` replaced this shell: nothing after it runs
+        return status
+
+    def _process_for(self, name: str, replaces_shell: bool) -> Job | None:
+        """The process a program runs as: after `exec` the adb shell's own (its pid, which `echo $$` printed), else a
+        child with a pid of its own. Only the shell adbd started keeps this table (background and script shells run
+        programs inside their own job)."""
+        if self.process is None:
+            return None
+        if replaces_shell:
+            self.device.rename_process(self.process, name)
+            return self.process
+        return self.device.start_process(name, session=self.process.session)
+
+    def _program(self, argv: list[str], assignments: dict[str, str], stdout: Output, stderr: Output, stdin_reader,
+                 process: Job | None) -> int:
+        name = argv[0]
+        # what ends it: a signal to its own process (kill PID, adbd's SIGHUP when it holds the shell's pid)
+        cancelled = process.stop if process is not None else self.cancelled
         hang = self.device.getprop(faults.HANG)
         if hang and hang == name.rsplit("/", 1)[-1]:
-            while self.device.getprop(faults.HANG) == hang and not self.cancelled.wait(0.05):
+            if process is not None:
+                process.ignores_hup = True   # hung: adbd's SIGHUP does not end it, a kill does (faults.py)
+            while self.device.getprop(faults.HANG) == hang and not cancelled.wait(0.05):
                 pass
             return 137
         fn = self._resolve(argv, stderr)
         if isinstance(fn, int):
             return fn
         ctx = CommandContext(argv=argv, stdout=stdout, stderr=stderr, env={**self.env, **assignments},
-                             cwd=self.cwd, device=self.device, cancelled=self.cancelled, stdin_reader=stdin_reader,
-                             run_argv=lambda inner: self._command(inner, assignments, stdout, stderr, stdin_reader))
+                             cwd=self.cwd, device=self.device, cancelled=cancelled, stdin_reader=stdin_reader,
+                             run_argv=lambda inner: self._program(inner, assignments, stdout, stderr, stdin_reader,
+                                                                  process))
         if fn is _run_script:
             return self._script(argv, ctx)
         try:

@@ -22,6 +22,14 @@ class Job:
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
+    session: int = 0             # the pid of the adb shell (sh) whose session it belongs to; 0 for none
+    ignores_hup: bool = False    # SIGHUP does not end it (a hung process, one that ignores the signal)
+
+    def hangup(self) -> None:
+        """SIGHUP: its default action ends the process, unless it ignores the signal."""
+        if not self.ignores_hup:
+            self.stop.set()
+
 
 
 class DeviceState:
@@ -35,6 +43,10 @@ class DeviceState:
         self._jobs: dict[int, Job] = {}
         self._next_pid = _FIRST_PID
         self.on_prop_change: list[Callable[[str, str], None]] = []
+        # `settings get/put <namespace> <key>` (Settings.Global / System / Secure), as a fresh phone has them
+        self.settings: dict[str, dict[str, str]] = {"global": {"stay_on_while_plugged_in": "0", "low_power": "0"},
+                                                    "system": {}, "secure": {}}
+
 
     # --- system properties -------------------------------------------------------------------------------------
     def getprop(self, key: str, default: str = "") -> str:
@@ -87,11 +99,54 @@ class DeviceState:
         with self._lock:
             return list(self._jobs.values())
 
+    def start_process(self, name: str, *, pid: int | None = None, stop: threading.Event | None = None,
+                      session: int = 0) -> Job:
+        """A process that runs on the caller's thread (an adb shell, a command it runs): `kill <pid>` sets `stop`,
+        and it is listed until end_process."""
+        job = Job(pid=pid or self.new_pid(), name=name, stop=stop or threading.Event(), session=session)
+        with self._lock:
+            self._jobs[job.pid] = job
+        return job
+
+    def rename_process(self, job: Job, name: str) -> None:
+        """`exec`: the process keeps its pid and becomes `name`."""
+        job.name = name
+
+    def end_process(self, job: Job, exit_code: int) -> None:
+        job.exit_code = exit_code
+        with self._lock:
+            if self._jobs.get(job.pid) is job:
+                del self._jobs[job.pid]
+        job.done.set()
+
+    def hangup_session(self, session: int) -> None:
+        """A pty's hangup: SIGHUP to every process of the adb shell session (its foreground process group)."""
+        for job in self.jobs():
+            if job.session == session:
+                job.hangup()
+
     def stop_all_jobs(self, timeout: float = 5.0) -> None:
         for job in self.jobs():
             job.stop.set()
         for job in self.jobs():
             job.done.wait(timeout)
+
+
+DEFAULT_DATA_FREE = 64 * 2**30
+
+
+def data_free_bytes(device: DeviceState) -> int:
+    """Free bytes on /data: the `data_free` fault (or 64 GiB) less what the phone's /data holds now."""
+    raw = device.getprop("devlab.fault.data_free")
+    budget = int(raw) if raw.isdigit() else DEFAULT_DATA_FREE
+    used = 0
+    for folder, _, files in os.walk(device.fs.resolve("/data")):
+        for name in files:
+            try:
+                used += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return max(0, budget - used)
 
 
 def default_time_scale() -> float:

@@ -1,32 +1,65 @@
-"""`dumpsys battery | thermalservice | SurfaceFlinger`, from the profile (the lines tools grep for)."""
+"""`dumpsys battery | thermalservice | SurfaceFlinger | power`, from the profile and the phone's faults and settings
+(the lines tools grep for, as the services print them in AOSP frameworks/base and frameworks/native)."""
 
 from __future__ import annotations
 
+from devlab.sim import faults
 from devlab.sim.commands import CommandContext, register
 
-_THERMAL_NAMES = ("NONE", "LIGHT", "MODERATE", "SEVERE", "CRITICAL", "EMERGENCY", "SHUTDOWN")
+def _plugged(ctx: CommandContext) -> bool:
+    return not faults.is_set(ctx.getprop(faults.UNPLUGGED))
 
 
 def _battery(ctx: CommandContext) -> str:
+    """BatteryService.dumpInternal's lines; status 2 = BATTERY_STATUS_CHARGING, 3 = DISCHARGING."""
     p = ctx.device.profile
-    return ("Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  Wireless powered: false\n"
+    usb = "true" if _plugged(ctx) else "false"
+    return ("Current Battery Service state:\n  AC powered: false\n"
+            f"  USB powered: {usb}\n  Wireless powered: false\n"
             "  Max charging current: 500000\n  Max charging voltage: 5000000\n  Charge counter: 3612000\n"
-            f"  status: 2\n  health: 2\n  present: true\n  level: {p.battery_level}\n  scale: 100\n"
-            f"  voltage: {p.battery_voltage_mv}\n  temperature: {p.battery_temp_dc}\n  technology: Li-ion\n")
+            f"  status: {2 if _plugged(ctx) else 3}\n  health: 2\n  present: true\n  level: {p.battery_level}\n"
+            f"  scale: 100\n  voltage: {p.battery_voltage_mv}\n  temperature: {p.battery_temp_dc}\n"
+            "  technology: Li-ion\n")
+
+
+def thermal_status(ctx: CommandContext) -> int:
+    """The profile's status, or the `thermal_status` fault's (a phone that is already throttling)."""
+    forced = ctx.getprop(faults.THERMAL_STATUS)
+    return int(forced) if forced.isdigit() else ctx.device.profile.thermal_status
+
+
+def _temperature_type(zone: str) -> int:
+    """android.os.Temperature TYPE_CPU 0, TYPE_GPU 1, TYPE_BATTERY 2, TYPE_SKIN 3."""
+    name = zone.lower()
+    return (2 if "batt" in name else 3 if "skin" in name else 1 if "gpu" in name or name == "g3d" else 0)
 
 
 def _thermal(ctx: CommandContext) -> str:
+    """ThermalManagerService.dump: the status, the cached temperatures, then the HAL's current ones."""
     p = ctx.device.profile
-    lines = ["IsStatusOverride: false", f"ThermalEventListeners:", "\tcallbacks: 1",
-             f"Thermal Status: {p.thermal_status}", "Cached temperatures:"]
-    for zone in p.thermal_zones:
-        kind = 3 if "batt" in zone.type.lower() else 4 if "skin" in zone.type.lower() else 0
-        lines.append(f"\tTemperature{{mValue={zone.temp_millic / 1000:.1f}, mType={kind}, mName={zone.type}, "
-                     f"mStatus={p.thermal_status}}}")
-    lines.append("HAL Ready: true")
-    lines.append("HAL connection:")
-    lines.append("\tThermalHAL AIDL 1  connected: yes")
+    status = thermal_status(ctx)
+    temps = [f"\tTemperature{{mValue={zone.temp_millic / 1000:.1f}, mType={_temperature_type(zone.type)}, "
+             f"mName={zone.type}, mStatus={status}}}" for zone in p.thermal_zones]
+    lines = ["IsStatusOverride: false", "ThermalEventListeners:", "\tcallbacks: 1", "ThermalStatusListeners:",
+             "\tcallbacks: 1", f"Thermal Status: {status}", "Cached temperatures:", *temps, "HAL Ready: true",
+             "HAL connection:", "\tThermalHAL AIDL 1  connected: yes", "Current temperatures from HAL:", *temps,
+             "Current cooling devices from HAL:"]
     return "\n".join(lines) + "\n"
+
+
+def _power(ctx: CommandContext) -> str:
+    """PowerManagerService.dumpInternal's lines that say whether the screen is on and kept on: mWakefulness,
+    mIsPowered, mStayOn (the stay-awake developer option while plugged in) and its setting."""
+    plugged = _plugged(ctx)
+    stay_setting = int(ctx.device.settings["global"].get("stay_on_while_plugged_in", "0") or 0)
+    stay_on = plugged and stay_setting != 0
+    awake = stay_on or not faults.is_set(ctx.getprop(faults.SCREEN_OFF))
+    return ("POWER MANAGER (dumpsys power)\n\nPower Manager State:\n"
+            f"  mDirty=0x0\n  mWakefulness={'Awake' if awake else 'Asleep'}\n  mWakefulnessChanging=false\n"
+            f"  mIsPowered={str(plugged).lower()}\n  mPlugType={2 if plugged else 0}\n"
+            f"  mBatteryLevel={ctx.device.profile.battery_level}\n  mStayOn={str(stay_on).lower()}\n"
+            "\nSettings and Configuration:\n"
+            f"  mStayOnWhilePluggedInSetting={stay_setting}\n")
 
 
 # SurfaceFlinger picks its RenderEngine from debug.renderengine.backend (frameworks/native
@@ -47,7 +80,7 @@ def _surfaceflinger(ctx: CommandContext) -> str:
     return head + f"\n ------------RE GLES------------\n{p.gles}\n"
 
 
-_SERVICES = {"battery": _battery, "thermalservice": _thermal, "SurfaceFlinger": _surfaceflinger}
+_SERVICES = {"battery": _battery, "thermalservice": _thermal, "SurfaceFlinger": _surfaceflinger, "power": _power}
 
 
 @register("dumpsys")
