@@ -102,9 +102,11 @@ def run_command(
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(f"run folder: {run_dir}", markup=False)
-    failed = [v["variant"] for v in data["variants"] if v["status"] == "failed"]
+    failed = [v for v in data["variants"] if v["status"] == "failed"]
     if failed:   # exit 1: the run failed for these; the run folder keeps what finished
-        console.print(f"failed: {', '.join(failed)}", style="bold red", markup=False)
+        for row in failed:   # the table cuts errors short: each failed row's whole reason, one line each
+            console.print(f"failed: {row['variant']} on {row['accelerator']}: {row['error']}", style="bold red",
+                          markup=False, soft_wrap=True)
         raise typer.Exit(1)
     if not any(v["status"] == "ok" for v in data["variants"]):   # a CI job must not pass on a run that measured nothing
         from devlab.errors import ToolError
