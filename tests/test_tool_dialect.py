@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devlab.bench.flags import BenchmarkOptions, tool_argv
-from devlab.bench.phone_plan import _refuse_unconsumed
+from devlab.bench.phone_results import refuse_unconsumed
 from devlab.bench.tool_dialect import ToolDialect, load_cached, read_help, store
 from devlab.errors import ToolError
 from devlab.sim.bench_flags import usage
@@ -51,9 +51,9 @@ def test_a_flag_the_binary_lacks_is_refused_before_the_run():
 
 
 def test_unconsumed_flags_in_a_log_fail_naming_the_flag():
-    _refuse_unconsumed("INFO: STARTING!\nINFO: Loaded model /m.tflite\n", "clean", "s23")
+    refuse_unconsumed("INFO: STARTING!\nINFO: Loaded model /m.tflite\n", "clean", "s23")
     with pytest.raises(ToolError) as caught:
-        _refuse_unconsumed("INFO: STARTING!\nWARN: Unconsumed cmdline flags: --op_profiling_output_mode=csv\n",
+        refuse_unconsumed("INFO: STARTING!\nWARN: Unconsumed cmdline flags: --op_profiling_output_mode=csv\n",
                            "op-profile", "s23")
     assert "--op_profiling_output_mode=csv" in caught.value.problem and "op-profile" in caught.value.problem
 

@@ -20,11 +20,11 @@ from devlab.bench.flags import BenchmarkOptions, GpuBackend, GpuPrecision, tool_
 from devlab.bench.litert_profile import read_litert_profile
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.log_result import BenchmarkRun, Delegation
-from devlab.bench.results_proto import (BenchmarkResult, SubgraphDelegation, decode_benchmark_result,
-                                        decode_runtime_info)
+from devlab.bench.phone_results import (delegation_from_runtime, failure, refuse_unconsumed, timing_from_log,
+                                        timing_from_result)
+from devlab.bench.results_proto import decode_benchmark_result, decode_runtime_info
 from devlab.bench.tool_dialect import ToolDialect, probe
 from devlab.bench.op_profile import OpProfile, parse_op_profile_csv
-from devlab.bench.stats import LatencyStats
 from devlab.build.pipeline import BuiltVariant, Manifest
 from devlab.devices.adb import DEVICE_ROOT, AdbDevice
 from devlab.devices.base import ShellResult
@@ -112,52 +112,6 @@ def prepare_benchmark_tool(device: AdbDevice, flag_path: str | None = None,
     return replace(tool, dialect=dialect, dialect_from="cache" if cached else "--help")
 
 
-def _timing_from_result(result: BenchmarkResult, run: BenchmarkRun, source: Source) -> Timing:
-    """The tool's BenchmarkResult proto first: mean, median, p5, p95, min, max, std, init and first inference."""
-    lat = result.latency
-    count = int(result.misc.get("num_runs") or (run.inference.count if run.inference else 0))
-    if lat("avg_ms") is None or count < 1:
-        raise ToolError("the result file has no inference latency", "see the clean log in the run folder",
-                        stage="parse")
-    latency = LatencyStats(source=source, count=count, mean_ms=float(lat("avg_ms")), median_ms=lat("median_ms"),
-                           p90_ms=None, min_ms=lat("min_ms"), max_ms=lat("max_ms"), std_ms=lat("stddev_ms"),
-                           samples_ms=(), p5_ms=lat("p5_ms"), p95_ms=lat("p95_ms"))
-    return Timing(source, lat("init_ms"), lat("first_inference_ms"), latency)
-
-
-def _delegation_from_runtime(subgraphs: tuple[SubgraphDelegation, ...]) -> Delegation:
-    """GPU delegation as the runtime applied it (ModelRuntimeDetails), summed over subgraphs."""
-    gpu_names = ("LITERT_CL", "TfLiteGpuDelegateV2", "LITERT_GL", "LITERT_WEBGPU")
-    on_gpu = sum(len(r) for sg in subgraphs for d, _, r in sg.delegates if d in gpu_names)
-    total = sum(sg.nodes - len(sg.delegates) for sg in subgraphs)
-    partitions = sum(1 for sg in subgraphs for d, _, _ in sg.delegates if d in gpu_names)
-    applied = "full" if on_gpu == total and total else ("partial" if on_gpu else "none")
-    return Delegation(delegate="gpu", applied=applied, ops_on_delegate=on_gpu, ops_on_cpu=total - on_gpu,
-                      partitions=partitions)
-
-
-def _timing(run: BenchmarkRun, source: Source) -> Timing:
-    stats = run.inference
-    if stats is None or stats.avg_us is None or stats.count < 1:
-        raise ToolError("the log has no inference stats line (count=... avg=...)",
-                        "see the raw log in the run folder", stage="parse")
-
-    def ms(us: float | None) -> float | None:
-        return None if us is None else us / 1000.0
-
-    # benchmark_model prints a summary, not per-run samples: what it does not print stays None
-    latency = LatencyStats(source=source, count=stats.count, mean_ms=stats.avg_us / 1000.0,
-                           median_ms=ms(stats.median_us), p90_ms=None, min_ms=ms(stats.min_us),
-                           max_ms=ms(stats.max_us), std_ms=ms(stats.std_us), samples_ms=())
-    return Timing(source, ms(run.init_us), ms(run.first_inference_us), latency)
-
-
-def _failure(run: BenchmarkRun, exit_code: int, what: str) -> str:
-    # the parser's most specific error line (`Disallowed CPU fallback detected.`), not `Benchmarking failed.`
-    reason = run.failure_reason or (run.errors[-1] if run.errors else f"exit {exit_code}, status {run.status}")
-    return f"{what}: {reason}"
-
-
 class _VariantBench:
     """One variant on one accelerator: the runs, their logs, and the record."""
 
@@ -178,7 +132,7 @@ class _VariantBench:
         result = self.device.shell(argv, timeout=self.options.timeout_s)
         self._wall(name, started)
         run = self._keep_log(name, result)
-        _refuse_unconsumed(result.stdout + "\n" + result.stderr, name, self.device.label)
+        refuse_unconsumed(result.stdout + "\n" + result.stderr, name, self.device.label)
         return run, result.exit_code
 
     def structured(self, remote: str, kind: str) -> bytes | None:
@@ -208,20 +162,20 @@ class _VariantBench:
                               timeout=30)
         run, code = self.invoke(asked, "clean")
         if code != 0 or run.status == "failed":
-            raise ToolError(_failure(run, code, "clean run failed"), "see the clean log in the run folder",
+            raise ToolError(failure(run, code, "clean run failed"), "see the clean log in the run folder",
                             device=self.device.label, stage="clean run")
         timing: Timing | None = None
         if asked.result_file_path:
             data = self.structured(asked.result_file_path, "results.pb")
             if data is not None:
-                timing = _timing_from_result(decode_benchmark_result(data, self.logs["results.pb"]), run,
+                timing = timing_from_result(decode_benchmark_result(data, self.logs["results.pb"]), run,
                                              self.source)
                 self._check_against_text(timing, run)
         if timing is None:
             if run.status != "ok":
-                raise ToolError(_failure(run, code, "clean run failed"), "see the clean log in the run folder",
+                raise ToolError(failure(run, code, "clean run failed"), "see the clean log in the run folder",
                                 device=self.device.label, stage="clean run")
-            timing = _timing(run, self.source)
+            timing = timing_from_log(run, self.source)
         delegation = None
         if asked.runtime_info_file:
             data = self.structured(asked.runtime_info_file, "runtime_info.pb")
@@ -230,7 +184,7 @@ class _VariantBench:
                 self.extra["delegation_subgraphs"] = {"source": self.source,
                                                       "subgraphs": [sg.to_json() for sg in subgraphs]}
                 if self.accelerator == "gpu":
-                    delegation = _delegation_from_runtime(subgraphs)
+                    delegation = delegation_from_runtime(subgraphs)
         return run, timing, delegation
 
     def _check_against_text(self, timing: Timing, run: BenchmarkRun) -> None:
@@ -261,7 +215,7 @@ class _VariantBench:
             # old classic builds (issue 11, defect 4): no CSV output; the stdout tables hold the same rows
             run, code = self.invoke(replace(clean, enable_op_profiling=True), "op-profile")
             if code != 0 or run.status != "ok":
-                raise ToolError(_failure(run, code, "op-profile run failed"),
+                raise ToolError(failure(run, code, "op-profile run failed"),
                                 "see the op-profile log in the run folder", device=self.device.label,
                                 stage="op-profile")
             self.extra["op_profile_from"] = "stdout tables (this build has no --op_profiling_output_file)"
@@ -276,7 +230,7 @@ class _VariantBench:
                           op_profiling_output_file=remote_csv)
         run, code = self.invoke(options, "op-profile")
         if code != 0 or run.status != "ok":
-            raise ToolError(_failure(run, code, "op-profile run failed"), "see the op-profile log in the run folder",
+            raise ToolError(failure(run, code, "op-profile run failed"), "see the op-profile log in the run folder",
                             device=self.device.label, stage="op-profile")
         local_csv = f"logs/{self.stem}-op-profile.csv"
         self.device.pull(remote_csv, self.run_dir / local_csv)
@@ -290,9 +244,9 @@ class _VariantBench:
                                    timeout=self.options.timeout_s)
         self._wall("op-profile", started)
         run = self._keep_log("op-profile", result)
-        _refuse_unconsumed(result.stdout + "\n" + result.stderr, "op-profile", self.device.label)
+        refuse_unconsumed(result.stdout + "\n" + result.stderr, "op-profile", self.device.label)
         if result.exit_code != 0 or run.status == "failed":
-            raise ToolError(_failure(run, result.exit_code, "op-profile run failed"),
+            raise ToolError(failure(run, result.exit_code, "op-profile run failed"),
                             "see the op-profile log in the run folder", device=self.device.label, stage="op-profile")
         profile = read_litert_profile(result.stderr)
         if profile is None or not profile.run_rows():
@@ -310,7 +264,7 @@ class _VariantBench:
         self.logs["trace_config"] = f"logs/{self.trace_name}.pbtxt"
         if recording.benchmark is not None:
             self._keep_log("trace-run", recording.benchmark)
-            _refuse_unconsumed(recording.benchmark.stdout + "\n" + recording.benchmark.stderr, "trace run",
+            refuse_unconsumed(recording.benchmark.stdout + "\n" + recording.benchmark.stderr, "trace run",
                                self.device.label)
         if recording.path is not None:
             self.logs["trace"] = recording.path.relative_to(self.run_dir).as_posix()
@@ -382,16 +336,6 @@ def _record(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, 
     """The clean run's flags under Perfetto: run_dir/<name>.perfetto-trace, the config in run_dir/logs."""
     return record_trace(device, tool.argv(clean), run_dir, name=name,
                         benchmark_timeout=options.timeout_s, config_dir=run_dir / "logs")
-
-
-def _refuse_unconsumed(log: str, name: str, device: str) -> None:
-    """A flag the tool ignored means the run measured something else than asked: an error naming the flag."""
-    for line in log.splitlines():
-        _, found, flags = line.partition("Unconsumed cmdline flags:")
-        if found:
-            raise ToolError(f"benchmark_model ignored {flags.strip()} in the {name} run (Unconsumed cmdline flags)",
-                            "this build does not take that flag: use a newer benchmark_model (devlab tools fetch "
-                            "benchmark_model) or leave out the option", device=device, stage=name)
 
 
 def variant_remote_path(model_name: str, variant: BuiltVariant) -> str:
