@@ -141,6 +141,7 @@ def test_compare_cli_json_and_mismatch_warning(baseline_dir: Path, tmp_path: Pat
     assert data["candidate"] == {"path": str(other), "picked": False, "why": None}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit, said", [
     (_another_device_model, "different device models: "),
     (_another_model, "different models: sd-block (zoo) vs mobilenet-v3 (zoo)"),
@@ -183,6 +184,7 @@ def _tight(record: dict, factor: float, seed: int) -> None:
         latency["samples_ms"] = (median * factor * (1 + 0.001 * rng.standard_normal(200))).tolist()
 
 
+@pytest.mark.slow
 def test_a_significant_change_inside_the_equivalence_margin_is_no_change(baseline_dir: Path, tmp_path: Path) -> None:
     base = _derived(baseline_dir, tmp_path, "tight", _scaled(1.0), lambda r: _tight(r, 1.0, 1))
     small = _derived(baseline_dir, tmp_path, "small", _scaled(1.0), lambda r: _tight(r, 0.992, 2))
@@ -223,6 +225,7 @@ def _stamped(created: str, partial: bool = False):
     return edit
 
 
+@pytest.mark.slow
 def test_default_candidate_is_the_newest_complete_run_of_the_same_model_and_device_model(
         baseline_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "runs"

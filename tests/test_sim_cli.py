@@ -30,6 +30,7 @@ def _answers(adb, serial: str) -> bool:
     return adb.run("-s", serial, "shell", "echo", "up", timeout=10).stdout.strip() == "up"
 
 
+@pytest.mark.slow
 def test_start_list_fault_stop_in_the_background(tmp_path, adb_server):  # noqa: F811
     env = _home(tmp_path)
     port = free_port()

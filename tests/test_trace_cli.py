@@ -113,6 +113,7 @@ def test_record_traces_a_variant_the_model_has_by_default(cli_env, sim_phone, tm
     assert wrong.exit_code == 2 and "fp16" in _one_error_line(wrong.stderr)
 
 
+@pytest.mark.slow
 def test_record_timeout_ends_a_hung_benchmark(cli_env, sim_phone, tmp_path: Path,  # noqa: F811
                                               real_fixtures: Path) -> None:
     device = sim_phone.server.device
