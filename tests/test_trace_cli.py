@@ -114,6 +114,7 @@ def test_record_traces_a_variant_the_model_has_by_default(cli_env, sim_phone, tm
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)     # pytest-timeout: the hang under test may never hang the suite
 def test_record_timeout_ends_a_hung_benchmark(cli_env, sim_phone, tmp_path: Path,  # noqa: F811
                                               real_fixtures: Path) -> None:
     device = sim_phone.server.device
