@@ -26,9 +26,11 @@ _NODE_KINDS: dict[str, DelegateKind] = {
     "litert_metal": "gpu", "dispatchdelegate": "npu",
 }
 
-# Older builds omit "out of M" and end "for the whole graph."; LiteRT's name the subgraph: "for subgraph 0 (main)."
+# Older builds omit "out of M" and end "partitions." or "for the whole graph."; LiteRT's name the subgraph:
+# "for subgraph 0 (main).". The closing period is required: a line cut before it (a truncated capture) could
+# name no subgraph and be counted as another one.
 _REPLACING = re.compile(r"Replacing (\d+)(?: out of (\d+))? node\(s\) with delegate \((.+?)\) node, yielding (\d+) "
-                        r"partitions?(?: for subgraph (\d+)(?: \((.*)\))?)?")
+                        r"partitions?(?: for the whole graph| for subgraph (\d+)(?: \((.*)\))?)?\.\s*$")
 _GPU_API = re.compile(r"^Initiali(?:zed|zing) (OpenCL|OpenGL|WebGPU|Vulkan|Metal)-based API(?: from (serialized data|graph))?")
 _DISPATCH_LIBRARY = re.compile(r"^Loading shared library: (\S*[Dd]ispatch\S*)")
 _DISPATCH = re.compile(r"^DispatchDelegate::|^Failed to initialize Dispatch API|^No dispatch library found")
