@@ -8,6 +8,7 @@ come from GraphOptions, so the same weights (seed) give the naive and the GPU-fr
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from devlab.zoo import GraphOptions
 from devlab.zoo.layers import attention, gelu_activation, group_norm, seed_weights
@@ -43,8 +44,11 @@ def resnet_block(x: keras.KerasTensor, channels: int, options: GraphOptions, nam
 
 
 def transformer_block(x: keras.KerasTensor, heads: int, options: GraphOptions, name: str,
-                      context: keras.KerasTensor | None = None) -> keras.KerasTensor:
-    """SD's spatial transformer: GN, 1x1 in, [self-attn, cross-attn on `context`, GELU MLP], 1x1 out, skip."""
+                      context: keras.KerasTensor | None = None, geglu: bool = False) -> keras.KerasTensor:
+    """SD's spatial transformer: GN, 1x1 in, [self-attn, cross-attn on `context`, MLP], 1x1 out, skip.
+
+    The MLP is GELU (Dense 4C, GELU, Dense C) or, with `geglu`, SD 1.4's GEGLU (diffusers FeedForward
+    activation_fn="geglu"): Dense 8C split in halves, value * GELU(gate), Dense C."""
     height, width, channels = (int(d) for d in x.shape[1:])
     h = group_norm(options, name=f"{name}_norm")(x)
     h = keras.layers.Conv2D(channels, 1, name=f"{name}_proj_in")(h)
@@ -55,7 +59,11 @@ def transformer_block(x: keras.KerasTensor, heads: int, options: GraphOptions, n
         a = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln2")(h)
         h = h + attention(options, heads, channels // heads, name=f"{name}_cross_attn")(a, context)
     a = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln3")(h)
-    a = keras.layers.Dense(channels * 4, activation=gelu_activation(options), name=f"{name}_mlp_in")(a)
+    if geglu:
+        value, gate = ops.split(keras.layers.Dense(channels * 8, name=f"{name}_mlp_in")(a), 2, axis=-1)
+        a = value * keras.layers.Activation(gelu_activation(options), name=f"{name}_mlp_gelu")(gate)
+    else:
+        a = keras.layers.Dense(channels * 4, activation=gelu_activation(options), name=f"{name}_mlp_in")(a)
     h = h + keras.layers.Dense(channels, name=f"{name}_mlp_out")(a)
     h = keras.layers.Reshape((height, width, channels))(h)
     return x + keras.layers.Conv2D(channels, 1, name=f"{name}_proj_out")(h)

@@ -3,7 +3,8 @@ level, strided-conv downsampling), mid block, up path (skip concatenation, resne
 GroupNorm-SiLU-conv_out. Inputs: latent (1, R, R, 4), timestep (1, 1), text context (1, T, D).
 
 `UNetConfig()` is small (seconds to convert, ms per CPU run); `SD14_FULL` is the real SD 1.4 shape
-(320/640/1280/1280 widths, 8 heads, 64x64 latent, 77x768 context, two resnets per level).
+(320/640/1280/1280 widths, 8 heads, 64x64 latent, 77x768 context, two resnets per level, GEGLU MLPs: 860M
+weights, as SD 1.4's UNet).
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ class UNetConfig:
     context_length: int = 16
     context_dim: int = 64
     latent_channels: int = 4
+    geglu: bool = False                        # SD 1.4's GEGLU transformer MLP instead of GELU
 
 
 SD14_FULL = UNetConfig(resolution=64, widths=(320, 640, 1280, 1280), attention_levels=(True, True, True, False),
-                       layers_per_level=2, heads=8, context_length=77, context_dim=768)
+                       layers_per_level=2, heads=8, context_length=77, context_dim=768, geglu=True)
+# The sd-small pipeline's UNet: SD 1.4's form (GEGLU, context from the small text encoder) on a 16x16 latent.
+SMALL_SD = UNetConfig(resolution=16, widths=(32, 64), geglu=True)
 
 
 @keras.saving.register_keras_serializable(package="devlab")
@@ -80,7 +84,7 @@ def build_sd_unet(options: GraphOptions, seed: int | None, config: UNetConfig = 
 
     top = config.widths[-1]
     x = resnet_block(x, top, options, "mid_res1", t)
-    x = transformer_block(x, config.heads, options, "mid_tx", context)
+    x = transformer_block(x, config.heads, options, "mid_tx", context, config.geglu)
     x = resnet_block(x, top, options, "mid_res2", t)
 
     for level in reversed(range(len(config.widths))):
@@ -103,5 +107,5 @@ def _stage(x: keras.KerasTensor, width: int, config: UNetConfig, with_attention:
            name: str, t: keras.KerasTensor, context: keras.KerasTensor) -> keras.KerasTensor:
     x = resnet_block(x, width, options, f"{name}_res", t)
     if with_attention:
-        x = transformer_block(x, config.heads, options, f"{name}_tx", context)
+        x = transformer_block(x, config.heads, options, f"{name}_tx", context, config.geglu)
     return x
