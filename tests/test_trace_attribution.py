@@ -107,6 +107,39 @@ def test_trace_basis_with_gpu_frequency(tmp_path: Path, conformer) -> None:
     assert (freq.min_khz, freq.max_khz, freq.samples, freq.throttled) == (500_000, 800_000, 4, True)
 
 
+def test_trace_names_as_tflite_atrace_writes_them(tmp_path: Path, conformer) -> None:
+    """TFLite's ATrace profiler names EVERY event `<tag>@<m1>/<m2>` (tensorflow/lite/profiling/atrace_profiler.cc):
+    the main graph's Invoke is `Invoke@0/0`, and the runtime's own events (AllocateTensors, the delegate set-up)
+    carry the suffix too. None of them is an op; a subgraph's Invoke (`Invoke@0/1`) is not an inference."""
+    graph, plan = conformer
+    path = tmp_path / "tflite-names.perfetto-trace"
+    with open(path, "wb") as out:
+        w = TraceWriter(out)
+        w.atrace_begin(0, 10 * MS, 10, 11, "ModifyGraphWithDelegate@0/0")
+        w.atrace_end(0, 60 * MS, 10, 11)
+        w.atrace_begin(0, 60 * MS, 10, 11, "AllocateTensors@0/0")
+        w.atrace_end(0, 70 * MS, 10, 11)
+        for i in range(3):
+            base = (100 + 20 * i) * MS
+            w.atrace_begin(0, base, 10, 11, "Invoke@0/0")
+            w.atrace_begin(0, base, 10, 11, "RESHAPE@42/0")
+            w.atrace_end(0, base + 2 * MS, 10, 11)
+            w.atrace_begin(0, base + 2 * MS, 10, 11, "TfLiteGpuDelegateV2@138/0")
+            w.atrace_begin(0, base + 3 * MS, 10, 11, "Invoke@0/1")        # a control-flow subgraph inside
+            w.atrace_end(0, base + 4 * MS, 10, 11)
+            w.atrace_end(0, base + 10 * MS, 10, 11)
+            w.atrace_end(0, base + 12 * MS, 10, 11)
+        w.flush()
+    table = attribute(6.0, "simulated", trace=analyze(path), graph=graph, plan=plan)
+    rows = {row.kernel: row for row in table.rows}
+    assert table.basis == "trace" and table.profiled_ms == pytest.approx(12.0) and table.scale == pytest.approx(0.5)
+    assert {r.kernel for r in table.rows if r.kind == "cpu_op"} == {"RESHAPE@42"}
+    assert rows["RESHAPE@42"].ms_per_inference == pytest.approx(1.0) and rows["RESHAPE@42"].calls_per_inference == 1
+    assert rows["TfLiteGpuDelegateV2"].ms_per_inference == pytest.approx(4.0)
+    assert rows[UNATTRIBUTED].ms_per_inference == pytest.approx(1.0)
+    assert table.total_ms() == pytest.approx(6.0)
+
+
 def test_nothing_to_attribute() -> None:
     with pytest.raises(UsageError):
         attribute(5.0, "measured")

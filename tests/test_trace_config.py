@@ -33,11 +33,49 @@ gpu.renderstages.adreno                  5 vendor.qti.hardware.display
 linux.ftrace                             3 other
 """
 
+# `perfetto --query` before perfetto v24 (Android 12/12L): the service state as a text proto
+# (src/perfetto_cmd/perfetto_cmd.cc at v23.0, PrintServiceState); a track_event source lists its categories.
 QUERY_OLD = """\
-Registered data sources:
-  linux.ftrace
-  linux.process_stats
-  android.power
+Not meant for machine consumption. Use --query-raw for scripts.
+producers: {
+  id: 2
+  name: "perfetto.traced_probes" 
+  uid: 9999 
+  sdk_version: "" 
+}
+data_sources: {
+  producer_id: 2
+  descriptor: {
+    name: "linux.ftrace"
+  }
+}
+data_sources: {
+  producer_id: 2
+  descriptor: {
+    name: "linux.process_stats"
+  }
+}
+data_sources: {
+  producer_id: 7
+  descriptor: {
+    name: "track_event"
+    track_event_descriptor: {
+      available_categories: {
+        name: "gfx"
+        description: ""
+      }
+    }
+  }
+}
+data_sources: {
+  producer_id: 2
+  descriptor: {
+    name: "android.power"
+  }
+}
+tracing_service_version: "Perfetto v20.0"
+num_sessions: 0
+num_sessions_started: 0
 """
 
 
@@ -59,8 +97,11 @@ def test_default_config_parses_and_uses_generic_names() -> None:
 def test_query_output_is_parsed_in_both_dialects() -> None:
     assert parse_query_output(QUERY_NEW) == ("linux.ftrace", "linux.process_stats", "gpu.counters.adreno",
                                              "gpu.renderstages.adreno")
-    assert parse_query_output(QUERY_OLD) == ("linux.ftrace", "linux.process_stats", "android.power")
-    assert parse_query_output("") == ()
+    assert parse_query_output(QUERY_OLD) == ("linux.ftrace", "linux.process_stats", "track_event", "android.power")
+    # nothing readable is "unknown", not "the phone offers nothing": a config then keeps every generic source
+    assert parse_query_output("") is None and parse_query_output("Service: perfetto v99\nsomething new\n") is None
+    assert build_config(TraceOptions(), parse_query_output("something new")).used == (
+        "linux.ftrace", "linux.process_stats", "gpu.counters", "gpu.renderstages")
 
 
 def test_offered_vendor_names_are_used_and_missing_ones_reported() -> None:

@@ -3,12 +3,18 @@
 Every device path is resolved inside the root: `..` stops at `/`, absolute paths are taken from the root, and
 symlinks are followed *as device paths* (an absolute target means the sandbox root), so no path can name a host
 file outside the sandbox. /data/local/tmp exists and is writable, as on a phone.
+
+/proc/<pid> exists while a simulated process runs (DeviceState adds and removes it) and always for init (pid 1):
+on a phone the shell user may search every process's /proc entry (sepolicy public/shell.te: `allow shell
+domain:dir { search open read getattr }`), so `test -d /proc/PID` is how a shell script waits for a process it may
+not signal with `kill -0` (docs/sim-fidelity.md).
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 import stat as stat_module
 import tempfile
 from pathlib import Path
@@ -16,7 +22,10 @@ from pathlib import Path
 from devlab.errors import UsageError
 
 _MAX_LINKS = 40
-STANDARD_DIRS = ("data/local/tmp", "sdcard", "system/bin", "proc", "sys/class/thermal", "dev")
+# /data/misc/perfetto-{traces,configs}: made at boot by perfetto's perfetto.rc (`mkdir ... 0773 root shell`)
+STANDARD_DIRS = ("data/local/tmp", "sdcard", "system/bin", "proc", "sys/class/thermal", "dev",
+                 "data/misc/perfetto-traces", "data/misc/perfetto-configs")
+INIT_PID = 1
 
 
 class SandboxError(OSError):
@@ -35,6 +44,30 @@ class FsSandbox:
         except OSError as exc:
             raise UsageError(f"cannot use {root} as the simulated phone's filesystem: {exc.strerror}",
                              "pass --root with a writable folder") from exc
+        # a root used before keeps the /proc entries of processes that died with that phone: none runs now
+        for entry in (self.root / "proc").iterdir():
+            if entry.name.isdigit():
+                shutil.rmtree(entry, ignore_errors=True)
+        self.add_process(INIT_PID, "/system/bin/init", "init", uid=0)
+
+    # --- /proc ----------------------------------------------------------------------------------------------------
+    def _proc(self, pid: int) -> Path:
+        return self.root / "proc" / str(pid)
+
+    def add_process(self, pid: int, name: str, domain: str, uid: int = 2000) -> None:
+        """/proc/<pid> with the few files tools read: cmdline, status (Name, Pid, Uid) and attr/current."""
+        folder = self._proc(pid)
+        (folder / "attr").mkdir(parents=True, exist_ok=True)
+        (folder / "cmdline").write_bytes(name.encode() + b"\0")
+        (folder / "status").write_text(f"Name:\t{name.rsplit('/', 1)[-1][:15]}\nPid:\t{pid}\n"
+                                       f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n")
+        (folder / "attr" / "current").write_text(f"u:r:{domain}:s0\0")
+
+    def remove_process(self, pid: int) -> None:
+        shutil.rmtree(self._proc(pid), ignore_errors=True)
+
+    def process_exists(self, pid: int) -> bool:
+        return self._proc(pid).is_dir()
 
     def device_path(self, path: str, cwd: str = "/") -> str:
         """Normalise a device path (relative to cwd) without touching the disk; never climbs above `/`."""

@@ -1,6 +1,8 @@
 """Simulated phone profiles: identity props, GPU, thermal zones, battery, and the cost-model constants.
 
-The identity values are those of the real phones (spec: adb_device_protocol.md). The cost-model constants are
+The identity values are those of the real phones (spec: adb_device_protocol.md). `ro.devlab.perfetto_version` is the
+major version whose behaviour the phone's perfetto has (what matters: --background-wait from v22, the table form of
+--query from v24; devlab/sim/perfetto_service.py). The cost-model constants are
 round, plausible figures for the SoC class, NOT measurements: every number the simulated benchmark_model prints is
 `simulated` provenance and must never be read as a phone measurement. `ro.devlab.simulated=1` says so on the phone.
 """
@@ -75,7 +77,8 @@ def _common_props(model: str, manufacturer: str, device: str, name: str, board: 
 S23 = Profile(
     name="s23",
     props=_common_props("SM-S918B", "samsung", "dm3q", "dm3qxxx", "kalama", "kalama", "QTI", "SM8550",
-                        "adreno", "14", "34") + (("ro.devlab.soc_name", "Snapdragon 8 Gen 2"),),
+                        "adreno", "14", "34") + (("ro.devlab.soc_name", "Snapdragon 8 Gen 2"),
+                                                 ("ro.devlab.perfetto_version", "38")),
     gles="GLES: Qualcomm, Adreno (TM) 740, OpenGL ES 3.2 V@0676.42 (GIT@2bf9a0b7a9, I0ad4d3e6d5, 1695379187)",
     thermal_zones=(ThermalZone("cpu-0-0-0", 41200), ThermalZone("cpu-1-0-0", 43800), ThermalZone("gpuss-0", 39700),
                    ThermalZone("battery", 31000), ThermalZone("skin-therm", 33500)),
@@ -89,7 +92,8 @@ S23 = Profile(
 PIXEL8 = Profile(
     name="pixel8",
     props=_common_props("Pixel 8", "Google", "shiba", "shiba", "zuma", "zuma", "Google", "Tensor G3",
-                        "mali", "14", "34") + (("ro.devlab.soc_name", "Tensor G3"),),
+                        "mali", "14", "34") + (("ro.devlab.soc_name", "Tensor G3"),
+                                               ("ro.devlab.perfetto_version", "38")),
     gles="GLES: ARM, Mali-G715, OpenGL ES 3.2 v1.r44p1-01eac0.1c3b1e2c2d0e9d9d6eea1aa1b7b1d1f5",
     thermal_zones=(ThermalZone("BIG", 44100), ThermalZone("MID", 42000), ThermalZone("LITTLE", 39800),
                    ThermalZone("G3D", 40500), ThermalZone("battery", 30500), ThermalZone("skin", 34200)),
@@ -100,7 +104,24 @@ PIXEL8 = Profile(
                    serialized_init_factor=0.2, noise_rel=0.04, gpu_freq_hz=890_000_000),
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (S23, PIXEL8)}
+# Android 12 (SDK 31): its platform perfetto predates --background-wait (v22, 2021-10-26; Android 12 was released
+# 2021-10-04) and prints `--query` as a text proto (tables from v24, 2022-02-08).
+PIXEL6_A12 = Profile(
+    name="pixel6-a12",
+    props=_common_props("Pixel 6", "Google", "oriole", "oriole", "oriole", "gs101", "Google", "GS101",
+                        "mali", "12", "31") + (("ro.devlab.soc_name", "Google Tensor"),
+                                               ("ro.devlab.perfetto_version", "20")),
+    gles="GLES: ARM, Mali-G78, OpenGL ES 3.2 v1.r32p1-00pxl0.b7e5868a2b6ac0f4ac1e4a4bc1b5c3f2",
+    thermal_zones=(ThermalZone("BIG", 45300), ThermalZone("MID", 42800), ThermalZone("LITTLE", 40100),
+                   ThermalZone("G3D", 41200), ThermalZone("battery", 31500), ThermalZone("skin", 35100)),
+    thermal_status=0, battery_level=68, battery_temp_dc=315, battery_voltage_mv=4050,
+    cost=CostModel(gpu_gflops_fp16=700.0, gpu_gflops_fp32=350.0, gpu_gbps=28.0, gpu_dispatch_us=16.0,
+                   cpu_gflops_per_thread=20.0, cpu_gbps=14.0, cpu_op_overhead_us=5.0, copy_gbps=5.0,
+                   copy_overhead_us=90.0, max_cpu_threads=4, gpu_init_ms=260.0, gpu_init_per_kernel_ms=9.0,
+                   serialized_init_factor=0.2, noise_rel=0.04, gpu_freq_hz=848_000_000),
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (S23, PIXEL8, PIXEL6_A12)}
 
 
 # Which benchmark_model build the phone's /system/bin/benchmark_model plays (devlab/sim/commands/benchmark_model.py):

@@ -19,6 +19,8 @@ _FIRST_PID = 4000
 class Job:
     pid: int
     name: str
+    # the SELinux domain it runs in: what the shell user may do to it depends on it (commands/basic.py `kill`)
+    domain: str = "shell"
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
@@ -72,9 +74,10 @@ class DeviceState:
             self._next_pid += 1
             return self._next_pid
 
-    def spawn_job(self, name: str, target: Callable[[threading.Event], int]) -> Job:
-        """Run `target(stop_event)` in a thread; `kill <pid>` sets stop_event so the job can finish cleanly."""
-        job = Job(pid=self.new_pid(), name=name)
+    def spawn_job(self, name: str, target: Callable[[threading.Event], int], domain: str = "shell") -> Job:
+        """Run `target(stop_event)` in a thread; `kill <pid>` sets stop_event so the job can finish cleanly.
+        /proc/<pid> exists exactly while it runs, as on a phone (what a shell-user script can wait on)."""
+        job = Job(pid=self.new_pid(), name=name, domain=domain)
 
         def run() -> None:
             try:
@@ -82,12 +85,14 @@ class DeviceState:
             except Exception:  # a crashing job must not take the phone down; it reads as a failed process
                 job.exit_code = 1
             finally:
-                job.done.set()
                 with self._lock:
                     self._jobs.pop(job.pid, None)
+                self.fs.remove_process(job.pid)
+                job.done.set()
 
         with self._lock:
             self._jobs[job.pid] = job
+        self.fs.add_process(job.pid, name, domain)
         threading.Thread(target=run, name=f"sim-job-{job.pid}-{name}", daemon=True).start()
         return job
 

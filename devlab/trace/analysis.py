@@ -12,6 +12,7 @@ from pathlib import Path
 
 from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.summary import SummaryBuilder, TraceSummary
+from devlab.trace.trace_stats import lost_data
 from devlab.trace.tp_backend import analyze_with_trace_processor
 
 
@@ -28,4 +29,5 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     span = None if reader.first_ts is None or reader.last_ts is None else reader.last_ts - reader.first_ts
     scanner = " + C scanner" if reader.fast else ""  # which path ran: the results are the same either way
     return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()}{scanner})",
-                         packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span)
+                         packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span,
+                         lost_data=lost_data(reader.trace_stats))

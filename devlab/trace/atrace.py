@@ -8,6 +8,8 @@ calls `release` after each batch and at the end.
 from __future__ import annotations
 
 import bisect
+import re
+from dataclasses import dataclass
 from operator import itemgetter
 
 from devlab.trace import fastscan
@@ -18,6 +20,36 @@ from devlab.trace.records import RecordList, RecordSink
 ATRACE_REORDER_NS = 5_000_000_000
 LINE_CACHE = 4096    # distinct ATrace begin/end lines kept parsed (op names: a model has hundreds, not thousands)
 _TS = itemgetter(0)
+
+_TFLITE_NAME = re.compile(r"^(?P<tag>.+)@(?P<m1>-?\d+)/(?P<m2>-?\d+)$")
+# Tags TFLite's runtime profiles that are not ops: Subgraph::Invoke / AllocateTensors and the delegate set-up
+# (tflite/core/subgraph.cc, TFLITE_SCOPED_TAGGED_DEFAULT_PROFILE). Their slices are `Invoke@0/0` etc. too.
+TFLITE_RUNTIME_TAGS = frozenset({"Invoke", "AllocateTensors", "ModifyGraphWithDelegate"})
+
+
+@dataclass(frozen=True)
+class TfliteSliceName:
+    tag: str
+    metadata1: int | None     # ops: the node index; Invoke: 0
+    metadata2: int | None     # ops: the subgraph index; Invoke: the subgraph index (0: the main graph)
+
+
+def tflite_slice_name(name: str) -> TfliteSliceName:
+    """Split an ATrace section name of TFLite's ATrace profiler: it names EVERY event `<tag>@<m1>/<m2>`
+    (tensorflow/lite/profiling/atrace_profiler.cc: `absl::StrCat(tag, "@", event_metadata1, "/",
+    event_metadata2)`, whatever the event type): `CONV_2D@12/0`, `TfLiteGpuDelegateV2@5/0`, `Invoke@0/0`. A name
+    without that suffix (devlab's own host traces write a bare `Invoke`) is all tag."""
+    match = _TFLITE_NAME.match(name)
+    if match is None:
+        return TfliteSliceName(name, None, None)
+    return TfliteSliceName(match.group("tag"), int(match.group("m1")), int(match.group("m2")))
+
+
+def is_main_invoke(name: str) -> bool:
+    """An Invoke of the main graph (subgraph 0): `Invoke@<m1>/0`, or a bare `Invoke` from a host trace."""
+    parsed = tflite_slice_name(name)
+    return parsed.tag == "Invoke" and parsed.metadata2 in (None, 0)
+
 
 _END = ("end", None)      # _atrace_line's answer for an end line
 _OTHER = ("other", None)  # ... and for any other line (counters, async slices, not ATrace at all)

@@ -18,7 +18,8 @@ from devlab.build.gpu_compat import DelegationPlan
 from devlab.build.tflite_graph import TfliteGraph
 from devlab.errors import ParseError, UsageError
 from devlab.provenance import ESTIMATED, OP_PROFILE, TRACE, Source
-from devlab.trace.summary import CounterAggregate, TraceSummary
+from devlab.trace.atrace import TFLITE_RUNTIME_TAGS, is_main_invoke, tflite_slice_name
+from devlab.trace.summary import CounterAggregate, DurationAggregate, TraceSummary
 
 Unit = Literal["GPU", "CPU", "-"]
 RowKind = Literal["gpu_kernel", "gpu_delegate", "cpu_op", "copy_sync", "unattributed"]
@@ -26,7 +27,6 @@ SUM_TOLERANCE = 0.01
 THROTTLE_RATIO = 0.85
 COPY_SYNC = "CPU<->GPU copies + sync"
 UNATTRIBUTED = "unattributed"
-_OP_SLICE = re.compile(r"^(?P<op>[A-Za-z0-9_:]+)@(?P<node>\d+)/(?P<subgraph>\d+)$")
 _LABEL_IDS = re.compile(r" (\d+)(?= ->|$)")
 
 
@@ -179,20 +179,39 @@ def _from_op_profile(profile: OpProfile, plan: DelegationPlan | None, graph: Tfl
     return measured, max(total, node_ms) - extra_pass
 
 
+def _op_slices(trace: TraceSummary, graph: TfliteGraph | None, notes: list[str]
+               ) -> list[tuple[str, int, DurationAggregate]]:
+    """(op tag, node index, aggregate) of the main graph's op slices. TFLite names every ATrace event
+    `<tag>@<m1>/<m2>`, ops and the rest alike (`Invoke@0/0`, `AllocateTensors@0/0`), so a slice is an op when its
+    tag is not one of the runtime's own, and, with the model at hand, when the model's node m1 is that op (a
+    delegate kernel's node is the delegate)."""
+    found = []
+    for agg in trace.slices:
+        name = tflite_slice_name(agg.name)
+        if name.metadata1 is None or name.metadata2 != 0 or name.tag in TFLITE_RUNTIME_TAGS:
+            continue
+        node = name.metadata1
+        is_delegate = name.tag.startswith("TfLite") and "Delegate" in name.tag
+        if graph is not None and not is_delegate and 0 <= node < len(graph.ops) and \
+                graph.ops[node].op not in (name.tag, f"CUSTOM:{name.tag}"):
+            notes.append(f"ATrace slice {agg.name!r} is not node {node} of the model ({graph.ops[node].op}): "
+                         "left out")
+            continue
+        found.append((name.tag, node, agg))
+    return found
+
+
 def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteGraph | None,
                 profiling_pass: bool, notes: list[str]) -> tuple[list[_Measured], float]:
-    invoke = trace.slice("Invoke")
-    if invoke is None or invoke.count == 0:
-        raise UsageError("the trace has no `Invoke` slices to attribute",
+    invokes = [agg for agg in trace.slices if is_main_invoke(agg.name)]
+    runs = sum(agg.count for agg in invokes)
+    if runs == 0:
+        raise UsageError("the trace has no `Invoke@…/0` slices (TFLite's main-graph Invoke) to attribute",
                          "record with `setprop debug.tflite.trace 1` and atrace_apps \"*\" (devlab trace config)")
-    runs = invoke.count
+    invoke_mean_ms = sum(agg.total_ms for agg in invokes) / runs
     cpu_ops: list[_Measured] = []
     delegate_ms, delegate_calls, label = 0.0, None, "TfLiteGpuDelegateV2"
-    for agg in trace.slices:
-        match = _OP_SLICE.match(agg.name)
-        if not match or match.group("subgraph") != "0":
-            continue
-        op, node = match.group("op"), int(match.group("node"))
+    for op, node, agg in _op_slices(trace, graph, notes):
         if op.startswith("TfLite") and "Delegate" in op:
             delegate_ms += agg.total_ms / runs
             delegate_calls, label = agg.count / runs, op
@@ -204,7 +223,7 @@ def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteG
                for stage in trace.gpu_render_stages]
     split, extra_pass = (_split_delegate(kernels, delegate_ms, delegate_calls, plan, graph, label, profiling_pass,
                                          notes) if delegate_ms > 0 or kernels else ([], 0.0))
-    return split + cpu_ops, invoke.mean_ms - extra_pass
+    return split + cpu_ops, invoke_mean_ms - extra_pass
 
 
 def _trace_spread(measured: list[_Measured], trace: TraceSummary, notes: list[str]) -> list[_Measured]:
@@ -213,11 +232,9 @@ def _trace_spread(measured: list[_Measured], trace: TraceSummary, notes: list[st
     ratios are carried over to the row's mean."""
     stages = {stage.name: stage for stage in trace.gpu_render_stages}
     slices = {}
-    for agg in trace.slices:
-        match = _OP_SLICE.match(agg.name)
-        if match and match.group("subgraph") == "0":
-            slices[f"{match.group('op')}@{match.group('node')}"] = agg
-            slices.setdefault(match.group("op"), agg)     # the delegate row is named by its op type alone
+    for op, node, agg in _op_slices(trace, None, []):
+        slices[f"{op}@{node}"] = agg
+        slices.setdefault(op, agg)     # the delegate row is named by its op type alone
     out, spread = [], 0
     for m in measured:
         agg = stages.get(m.kernel) if m.kind == "gpu_kernel" else (
@@ -275,6 +292,11 @@ def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile 
     else:
         raise UsageError("nothing to attribute: no op-profile rows and no trace",
                          "run the op-profile run (--enable_op_profiling=true) or record a trace")
+    if trace is not None and "trace" in inputs and trace.status != "complete":
+        # an incomplete trace still has shares to give, but the table must say what they came from
+        inputs[inputs.index("trace")] = f"trace ({trace.status})"
+        notes.append(f"the trace is {trace.status}" + (f": {'; '.join(trace.lost_data)}" if trace.lost_data else "")
+                     + " — its slices and GPU stages may miss part of the run")
     if graph is not None:
         inputs.append("model graph")
     covered = sum(m.ms for m in measured)

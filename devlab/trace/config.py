@@ -76,16 +76,36 @@ def load_config(path: Path) -> TraceConfig:
     return parse_config(text, origin=str(path))
 
 
-def parse_query_output(output: str) -> tuple[str, ...]:
-    """Data-source names from `perfetto --query` (the DATA SOURCES REGISTERED table), in order, deduplicated.
+_TEXT_PROTO_NAME = re.compile(r'^\s*name:\s*"([^"]+)"')
 
-    Newer perfetto prints a NAME / PRODUCER / DETAILS table; older builds print an indented list under
-    "Data sources registered:". Both put the name first on its line.
+
+def parse_query_output(output: str) -> tuple[str, ...] | None:
+    """Data-source names from `perfetto --query`, in order, deduplicated; None when the text holds none (an output
+    we cannot read means "unknown", never "the device offers nothing").
+
+    perfetto v24+ prints a DATA SOURCES REGISTERED table (NAME first on each line); older builds (Android 12/12L)
+    print the service state as a text proto, each source as `data_sources: { ... descriptor: { name: "..." } }`
+    (perfetto src/perfetto_cmd/perfetto_cmd.cc, PrintServiceState). Scripts should prefer `--query-raw`
+    (devlab/trace/service_query.py); this reads what a user saved by hand.
     """
     names: list[str] = []
     in_section = False
+    proto_depth, in_descriptor = 0, False
     for raw in output.splitlines():
         line = raw.strip()
+        # the text-proto form: names inside data_sources { descriptor { ... } }, not producers' names
+        if re.match(r"^data_sources\s*:?\s*\{", line):
+            proto_depth, in_descriptor = 1, False
+            continue
+        if proto_depth:
+            if re.match(r"^(ds_)?descriptor\s*:?\s*\{", line):
+                in_descriptor = True
+            match = _TEXT_PROTO_NAME.match(line)
+            # only the descriptor's own name (depth 2), not a track_event category's deeper down
+            if match and in_descriptor and proto_depth == 2 and match.group(1) not in names:
+                names.append(match.group(1))
+            proto_depth += line.count("{") - line.count("}")
+            continue
         if re.match(r"(?i)^(registered\s+)?data\s+sources(\s+registered)?\s*:?\s*$", line):
             in_section = True
             continue
@@ -99,7 +119,7 @@ def parse_query_output(output: str) -> tuple[str, ...]:
             continue
         if token not in names:
             names.append(token)
-    return tuple(names)
+    return tuple(names) or None
 
 
 def resolve_name(generic: str, offered: tuple[str, ...] | None) -> str | None:

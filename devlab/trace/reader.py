@@ -52,6 +52,7 @@ class TraceReader(ScannerPath, GpuEvents):
         self.packets = 0
         self.unknown_packets = 0          # packets of types newer than the installed protos
         self.undated_packets = 0          # stamped with a clock the trace never defined
+        self.trace_stats = None           # the last trace_stats packet (the service's cumulative counters)
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self._stream = PacketStream(self.path)
@@ -183,6 +184,8 @@ class TraceReader(ScannerPath, GpuEvents):
             config = packet.trace_config
             sink.config(tuple(ds.config.name for ds in config.data_sources), config.duration_ms,
                         text_format.MessageToString(config))
+        elif kind == "trace_stats":
+            self.trace_stats = packet.trace_stats
         elif kind is None:
             self.unknown_packets += 1
 

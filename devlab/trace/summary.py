@@ -2,7 +2,10 @@
 every backend feeds (devlab/trace/analysis.py picks the backend).
 
 `TraceSummary.to_json()` is a public contract (`devlab trace analyze --json`): packets, duration_ms, processes,
-threads, slices, counters, gpu_render_stages, errors, plus sched, config and backend.
+threads, slices, counters, gpu_render_stages, errors, plus sched, config, backend, status and lost_data.
+
+`status`: "empty" (no packets: a file pulled before perfetto wrote it, or a recorder that wrote nothing),
+"incomplete" (trace_stats reports lost data: devlab/trace/trace_stats.py) or "complete".
 """
 
 from __future__ import annotations
@@ -149,6 +152,13 @@ class TraceSummary:
     gpu_render_stages: tuple[DurationAggregate, ...]
     sched: SchedSummary
     errors: tuple[str, ...]
+    lost_data: tuple[str, ...] = ()    # what trace_stats says was lost (built-in reader)
+
+    @property
+    def status(self) -> str:
+        if self.packets == 0:
+            return "empty"
+        return "incomplete" if self.lost_data else "complete"
 
     def slice(self, name: str) -> DurationAggregate | None:
         return next((s for s in self.slices if s.name == name), None)
@@ -174,6 +184,8 @@ class TraceSummary:
                       "top_threads": [{"tid": t.tid, "comm": t.comm, "switches_in": t.switches_in,
                                        "running_ms": t.running_ms} for t in self.sched.top_threads]},
             "errors": list(self.errors),
+            "status": self.status,
+            "lost_data": list(self.lost_data),
         }
 
 
@@ -305,7 +317,7 @@ class SummaryBuilder:
         return [msg if n == 1 else f"{msg} (and {n - 1} more like it)" for msg, n in self._problems.values()]
 
     def build(self, *, path: Path, backend: str, packets: int | None, unknown_packets: int | None,
-              duration_ns: int | None) -> TraceSummary:
+              duration_ns: int | None, lost_data: tuple[str, ...] = ()) -> TraceSummary:
         for stats in self.counters.values():
             stats.fold()
         counters = tuple(CounterAggregate(name, c.unit, c.count, c.min, c.total / c.count, c.max,
@@ -323,7 +335,7 @@ class SummaryBuilder:
             threads=tuple(sorted(((pid, tid, name) for tid, (pid, name) in self.threads.items()),
                                  key=lambda t: t[1])),
             slices=_durations(self.slices), counters=counters, gpu_render_stages=_durations(self.stages),
-            sched=sched, errors=tuple(self.errors))
+            sched=sched, errors=tuple(self.errors), lost_data=lost_data)
 
 
 def _add_duration(table: dict[str, "_DurationStats"], name: str, dur_ns: int) -> None:

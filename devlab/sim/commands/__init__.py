@@ -19,7 +19,9 @@ Every module in this package is imported when the registry is first used (`looku
 only has to exist. `register(name, *aliases)` raises if a name is taken twice. A command gets a `CommandContext`
 and returns its exit status; it must never touch host paths except through `ctx.fs` (the sandbox).
 Background jobs get a `threading.Event` that `kill <pid>` (SIGTERM-like) sets; they should finish cleanly
-(flush files) and return; `kill -9` also sets it, `kill -0 <pid>` tells whether the job is still alive.
+(flush files) and return; `kill -9` also sets it, `kill -0 <pid>` tells whether the job is still alive, where the
+job's SELinux domain lets the shell user send it that signal (commands/basic.py SIGNAL_PERMISSIONS: a job spawned
+with domain="perfetto" takes SIGTERM but refuses `kill -0` and `kill -9`, as on a phone).
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ class CommandContext:
     def setprop(self, key: str, value: str) -> None:
         self.device.setprop(key, value)
 
-    def spawn_job(self, name: str, target: Callable[[threading.Event], int]) -> int:
-        return self.device.spawn_job(name, target).pid
+    def spawn_job(self, name: str, target: Callable[[threading.Event], int], domain: str = "shell") -> int:
+        return self.device.spawn_job(name, target, domain).pid
 
     def sleep(self, seconds: float) -> bool:
         """Sleep `seconds` of real time; False (early) when the stream closed or the command was cancelled."""

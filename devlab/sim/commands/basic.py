@@ -306,24 +306,58 @@ def sleep(ctx: CommandContext) -> int:
     return 0 if ctx.sleep(seconds) else 130
 
 
+# What the shell user may signal, by the target's SELinux domain (AOSP system/sepolicy, docs/sim-fidelity.md):
+# its own domain fully (public/domain.te: `allow domain self:process { sigkill sigstop signull signal ... }`), the
+# perfetto it started only with `signal` (private/shell.te: `allow shell perfetto:process signal`): so `kill PID`
+# (SIGTERM) works, `kill -0 PID` (signull) and `kill -9 PID` (sigkill) are denied while perfetto runs. Anything
+# else (init, root daemons) is denied by uid before SELinux is asked.
+SIGNAL_PERMISSIONS = {"shell": {"signal", "signull", "sigkill", "sigstop"}, "perfetto": {"signal"}}
+_SIGNALS = {"0": 0, "HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "STOP": 19,
+            "CONT": 18}
+
+
+def _permission(signal: int) -> str:
+    """The SELinux process permission a signal needs."""
+    return {0: "signull", 9: "sigkill", 19: "sigstop"}.get(signal, "signal")
+
+
 @register("kill")
 def kill(ctx: CommandContext) -> int:
     args = ctx.argv[1:]
-    signal = "TERM"
+    name = "TERM"
     if args and args[0] == "-s" and len(args) > 1:
-        signal, args = args[1], args[2:]
+        name, args = args[1], args[2:]
     elif args and args[0].startswith("-"):
-        signal, args = args[0][1:], args[1:]
+        name, args = args[0][1:], args[1:]
     if not args:
         return ctx.error("usage: kill [-s SIGNAL | -SIGNAL] PID...")
+    name = name.upper().removeprefix("SIG")
+    signal = int(name) if name.isdigit() else _SIGNALS.get(name)
+    if signal is None:
+        return ctx.error(f"Unknown signal '{name}'")
     status = 0
     for arg in args:
-        job = ctx.device.job(int(arg)) if arg.isdigit() else None
+        pid = int(arg) if arg.isdigit() else None
+        job = ctx.device.job(pid) if pid is not None else None
         if job is None or job.done.is_set():
-            status = ctx.error(f"{arg}: No such process")
-        elif signal != "0":
-            job.stop.set()  # TERM, INT and KILL all ask the job to stop; it finishes its own cleanup
+            alive = pid is not None and ctx.fs.process_exists(pid)
+            status = ctx.error(f"{arg}: {'Operation not permitted' if alive else 'No such process'}")
+        elif _permission(signal) not in SIGNAL_PERMISSIONS.get(job.domain, set()):
+            status = ctx.error(f"{arg}: Operation not permitted")
+        elif signal != 0:
+            job.stop.set()  # every delivered signal asks the job to stop; it finishes its own cleanup
     return status
+
+
+@register("sh")
+def sh(ctx: CommandContext) -> int:
+    """`sh -c COMMAND [NAME [ARG...]]`: a child shell (its own $$) runs COMMAND, as mksh does."""
+    args = ctx.argv[1:]
+    if len(args) < 2 or args[0] != "-c":
+        return ctx.error("usage: sh -c COMMAND [NAME [ARG...]] (the simulated sh runs -c only)", 2)
+    from devlab.sim.shell import Shell   # the shell imports this registry: import it back only when used
+    child = Shell(ctx.device, {**ctx.env, **{str(i): a for i, a in enumerate(args[2:])}}, ctx.cwd, ctx.cancelled)
+    return child.run(args[1], ctx.stdout, ctx.stderr, ctx.stdin_reader)
 
 
 @register("pwd")

@@ -19,7 +19,7 @@ delegated partition's execution order, 0-based (DelegationPlan.delegated[id] is 
 
 Profiled runs (op profiling, or ATrace via `debug.tflite.trace=1`) run the GPU graph once more per inference, as the
 OpenCL delegate does, so they are slower. With `debug.tflite.trace=1` (and no op profiling, which replaces ATrace)
-each run appends SimEvents to the phone's timeline: `Invoke`, `<OP>@<node>/0`, `<delegate>@<node>/0`,
+each run appends SimEvents to the phone's timeline: `Invoke@0/0`, `<OP>@<node>/0`, `<delegate>@<node>/0`,
 one `gpu_stage` per kernel (label as above) and a `gpufreq` counter sample per run; timestamps and durations are
 wall time (simulated time times the time scale).
 """
@@ -39,7 +39,7 @@ from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
 from devlab.sim.profiles import BENCHMARK_TOOL_PROP
-from devlab.sim.timeline import SimEvent
+from devlab.sim.timeline import SimEvent, atrace_name
 
 # BenchmarkModel::LogParams (shared by both tools; LiteRT 2.2.0 does not override it): echoed only when set
 _BASE_ECHO = (("Min num runs", "num_runs"), ("Min runs duration (seconds)", "min_secs"),
@@ -397,7 +397,7 @@ class _Run(LiteRtTool):
         t = float(start_ns)
         pid = self.pid
         for run_us, factor in runs:
-            events.append(SimEvent("slice", "Invoke", int(t), int(run_us * ns), pid, pid, None, 0))
+            events.append(SimEvent("slice", atrace_name("Invoke", 0, 0), int(t), int(run_us * ns), pid, pid, None, 0))
             events.append(SimEvent("counter", "gpufreq", int(t), 0, pid, 0, float(self.cost.gpu_freq_hz), 0))
             cursor = t
             for kind, node, us in items:

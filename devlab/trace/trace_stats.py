@@ -1,0 +1,40 @@
+"""What a trace's `trace_stats` packet says was lost. traced writes it into every trace (cumulative; the last one
+counts), with per-buffer counters defined in perfetto's protos/perfetto/common/trace_stats.proto:
+chunks_overwritten ("overwritten before they have been read (i.e. loss of data)": a RING_BUFFER that wrapped, so the
+start of the recording is gone), chunks_discarded (a DISCARD buffer that filled: the end is gone),
+trace_writer_packet_loss (a producer's shared memory ran out), abi_violations and patches_failed (corrupt chunks),
+and failed flushes (data sources that never handed over their last data). Any of these makes a trace incomplete.
+"""
+
+from __future__ import annotations
+
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceStats
+
+_BUFFER_LOSSES = (
+    ("chunks_overwritten", "chunks overwritten before they were read (the ring buffer wrapped: the start is lost)"),
+    ("chunks_discarded", "chunks discarded (the buffer filled: the end is lost)"),
+    ("trace_writer_packet_loss", "packet losses in producers' shared memory"),
+    ("abi_violations", "shared-memory ABI violations"),
+    ("patches_failed", "failed chunk patches"),
+)
+
+
+def lost_data(stats: TraceStats | None) -> tuple[str, ...]:
+    """One line per kind of loss the stats report; () when nothing was lost (or there are no stats)."""
+    if stats is None:
+        return ()
+    lines = []
+    for index, buffer in enumerate(stats.buffer_stats):
+        for field, what in _BUFFER_LOSSES:
+            count = getattr(buffer, field)
+            if count:
+                size = f" of {buffer.buffer_size // 1024} KB" if buffer.buffer_size else ""
+                lines.append(f"buffer {index}{size}: {count} {what}")
+    if stats.flushes_failed:
+        lines.append(f"{stats.flushes_failed} of {stats.flushes_requested} flushes failed (data sources did not "
+                     "hand over their last data)")
+    if stats.final_flush_outcome == TraceStats.FINAL_FLUSH_FAILED:
+        lines.append("the final flush failed: the end of the recording may be missing")
+    if stats.chunks_discarded:
+        lines.append(f"{stats.chunks_discarded} chunks discarded by the service before reaching a buffer")
+    return tuple(lines)
