@@ -109,3 +109,71 @@ def test_profiles():
     assert pixel.prop("ro.devlab.simulated") == "1"
     with pytest.raises(UsageError):
         get_profile("nokia3310")
+
+
+def _wait_gone(device, pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while device.fs.process_exists(pid):
+        assert time.monotonic() < deadline, f"/proc/{pid} never went away"
+        time.sleep(0.02)
+
+
+def test_what_the_shell_user_may_signal(device):
+    """AOSP sepolicy: the shell domain holds every process permission on itself (public/domain.te), only `signal`
+    on perfetto (private/shell.te: no signull for `kill -0`, no sigkill for `kill -9`), nothing on init."""
+    shell = Shell(device)
+    assert run(device, "sleep 30 &", shell)[0] == 0
+    own = int(shell.env["!"])
+    status, out, _ = run(device, "perfetto --background --txt -c /data/misc/perfetto-configs/x.cfg -o /t.pf")
+    assert status == 1      # no config yet
+    run(device, 'echo "duration_ms: 60000" > /data/misc/perfetto-configs/x.cfg')
+    status, out, _ = run(device, "perfetto --background --txt -c /data/misc/perfetto-configs/x.cfg -o /t.pf")
+    traced = int(out)
+    assert status == 0 and device.job(traced).domain == "perfetto"
+    assert (device.fs.root / f"proc/{traced}/attr/current").read_text() == "u:r:perfetto:s0\0"
+    assert run(device, f"kill -0 {own}")[0] == 0
+    for denied in (f"kill -0 {traced}", f"kill -9 {traced}", f"kill -s KILL {traced}", "kill -0 1", "kill 1"):
+        status, _, err = run(device, denied)
+        assert status == 1 and "Operation not permitted" in err, denied
+    assert run(device, "test -d /proc/1 && test -d /proc/%d && echo both" % traced)[1] == "both\n"
+    assert (device.fs.root / "t.pf").read_bytes() == b""          # opened at start, written on stop
+    assert run(device, f"kill -INT {traced}")[0] == 0 and run(device, f"kill -9 {own}")[0] == 0
+    _wait_gone(device, traced)
+    _wait_gone(device, own)
+    assert (device.fs.root / "t.pf").stat().st_size > 0
+    status, _, err = run(device, f"kill -0 {traced}")
+    assert status == 1 and "No such process" in err
+
+
+def test_sh_c_runs_a_child_shell(device):
+    shell = Shell(device)
+    status, out, _ = run(device, "sh -c 'echo $$ > /data/local/tmp/o; cat /data/local/tmp/o'", shell)
+    assert status == 0 and out.strip().isdigit() and out.strip() != shell.env["$"]     # its own process
+    assert run(device, "sh -x")[0] == 2
+
+
+@pytest.mark.parametrize("profile, version", [("pixel6-a12", 20), ("s23", 38)])
+def test_perfetto_query_forms(tmp_path, profile, version):
+    """perfetto_cmd.cc: `--query` printed a text proto before v24, tables from v24 (with TRACING SESSIONS);
+    `--query-raw` is a TracingServiceState on both; `--background-wait` exists from v22."""
+    from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracingServiceState
+    state = DeviceState(get_profile(profile), FsSandbox(tmp_path / "root"), time_scale=0.001)
+    populate(state)
+    text = run(state, "perfetto --query")[1]
+    assert ("data_sources: {" in text) == (version < 24) and ("TRACING SESSIONS:" in text) == (version >= 24)
+    run(state, "sh -c 'perfetto --query-raw > /data/local/tmp/q.pb'")
+    raw = TracingServiceState.FromString((state.fs.root / "data/local/tmp/q.pb").read_bytes())
+    assert raw.tracing_service_version == f"Perfetto v{version}.0 (simulated)" and raw.num_sessions == 0
+    assert any(ds.ds_descriptor.name.startswith("gpu.renderstages.") for ds in raw.data_sources)
+    waited = run(state, "perfetto --background-wait --txt -c /nope -o /x")
+    assert ("unrecognized option '--background-wait'" in waited[2]) == (version < 22)
+
+
+def test_the_timeline_refuses_atrace_names_tflite_never_writes(device):
+    """tensorflow/lite/profiling/atrace_profiler.cc names every event `<tag>@<m1>/<m2>`: a bare `Invoke` is a
+    simulator bug, not something a phone's trace could hold."""
+    from devlab.sim.timeline import SimEvent, atrace_name
+    assert atrace_name("Invoke", 0, 0) == "Invoke@0/0"
+    device.timeline.extend([SimEvent("slice", "CONV_2D@12/0", 1, 1, 1, 1)])
+    with pytest.raises(ValueError):
+        device.timeline.extend([SimEvent("slice", "Invoke", 1, 1, 1, 1)])

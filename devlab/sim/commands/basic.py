@@ -356,7 +356,8 @@ def sh(ctx: CommandContext) -> int:
     if len(args) < 2 or args[0] != "-c":
         return ctx.error("usage: sh -c COMMAND [NAME [ARG...]] (the simulated sh runs -c only)", 2)
     from devlab.sim.shell import Shell   # the shell imports this registry: import it back only when used
-    child = Shell(ctx.device, {**ctx.env, **{str(i): a for i, a in enumerate(args[2:])}}, ctx.cwd, ctx.cancelled)
+    inherited = {key: value for key, value in ctx.env.items() if key not in ("$", "!", "?")}   # its own process
+    child = Shell(ctx.device, {**inherited, **{str(i): a for i, a in enumerate(args[2:])}}, ctx.cwd, ctx.cancelled)
     return child.run(args[1], ctx.stdout, ctx.stderr, ctx.stdin_reader)
 
 
