@@ -33,3 +33,11 @@ def run_devlab(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
     done = subprocess.run([str(devlab_script()), *args], cwd=cwd or REPO, env=merged,
                           capture_output=True, text=True, timeout=timeout, check=False)
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def one_error_line(stderr: str) -> str:
+    """The one `error: ...` line a failing command printed, asserting there is exactly one and no traceback."""
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]

@@ -18,6 +18,7 @@ from devlab.report.rounds import merge_rounds
 from devlab.report.run_match import pick_candidate
 from devlab.report.run_record import PARTIAL_NOTE
 from devlab.errors import UsageError
+from cli_helpers import one_error_line
 from report_helpers import devlab, host_run
 
 
@@ -121,13 +122,6 @@ def _another_graph(record: dict) -> None:
     ops["DEQUANTIZE"] = ops.get("DEQUANTIZE", 0) + 2
 
 
-def _one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, stderr
-    return errors[0]
-
-
 def test_compare_cli_json_and_mismatch_warning(baseline_dir: Path, tmp_path: Path) -> None:
     other = _derived(baseline_dir, tmp_path, "other-unit", _scaled(1.0), _another_unit)
     result = devlab("compare", str(baseline_dir), str(other), "--json")
@@ -154,7 +148,7 @@ def test_different_models_graphs_or_device_models_are_refused_unless_forced(base
                     ("gate", "--baseline", str(baseline_dir), "--candidate", str(other))):
         refused = devlab(*command)
         assert refused.returncode == 2, refused.stderr
-        line = _one_error_line(refused.stderr)
+        line = one_error_line(refused.stderr)
         assert "are not comparable: " + said in line and "--allow-different-models" in line
         forced = devlab(*command, "--allow-different-models", "--json")
         assert forced.returncode == 0, forced.stderr
@@ -173,6 +167,9 @@ def test_same_graph_with_other_bytes_is_a_warning(baseline_dir: Path, tmp_path: 
     comparison = compare_runs(_load(baseline_dir), _load(other))
     assert comparison.differences == ()
     assert [w for w in comparison.warnings if w.startswith("variant fp32: same graph but other bytes")]
+    timing_only = _load(other)
+    timing_only["settings"]["constant_weights"] = True
+    assert "different setting constant_weights: False vs True" in compare_runs(_load(other), timing_only).warnings
 
 
 def _tight(record: dict, factor: float, seed: int) -> None:
@@ -206,7 +203,7 @@ def test_a_significant_change_inside_the_equivalence_margin_is_no_change(baselin
     assert data["equivalence_margin_pct"] == pytest.approx(0.5)
     assert [v["verdict"] for v in data["variants"]] == ["faster", "faster"] and "faster*" in finer.stderr
     bad = devlab("compare", str(base), str(small), "--equivalence-margin", "lots")
-    assert bad.returncode == 2 and "--equivalence-margin 'lots' is not a number" in _one_error_line(bad.stderr)
+    assert bad.returncode == 2 and "--equivalence-margin 'lots' is not a number" in one_error_line(bad.stderr)
 
 
 def test_the_gate_margin_is_never_wider_than_the_allowed_regression(baseline_dir: Path, tmp_path: Path) -> None:
@@ -253,7 +250,7 @@ def test_default_candidate_is_the_newest_complete_run_of_the_same_model_and_devi
     _derived(baseline_dir, lonely, "phone", _scaled(1.0), _another_device_model)
     none = devlab("gate", "--baseline", str(alone), "--out", str(lonely))
     assert none.returncode == 2
-    assert "no complete run of sd-block (zoo) on " in _one_error_line(none.stderr)
+    assert "no complete run of sd-block (zoo) on " in one_error_line(none.stderr)
 
 
 def test_a_newer_run_of_a_model_file_with_other_bytes_is_passed_over_and_said(baseline_dir: Path,

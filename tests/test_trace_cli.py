@@ -13,7 +13,7 @@ import pytest
 from devlab.sim.faults import HANG
 from devlab.trace.analysis import analyze
 from devlab.trace.record import TRACE_PROP
-from cli_helpers import devlab_script, run_devlab
+from cli_helpers import devlab_script, one_error_line, run_devlab
 from sim_fixtures import adb_server, sim_phone  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,13 +88,6 @@ ADD = "models/litert/add_10x10.tflite"
 QUICK = ("--runs", "3", "--warmup", "1")
 
 
-def _one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, stderr
-    return errors[0]
-
-
 @pytest.mark.slow
 def test_record_traces_a_variant_the_model_has_by_default(cli_env, sim_phone, tmp_path: Path,  # noqa: F811
                                                            real_fixtures: Path) -> None:
@@ -110,7 +103,7 @@ def test_record_traces_a_variant_the_model_has_by_default(cli_env, sim_phone, tm
         assert max(s["count"] for s in data["summary"]["slices"] if s["name"].startswith("Invoke")) >= 3
     wrong = run_devlab("trace", "record", "--device", "s23", "--model", str(real_fixtures / ADD), "--variant", "fp16",
                        cwd=tmp_path, env=cli_env, timeout=120)
-    assert wrong.exit_code == 2 and "fp16" in _one_error_line(wrong.stderr)
+    assert wrong.exit_code == 2 and "fp16" in one_error_line(wrong.stderr)
 
 
 @pytest.mark.slow
@@ -134,10 +127,10 @@ def test_record_timeout_ends_a_hung_benchmark(cli_env, sim_phone, tmp_path: Path
         device.on_prop_change.remove(hang_when_tracing)
         device.setprop(HANG, "")
     assert result.exit_code == 1, result.stderr
-    line = _one_error_line(result.stderr)
+    line = one_error_line(result.stderr)
     assert "shell benchmark_model: " in line and "limit 3 s" in line
     assert took < 60, f"a 3 s timeout held the command for {took:.0f} s (the default is 900 s)"
     assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() in ("", "0")     # restored after the timeout
     bad = run_devlab("trace", "record", "--device", "s23", "--model", str(real_fixtures / ADD), "--timeout", "0",
                      cwd=tmp_path, env=cli_env, timeout=60)
-    assert bad.exit_code == 2 and "--timeout must be > 0" in _one_error_line(bad.stderr)
+    assert bad.exit_code == 2 and "--timeout must be > 0" in one_error_line(bad.stderr)

@@ -166,7 +166,7 @@ def mismatch_warnings(baseline: dict[str, Any], candidate: dict[str, Any]) -> li
             kind = "benchmark binary" if "benchmark" in tool else "tool"
             warnings.append(f"different {kind} {tool}: {_short(tools_a.get(tool))} vs {_short(tools_b.get(tool))}")
     settings_a, settings_b = baseline.get("settings", {}), candidate.get("settings", {})
-    for name in ("num_threads", "warmup_runs", "accelerators"):
+    for name in ("num_threads", "warmup_runs", "accelerators", "constant_weights"):   # timing-only builds
         if settings_a.get(name) != settings_b.get(name):
             warnings.append(f"different setting {name}: {settings_a.get(name)!r} vs {settings_b.get(name)!r}")
     return warnings
