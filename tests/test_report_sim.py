@@ -102,3 +102,15 @@ def test_simulated_report_headline_and_stacked_bars(sim_run_dir: Path, tmp_path:
         gpu_ms = sum(r["ms_per_inference"] for r in v["kernels"]["rows"] if r["kind"] in ("gpu_kernel", "gpu_delegate"))
         if gpu_ms > 0:
             assert parts["GPU kernels"] == pytest.approx(gpu_ms, rel=1e-4)
+
+
+def test_report_lists_the_runtimes_delegation_per_subgraph(sim_run_dir: Path, tmp_path: Path) -> None:
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    page = load_in_chromium(sim_run_dir / "report.html", tmp_path)
+    gpu = next(v for v in record["variants"] if v["accelerator"] == "gpu" and v["variant"] == "fp32")
+    subgraphs = gpu["delegation"]["reported"]["subgraphs"]
+    assert subgraphs, "the simulated benchmark_model logs a Replacing line per delegate"
+    table = page.dom.split('<table class="subgraphs">')[1].split("</table>")[0]
+    assert table.count("<tr>") == len(subgraphs) + 1      # header + one row per logged line, none collapsed
+    for sg in subgraphs:
+        assert f'<td>{sg["delegate_name"]}</td>' in table and f'data-v="{sg["nodes_replaced"]}"' in table

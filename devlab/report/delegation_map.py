@@ -84,6 +84,15 @@ def _reported(variant: dict[str, Any], rep: dict[str, Any]) -> list[str]:
            f'<b>{escape(str(rep.get("delegate")))}</b>, applied <b>{escape(str(rep.get("applied")))}</b>, '
            f'{"?" if on_delegate is None else on_delegate} ops on the delegate, '
            f'{"?" if on_cpu is None else on_cpu} on the CPU, {rep.get("partitions", "?")} partition(s).</p>']
+    subgraphs = [f'<tr><td>{escape(str(sg.get("subgraph", "?")))}'
+                 f'{escape(" (" + sg["subgraph_name"] + ")" if sg.get("subgraph_name") else "")}</td>'
+                 f'<td>{escape(str(sg.get("delegate_name")))}</td>{num(sg.get("nodes_replaced"))}'
+                 f'{num(sg.get("nodes_in_plan"))}{num(sg.get("partitions"))}</tr>'
+                 for sg in rep.get("subgraphs") or []]
+    if subgraphs:   # one row per `Replacing N out of M node(s) ...` line of the log: never collapsed into one
+        out += ["<p>Per subgraph, as the runtime logged each delegate:</p>",
+                table(["subgraph", "delegate", "nodes replaced", "nodes in plan", "partitions"], subgraphs,
+                      sortable=False, cls="subgraphs")]
     rows = [f'<tr><td>{escape(op.get("op", ""))}</td><td>{escape(op.get("reason", ""))}</td></tr>'
             for op in rep.get("unsupported_ops") or []]
     if rows:
