@@ -27,12 +27,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def _register() -> None:
     # Top-level commands register on `app` when their module is imported; groups are sub-apps.
-    from devlab.cli import (bench_cmd, build_cmd, devices_cmd, farm_cmd,  # noqa: F401
+    from devlab.cli import (bench_cmd, build_cmd, devices_cmd, doctor_cmd, farm_cmd,  # noqa: F401
                             report_cmd, run_cmd, sim_cmd, tools_cmd, trace_cmd)
     app.add_typer(bench_cmd.app, name="bench")
     app.add_typer(sim_cmd.app, name="sim")
     app.add_typer(tools_cmd.app, name="tools")
     app.add_typer(trace_cmd.app, name="trace")
+    from devlab.cli import pipeline_cmd
+    app.add_typer(pipeline_cmd.app, name="pipeline")
 
 
 def _silence_native_teardown() -> None:
