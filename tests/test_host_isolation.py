@@ -164,7 +164,7 @@ def test_a_real_segfault_in_the_runtime_fails_that_variant_and_the_others_go_on(
     assert [(r.variant, r.status) for r in rows] == [("first", "ok"), ("broken", "failed"), ("last", "ok")]
     error = rows[1].error
     assert error is not None and "\n" not in error
-    assert "LiteRT crashed (SIGSEGV" in error and "while loading broken.tflite on cpu" in error
+    assert "the LiteRT benchmark process died (SIGSEGV" in error and "while loading broken.tflite on cpu" in error
     assert (tmp_path / "run" / rows[1].logs["runtime"]).is_file()
 
 

@@ -111,11 +111,14 @@ def _death(model_path: Path, accelerator: Accelerator, stage: Stage, returncode:
         if number == signal.SIGKILL:
             fix = ("something killed the benchmark process, most often the kernel's out-of-memory killer: free "
                    f"memory or try a smaller model; the runtime's log is {log_path.name} in the run folder")
+        elif accelerator == "gpu":
+            fix = ("measure this variant with --accelerator cpu, or report the crash to LiteRT with the model; the "
+                   f"runtime's log is {log_path.name} in the run folder")
         else:
-            other = "cpu" if accelerator == "gpu" else "gpu"
-            fix = (f"a crash inside LiteRT, not in devlab: try this variant with --accelerator {other}, or report "
-                   f"it to LiteRT with the model; the runtime's log is {log_path.name} in the run folder")
-        return ToolError(f"LiteRT crashed ({name}, {description}) while {doing}{said}", fix, stage=stage)
+            fix = (f"report the crash to LiteRT with the model; the runtime's log is {log_path.name} in the run "
+                   "folder")
+        return ToolError(f"the LiteRT benchmark process died ({name}, {description}) while {doing}{said}", fix,
+                         stage=stage)
     return ToolError(f"the benchmark process exited with code {returncode} while {doing}{said}",
                      f"the runtime's log is {log_path.name} in the run folder", stage=stage)
 
