@@ -33,7 +33,6 @@ class Job:
             self.stop.set()
 
 
-
 class DeviceState:
     def __init__(self, profile: Profile, fs: FsSandbox, time_scale: float = 1.0) -> None:
         self.profile = profile
@@ -48,7 +47,6 @@ class DeviceState:
         # `settings get/put <namespace> <key>` (Settings.Global / System / Secure), as a fresh phone has them
         self.settings: dict[str, dict[str, str]] = {"global": {"stay_on_while_plugged_in": "0", "low_power": "0"},
                                                     "system": {}, "secure": {}}
-
 
     # --- system properties -------------------------------------------------------------------------------------
     def getprop(self, key: str, default: str = "") -> str:
@@ -107,21 +105,24 @@ class DeviceState:
     def start_process(self, name: str, *, pid: int | None = None, stop: threading.Event | None = None,
                       session: int = 0) -> Job:
         """A process that runs on the caller's thread (an adb shell, a command it runs): `kill <pid>` sets `stop`,
-        and it is listed until end_process."""
+        and it is listed (and has /proc/<pid>) until end_process."""
         job = Job(pid=pid or self.new_pid(), name=name, stop=stop or threading.Event(), session=session)
         with self._lock:
             self._jobs[job.pid] = job
+        self.fs.add_process(job.pid, name, job.domain)
         return job
 
     def rename_process(self, job: Job, name: str) -> None:
         """`exec`: the process keeps its pid and becomes `name`."""
         job.name = name
+        self.fs.add_process(job.pid, name, job.domain)
 
     def end_process(self, job: Job, exit_code: int) -> None:
         job.exit_code = exit_code
         with self._lock:
             if self._jobs.get(job.pid) is job:
                 del self._jobs[job.pid]
+        self.fs.remove_process(job.pid)
         job.done.set()
 
     def hangup_session(self, session: int) -> None:
