@@ -61,6 +61,33 @@ def test_the_gpu_recipe_with_constant_weights_stays_whole_on_the_gpu() -> None:
     assert plan.ops_on_cpu == 0 and plan.ops_on_gpu > 100
 
 
+def test_model_state_that_is_not_a_weight_does_not_crash_the_fill_list() -> None:
+    """keras.applications' MobileNetV3Small and EfficientNetB0 crashed here with a KeyError: a Dropout's
+    seed-generator state is a non-trainable variable but not one of `model.weights`."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3), batch_size=1)
+    h = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(inputs))   # moving mean / variance
+    h = keras.layers.Dropout(0.2)(keras.layers.GlobalAveragePooling2D()(h))      # int64 seed-generator state
+    model = keras.Model(inputs, keras.layers.Dense(5)(h))
+    assert len(model.non_trainable_variables) > len(model.non_trainable_weights)   # the state that crashed it
+    data = convert_keras_constant_weights(model, "fp16").data
+    assert plan_gpu_delegation(read_tflite(data)).ops_on_cpu == 0
+    interpreter = tf_interpreter(data)
+    (detail,) = interpreter.get_input_details()
+    interpreter.set_tensor(detail["index"], np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype("float32"))
+    interpreter.invoke()
+    assert np.isfinite(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])).all()
+
+
+def tf_interpreter(data: bytes):
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 def test_fill_values_are_about_one_over_fan_in_and_distinct() -> None:
     assert fill_value(0, "conv/kernel", (3, 3, 320, 640)) == pytest.approx(1 / (3 * 3 * 320))
     assert fill_value(0, "norm/gamma", (640,)) == 1.0 and fill_value(0, "norm/beta", (640,)) == 0.01

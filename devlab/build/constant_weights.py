@@ -33,8 +33,8 @@ def convert_keras_constant_weights(model, quantization: Quantization) -> Convert
     import tensorflow as tf
 
     position = {id(w): i for i, w in enumerate(model.weights)}
-    fills = [[(tuple(int(d) for d in v.shape), v.dtype, fill_value(position[id(v)], v.path, tuple(v.shape)))
-              for v in variables] for variables in (model.trainable_variables, model.non_trainable_variables)]
+    fills = [[_fill(v, position) for v in variables]
+             for variables in (model.trainable_variables, model.non_trainable_variables)]
     signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
 
     @tf.function(input_signature=signature)
@@ -52,3 +52,13 @@ def convert_keras_constant_weights(model, quantization: Quantization) -> Convert
     if parameters * bytes_per_weight > FLATBUFFER_LIMIT_BYTES:
         converter._experimental_use_buffer_offset = True   # the converter's own switch for > 2 GB models
     return run_converter(converter, quantization, tf.__version__)
+
+
+def _fill(variable, position: dict[int, int]) -> tuple[tuple[int, ...], str, object]:
+    """(shape, dtype, value) of one variable's constant. Model state that is not a weight keeps its own value:
+    a Dropout's seed-generator state (int64, not in `model.weights`, a fill would not even be an integer) and
+    any other non-float state are a few numbers, not what makes a model big."""
+    shape = tuple(int(d) for d in variable.shape)
+    if id(variable) not in position or "float" not in str(variable.dtype):
+        return shape, variable.dtype, variable.numpy()
+    return shape, variable.dtype, fill_value(position[id(variable)], variable.path, shape)
