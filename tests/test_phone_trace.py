@@ -219,13 +219,13 @@ def test_trace_record_command(cli_env, sim_phone, tmp_path, real_fixtures) -> No
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", ["s23", "pixel6-a12"])
+@pytest.mark.parametrize("profile, tool", [("s23", "classic"), ("pixel6-a12", "classic"), ("s23", "litert")])
 def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_path, real_fixtures,  # noqa: F811
-                                                                profile) -> None:
+                                                                profile, tool) -> None:
     """`devlab run` with the trace as the only profiled run, on Android 14 (perfetto with --background-wait, table
     --query) and Android 12 (neither): a complete trace whose kernel table comes from the `Invoke@0/0` slices
     TFLite's ATrace profiler writes, with the shares of the simulator's cost model."""
-    phone = start_phone(adb_server, tmp_path / "phone", profile=profile)
+    phone = start_phone(adb_server, tmp_path / "phone", profile=profile, benchmark_tool=tool)
     try:
         env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
                "DEVLAB_BENCHMARK_MODEL": ""}
@@ -250,7 +250,10 @@ def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_
                                   f"gpu.renderstages.{vendor}"]
     assert kernels["basis"] == "trace" and kernels["inputs"] == ["clean run", "trace", "model graph"]
     rows = {k["kernel"]: k for k in kernels["rows"]}
-    assert "Invoke@0" not in rows and not any(k.startswith("Invoke") for k in rows)
+    assert not any(k.startswith("Invoke") for k in rows)
+    # the partition's own slice (LITERT_CL / TfLiteGpuDelegateV2) is split into GPU kernels and copies+sync
+    assert {"gpu_kernel", "copy_sync"} <= {k["kind"] for k in rows.values()}
+    assert not any(k["unit"] == "CPU" and k["kernel"].startswith(("LITERT_CL", "TfLite")) for k in rows.values())
     graph = read_tflite(model)
     plan = plan_gpu_delegation(graph)
     costs = plan_costs(graph, plan, get_profile(profile).cost, threads=4, fp16=True)

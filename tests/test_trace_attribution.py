@@ -140,6 +140,31 @@ def test_trace_names_as_tflite_atrace_writes_them(tmp_path: Path, conformer) -> 
     assert table.total_ms() == pytest.approx(6.0)
 
 
+def test_litert_delegate_slices(tmp_path: Path, conformer) -> None:
+    """LiteRT's GPU accelerator names its partition `LITERT_CL` (ml_drift_delegate/delegate/delegate_opencl.cc) and
+    XNNPACK takes what is left on the CPU (`TfLiteXNNPackDelegate`): the first is the GPU delegate row, the second a
+    CPU row, and neither is a model node (delegate kernel nodes are added after the model's own)."""
+    graph, plan = conformer
+    path = tmp_path / "litert.perfetto-trace"
+    with open(path, "wb") as out:
+        w = TraceWriter(out)
+        for i in range(2):
+            base = (100 + 20 * i) * MS
+            w.atrace_begin(0, base, 10, 11, "Invoke@0/0")
+            w.atrace_begin(0, base, 10, 11, "TfLiteXNNPackDelegate@139/0")
+            w.atrace_end(0, base + 2 * MS, 10, 11)
+            w.atrace_begin(0, base + 2 * MS, 10, 11, "LITERT_CL@138/0")
+            w.atrace_end(0, base + 10 * MS, 10, 11)
+            w.atrace_end(0, base + 10 * MS, 10, 11)
+        w.flush()
+    table = attribute(10.0, "simulated", trace=analyze(path), graph=graph, plan=plan)
+    rows = {row.kernel: row for row in table.rows}
+    assert rows["LITERT_CL"].unit == "GPU" and rows["LITERT_CL"].kind == "gpu_delegate"
+    assert rows["LITERT_CL"].ms_per_inference == pytest.approx(8.0)
+    xnnpack = rows["TfLiteXNNPackDelegate@139"]
+    assert xnnpack.unit == "CPU" and xnnpack.ops == () and xnnpack.ms_per_inference == pytest.approx(2.0)
+
+
 def test_nothing_to_attribute() -> None:
     with pytest.raises(UsageError):
         attribute(5.0, "measured")

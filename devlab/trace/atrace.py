@@ -45,6 +45,19 @@ def tflite_slice_name(name: str) -> TfliteSliceName:
     return TfliteSliceName(match.group("tag"), int(match.group("m1")), int(match.group("m2")))
 
 
+# The delegate kernel nodes' names (the slice tag of a delegated partition), by the unit they run on:
+# tflite/delegates/gpu/delegate.cc (`TfLiteGpuDelegateV2`), LiteRT's ml_drift_delegate/delegate/delegate_*.cc
+# (`LITERT_CL`, `LITERT_OPENGL`, `LITERT_VULKAN`, `LITERT_WEBGPU`, `LITERT_METAL`), and XNNPACK, a CPU delegate
+# (tflite/delegates/xnnpack/xnnpack_delegate.cc, `TfLiteXNNPackDelegate`).
+_GPU_DELEGATES = frozenset({"LITERT_CL", "LITERT_OPENGL", "LITERT_VULKAN", "LITERT_WEBGPU", "LITERT_METAL"})
+CPU_DELEGATES = frozenset({"TfLiteXNNPackDelegate"})
+
+
+def is_gpu_delegate(tag: str) -> bool:
+    """A delegate partition that runs on the GPU (older TFLite builds name theirs `TfLite<...>Delegate<...>`)."""
+    return tag in _GPU_DELEGATES or (tag.startswith("TfLite") and "Delegate" in tag and tag not in CPU_DELEGATES)
+
+
 def is_main_invoke(name: str) -> bool:
     """An Invoke of the main graph (subgraph 0): `Invoke@<m1>/0`, or a bare `Invoke` from a host trace."""
     parsed = tflite_slice_name(name)

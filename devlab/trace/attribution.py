@@ -18,7 +18,8 @@ from devlab.build.gpu_compat import DelegationPlan
 from devlab.build.tflite_graph import TfliteGraph
 from devlab.errors import ParseError, UsageError
 from devlab.provenance import ESTIMATED, OP_PROFILE, TRACE, Source
-from devlab.trace.atrace import TFLITE_RUNTIME_TAGS, is_main_invoke, tflite_slice_name
+from devlab.trace.atrace import (CPU_DELEGATES, TFLITE_RUNTIME_TAGS, is_gpu_delegate, is_main_invoke,
+                                 tflite_slice_name)
 from devlab.trace.summary import CounterAggregate, DurationAggregate, TraceSummary
 
 Unit = Literal["GPU", "CPU", "-"]
@@ -191,7 +192,9 @@ def _op_slices(trace: TraceSummary, graph: TfliteGraph | None, notes: list[str]
         if name.metadata1 is None or name.metadata2 != 0 or name.tag in TFLITE_RUNTIME_TAGS:
             continue
         node = name.metadata1
-        is_delegate = name.tag.startswith("TfLite") and "Delegate" in name.tag
+        # a delegate's kernel node is added after the model's own nodes (Subgraph::ReplaceNodeSubsetsWithDelegate-
+        # Kernels), so it is never one of them
+        is_delegate = is_gpu_delegate(name.tag) or name.tag in CPU_DELEGATES
         if graph is not None and not is_delegate and 0 <= node < len(graph.ops) and \
                 graph.ops[node].op not in (name.tag, f"CUSTOM:{name.tag}"):
             notes.append(f"ATrace slice {agg.name!r} is not node {node} of the model ({graph.ops[node].op}): "
@@ -212,12 +215,13 @@ def _from_trace(trace: TraceSummary, plan: DelegationPlan | None, graph: TfliteG
     cpu_ops: list[_Measured] = []
     delegate_ms, delegate_calls, label = 0.0, None, "TfLiteGpuDelegateV2"
     for op, node, agg in _op_slices(trace, graph, notes):
-        if op.startswith("TfLite") and "Delegate" in op:
+        if is_gpu_delegate(op):
             delegate_ms += agg.total_ms / runs
             delegate_calls, label = agg.count / runs, op
-        else:
-            cpu_ops.append(_Measured(f"{op}@{node}", ((node, _op_type(graph, node, op)),), "CPU", "cpu_op",
-                                     agg.count / runs, agg.total_ms / runs, agg.p50_ms, agg.p90_ms))
+        else:     # a CPU-fallback op, or the XNNPACK partition that runs the CPU's share (no model node of its own)
+            ops = () if op in CPU_DELEGATES else ((node, _op_type(graph, node, op)),)
+            cpu_ops.append(_Measured(f"{op}@{node}", ops, "CPU", "cpu_op", agg.count / runs, agg.total_ms / runs,
+                                     agg.p50_ms, agg.p90_ms))
     kernels = [_Measured(stage.name, kernel_ops(stage.name, plan, graph, notes), "GPU", "gpu_kernel",
                          stage.count / runs, stage.total_ms / runs, stage.p50_ms, stage.p90_ms)
                for stage in trace.gpu_render_stages]
