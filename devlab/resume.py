@@ -128,6 +128,7 @@ def _manifest(data: dict[str, Any], names: list[str], notes: list[str]) -> Manif
     kept = [_built(build.get(name) or {}) for name in names]
     if all(v is not None for v in kept):
         return Manifest(source, kept[0].path.parent, tuple(kept))   # type: ignore[union-attr]
+    from devlab.build.input_shapes import parse_input_shapes
     from devlab.build.pipeline import build_variants, default_build_dir
     from devlab.build.sources import resolve_model
     from devlab.build.variants import parse_variants
@@ -136,7 +137,8 @@ def _manifest(data: dict[str, Any], names: list[str], notes: list[str]) -> Manif
     specs = [s for s in parse_variants(",".join(data["settings"]["variants"]), source.kind) if s.name in names]
     manifest = build_variants(source, specs, default_build_dir(Path("."), source),
                               seed=int(data["settings"].get("seed", 0)),
-                              constant_weights=bool(data["settings"].get("constant_weights", False)))
+                              constant_weights=bool(data["settings"].get("constant_weights", False)),
+                              input_shapes=parse_input_shapes(data["settings"].get("input_shapes") or []))
     for variant in manifest.variants:
         before = (build.get(variant.name) or {}).get("sha256")
         if before and before != variant.sha256:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from devlab.bench.host_runtime import Accelerator, HostBenchOptions
 from devlab.bench.phone_plan import BenchmarkTool, PhoneBenchOptions
-from devlab.build.pipeline import Manifest, build_variants, default_build_dir
+from devlab.build.input_shapes import RequestedShape
+from devlab.build.pipeline import Manifest, build_notes, build_variants, default_build_dir
 from devlab.build.sources import ModelSource, resolve_model
 from devlab.build.variants import parse_variants
 from devlab.devices.resolve import AdbOptions
@@ -38,6 +39,7 @@ class RunRequest:
     benchmark_model: str | None = None     # --benchmark-model (else env, else devlab.toml)
     lease_timeout_s: float = 0.0           # wait this long for a phone another devlab process holds, then fail
     constant_weights: bool = False         # timing-only variants (devlab.build.constant_weights)
+    input_shapes: tuple[RequestedShape, ...] = ()   # --input-shape (devlab.build.input_shapes)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def build_for_request(request: RunRequest, progress: ProgressSink) -> tuple[Mode
     specs = parse_variants(request.variants, source.kind)
     progress.start("build", len(specs))
     manifest = build_variants(source, specs, default_build_dir(request.build_root, source), seed=request.seed,
-                              constant_weights=request.constant_weights,
+                              constant_weights=request.constant_weights, input_shapes=request.input_shapes,
                               progress=lambda name: progress.step("build", name))
     return source, manifest
 
@@ -103,7 +105,8 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
             run_id=run_dir.name, created=utc_now_iso(), device=device.info, model=source.to_json(),
             tools=tools, settings=settings, variants=tuple(variants),
             build={v.name: v.to_json() for v in manifest.variants},
-            notes=tuple(([CONSTANT_WEIGHTS_RUN_NOTE] if request.constant_weights else []) + preflight_notes + notes),
+            notes=tuple(([CONSTANT_WEIGHTS_RUN_NOTE] if request.constant_weights else []) + build_notes(manifest)
+                        + preflight_notes + notes),
             device_state=dict(device_state) or None,
         )
 
@@ -179,7 +182,8 @@ def _settings(request: RunRequest, specs) -> dict[str, object]:
     return {"variants": [s.name for s in specs], "accelerators": list(request.accelerators),
             "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "min_secs": bench.min_secs,
             "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed,
-            "constant_weights": request.constant_weights}
+            "constant_weights": request.constant_weights,
+            "input_shapes": [shape.text for shape in request.input_shapes]}
 
 
 def tool_versions() -> dict[str, object]:

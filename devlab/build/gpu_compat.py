@@ -85,6 +85,10 @@ class DelegationPlan:
         }
 
 
+# A dynamic dimension comes from the model before conversion (a Keras `None` batch): the fix is a fixed shape there.
+DYNAMIC_SHAPE_FIX = ("convert with fixed input shapes: `devlab build` of a Keras model fixes a None batch to 1 by "
+                     "default, and --input-shape NAME=1x224x224x3 sets any other size")
+
 FP16_DEQUANTIZE_REASON = ("fp16-constant DEQUANTIZE: folded into its consumers only when the whole graph is "
                           "delegated; with a partial delegation it stays on the CPU")
 
@@ -124,7 +128,7 @@ def check_op(graph: TfliteGraph, node: OpNode, constants: frozenset[int] | None 
         if tensor.rank > 4 and index not in constants:
             return "Tensor dimensions must be less than 5 (found rank %d on %s)" % (tensor.rank, tensor.name)
         if tensor.dynamic:
-            return f"Dynamic shapes are not supported (tensor {tensor.name})"
+            return f"Dynamic shapes are not supported (tensor {tensor.name}); {DYNAMIC_SHAPE_FIX}"
         if tensor.dtype not in _GPU_TYPES:
             return f"Tensor type {tensor.dtype} is not supported (tensor {tensor.name})"
     rule = _OP_RULES.get(node.op)

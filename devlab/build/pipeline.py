@@ -18,6 +18,7 @@ from devlab import __version__
 from devlab.build.convert import Converted, convert_keras, convert_saved_model, load_keras_model, quantize_tflite
 from devlab.build.fp16_fixups import FIXUP_WHYS
 from devlab.build.gpu_compat import plan_gpu_delegation
+from devlab.build.input_shapes import FixedInput, RequestedShape, model_inputs, plan_input_shapes, with_input_shapes
 from devlab.build.memory_plan import plan_memory
 from devlab.build.sources import ModelSource
 from devlab.build.tflite_graph import read_tflite
@@ -79,11 +80,14 @@ def default_build_dir(root: Path, source: ModelSource) -> Path:
 
 
 def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path, *, seed: int = 0,
-                   constant_weights: bool = False, progress: Progress = lambda _: None) -> Manifest:
-    """`constant_weights`: timing-only builds (devlab.build.constant_weights) for models too big to convert here."""
+                   constant_weights: bool = False, input_shapes: tuple[RequestedShape, ...] = (),
+                   progress: Progress = lambda _: None) -> Manifest:
+    """`constant_weights`: timing-only builds (devlab.build.constant_weights) for models too big to convert here.
+    `input_shapes`: --input-shape values; a Keras model's None batch is fixed to 1 without them
+    (devlab.build.input_shapes)."""
+    builder = _Builder(source, out_dir, seed, constant_weights, input_shapes)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_previous(out_dir / MANIFEST_NAME)
-    builder = _Builder(source, out_dir, seed, constant_weights)
     built: list[BuiltVariant] = []
     reference_path: Path | None = None
     for spec in _reference_first(specs):
@@ -117,7 +121,8 @@ def build_variants(source: ModelSource, specs: list[VariantSpec], out_dir: Path,
 
 def _fail_beyond_tolerance(variants: list[BuiltVariant]) -> None:
     """A recipe that changes the numbers beyond its tolerance is a broken recipe, not a variant to benchmark."""
-    failed = [v for v in variants if v.equivalence and not v.equivalence.get("passed")]
+    # passed None: the check was not informative (said in the notes), which is not a failure of the recipe
+    failed = [v for v in variants if v.equivalence and v.equivalence.get("passed") is False]
     if not failed:
         return
     details = "; ".join(
@@ -129,10 +134,26 @@ def _fail_beyond_tolerance(variants: list[BuiltVariant]) -> None:
                     stage="equivalence")
 
 
+def build_notes(manifest: Manifest) -> list[str]:
+    """What the user should know about how the variants were built: input shapes devlab chose, and equivalence
+    checks that compared a stand-in tensor or could not tell anything."""
+    notes: list[str] = []
+    for fixed in next((v.recipe.get("inputs") for v in manifest.variants if v.recipe.get("inputs")), None) or []:
+        model_shape = "(" + ", ".join("None" if d is None else str(d) for d in fixed["model_shape"]) + ")"
+        notes.append(f"input '{fixed['name']}' {model_shape} converted as {'x'.join(map(str, fixed['shape']))}: "
+                     f"{fixed['how']}")
+    for variant in manifest.variants:
+        note = (variant.equivalence or {}).get("note")
+        if note:
+            notes.append(f"{variant.name}: equivalence {note}")
+    return notes
+
+
 class _Builder:
     """Turns a spec into .tflite bytes for one source; keeps the Keras model between variants."""
 
-    def __init__(self, source: ModelSource, out_dir: Path, seed: int, constant_weights: bool = False) -> None:
+    def __init__(self, source: ModelSource, out_dir: Path, seed: int, constant_weights: bool = False,
+                 input_shapes: tuple[RequestedShape, ...] = ()) -> None:
         if source.type == "zoo" and not constant_weights:
             from devlab.zoo import get_zoo_model
             if get_zoo_model(source.name).timing_only:
@@ -141,7 +162,13 @@ class _Builder:
         if constant_weights and source.type not in ("zoo", "keras-file"):
             raise UsageError(f"--constant-weights needs a Keras model or a zoo name, not a {source.type} source",
                              "pass the .keras file (or drop --constant-weights)")
+        if input_shapes and source.type not in ("zoo", "keras-file"):
+            raise UsageError(f"--input-shape needs a Keras model or a zoo name, not a {source.type} source "
+                             f"(its shapes were fixed when it was converted)",
+                             "pass the .keras file, or convert the model with fixed input shapes")
         self.source = source
+        self.input_shapes = input_shapes
+        self.fixed_inputs: tuple[FixedInput, ...] = ()   # known once the Keras model is loaded
         self.out_dir = out_dir
         self.seed = seed
         self.constant_weights = constant_weights
@@ -157,6 +184,8 @@ class _Builder:
             # fp16 files from before the post-conversion fixups must be rebuilt, not served from the cache
             **({"fixups": sorted(FIXUP_WHYS)} if spec.quantization == "fp16" else {}),
             **({"weights": "constant"} if self.constant_weights else {}),
+            # files from before a None batch was fixed to 1 must be rebuilt; other --input-shape, other files
+            **({"inputs": ["fixed", *(r.text for r in self.input_shapes)]} if self.source.kind == "keras" else {}),
         }, sort_keys=True).encode())[:16]
 
     def recipe(self, spec: VariantSpec, converted: Converted) -> dict[str, object]:
@@ -169,6 +198,8 @@ class _Builder:
             recipe["fixups"] = list(converted.fixups)
         if self.constant_weights:
             recipe["weights"] = CONSTANT_WEIGHTS_NOTE
+        if self.fixed_inputs:
+            recipe["inputs"] = [fixed.to_json() for fixed in self.fixed_inputs]
         if spec.name in self.warnings:
             recipe["warning"] = self.warnings[spec.name]
         return recipe
@@ -203,7 +234,8 @@ class _Builder:
         path = self.out_dir / f".{spec.name}.child.tflite"
         try:
             with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                outcome = pool.submit(_constant_weights_child, self.source, self.seed, spec, path).result()
+                outcome = pool.submit(_constant_weights_child, self.source, self.seed, spec, path,
+                                      self.input_shapes).result()
         except BrokenProcessPool:
             path.unlink(missing_ok=True)
             raise ToolError(f"converting {spec.name} with constant weights: the converter process died (most "
@@ -213,7 +245,8 @@ class _Builder:
             kind, problem, fix = outcome["error"]
             error_class = getattr(errors, kind, ToolError)
             raise error_class(problem, fix, stage="convert")
-        log, converter, fixups = outcome["converted"]
+        log, converter, fixups, fixed_inputs = outcome["converted"]
+        self.fixed_inputs = fixed_inputs
         data = path.read_bytes()
         path.unlink()
         return Converted(data, log, converter, fixups)
@@ -233,31 +266,39 @@ class _Builder:
             if self.source.type == "zoo":
                 from devlab.zoo import get_zoo_model
                 options = rewrite_registry.graph_options_for(rewrites)
-                model = get_zoo_model(self.source.name).build(options, self.seed)
+                model = self._fixed(get_zoo_model(self.source.name).build(options, self.seed))
             else:
                 if self.source.type == "saved-model":
                     raise ToolError("graph rewrites need a Keras model, not a SavedModel directory",
                                     "save the model as .keras (model.save('m.keras')) and pass that file",
                                     stage="build")
-                model = load_keras_model(self.source)
+                model = self._fixed(load_keras_model(self.source))
                 if rewrites:
                     model = rewrite_registry.rewrite_keras_model(model, rewrites)
             self._keras_cache[rewrites] = model
         return self._keras_cache[rewrites]
 
+    def _fixed(self, model):
+        """The model on fixed input shapes (before any rewrite: rewrites judge layers by their input shapes)."""
+        self.fixed_inputs = plan_input_shapes(model_inputs(model), self.input_shapes)
+        return with_input_shapes(model, self.fixed_inputs)
 
-def _constant_weights_child(source: ModelSource, seed: int, spec: VariantSpec, path: Path) -> dict[str, tuple]:
-    """In the child process: {"converted": (log, converter, fixups)} with the .tflite written to `path`, or
+
+def _constant_weights_child(source: ModelSource, seed: int, spec: VariantSpec, path: Path,
+                            input_shapes: tuple[RequestedShape, ...] = ()) -> dict[str, tuple]:
+    """In the child process: {"converted": (log, converter, fixups, fixed inputs)} with the .tflite written to
+    `path`, or
     {"error": (class name, problem, fix)} (exceptions with keyword-only fields do not survive pickling)."""
     _import_tensorflow_quietly()   # before anything imports keras: TF's start-up chatter stays off the terminal
     from devlab.build.constant_weights import convert_keras_constant_weights
     try:
-        model = _Builder(source, path.parent, seed, constant_weights=True)._keras_model(spec.rewrites)
+        builder = _Builder(source, path.parent, seed, constant_weights=True, input_shapes=input_shapes)
+        model = builder._keras_model(spec.rewrites)
         converted = convert_keras_constant_weights(model, spec.quantization)
     except errors.DevlabError as exc:
         return {"error": (type(exc).__name__, exc.problem, exc.fix)}
     atomic_write_bytes(path, converted.data)
-    return {"converted": (converted.log, converted.converter, converted.fixups)}
+    return {"converted": (converted.log, converted.converter, converted.fixups, builder.fixed_inputs)}
 
 
 def _reference_first(specs: list[VariantSpec]) -> list[VariantSpec]:

@@ -27,10 +27,14 @@ def build_command(
     constant_weights: bool = typer.Option(False, "--constant-weights",
                                           help="Timing-only: every weight a constant fill, kept compact until the "
                                                ".tflite is written (models too big to convert otherwise)."),
+    input_shape: list[str] = typer.Option([], "--input-shape",
+                                          help="NAME=1x224x224x3 (repeatable): the shape an input is converted "
+                                               "with; a Keras model's None batch is 1 without it."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout."),
 ) -> None:
     """Build optimized TFLite variants of a model, with a manifest entry per variant."""
-    from devlab.build.pipeline import build_variants, default_build_dir
+    from devlab.build.input_shapes import parse_input_shapes
+    from devlab.build.pipeline import build_notes, build_variants, default_build_dir
     from devlab.build.memory_plan import memory_summary
     from devlab.build.sources import resolve_model
     from devlab.build.variants import parse_variants
@@ -45,14 +49,17 @@ def build_command(
                                            "(`devlab build --list` shows the zoo)")
     source = resolve_model(model)
     specs = parse_variants(variants, source.kind)
+    shapes = parse_input_shapes(input_shape)
     out_dir = out or default_build_dir(Path("."), source)
     with rich_progress() as progress:
         progress.start("build", len(specs))
         manifest = build_variants(source, specs, out_dir, seed=seed, constant_weights=constant_weights,
-                                  progress=lambda name: progress.step("build", name))
+                                  input_shapes=shapes, progress=lambda name: progress.step("build", name))
     if json_out:
         emit_json(manifest.to_json())
     console.print(manifest_table(manifest))
+    for note in build_notes(manifest):
+        console.print(f"note: {note}", markup=False)
     if explain:
         for variant in manifest.variants:
             if variant.delegation.get("cpu_ops"):
