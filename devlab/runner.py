@@ -24,6 +24,7 @@ from devlab.report.html import write_report
 from devlab.report.run_record import PARTIAL_NOTE, ResultHook, RunRecord, VariantRun, new_run_dir, utc_now_iso
 
 
+
 @dataclass(frozen=True)
 class RunRequest:
     model: str
@@ -40,6 +41,8 @@ class RunRequest:
     lease_timeout_s: float = 0.0           # wait this long for a phone another devlab process holds, then fail
     constant_weights: bool = False         # timing-only variants (devlab.build.constant_weights)
     input_shapes: tuple[RequestedShape, ...] = ()   # --input-shape (devlab.build.input_shapes)
+    check_outputs: bool = False            # --check-outputs: each row's outputs vs the fp32 reference (numerics)
+    inputs: Path | None = None             # --inputs file.npz for --check-outputs (else seeded random inputs)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         from devlab.bench.host_plan import require_accelerators
         require_accelerators(device.has_gpu, request.accelerators)
     _, manifest = build_for_request(request, progress)
+    check = None
+    if request.check_outputs:   # a bad .npz or a model with no float output fails here, before any device work
+        from devlab.numerics.check import OutputCheck
+        check = OutputCheck(manifest, request.seed, request.inputs)
+        check.prepare_all()
     # a phone's state is checked before anything is pushed (free space) and kept with the run, before and after
     device_state: dict[str, object] = {}
     preflight_notes: list[str] = []
@@ -123,9 +131,9 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
             progress.start("bench", len(manifest.variants) * len(request.phone.accelerators))
             variants, notes = run_manifest_on_phone(device, manifest, request.phone, run_dir, tool,
                                                     progress=lambda v, a: progress.step("bench", f"{v} on {a}"),
-                                                    on_result=save_partial)
+                                                    on_result=save_partial, check=check)
         else:
-            variants, notes = _measure(device, manifest, request, run_dir, progress, save_partial)
+            variants, notes = _measure(device, manifest, request, run_dir, progress, save_partial, check)
     except KeyboardInterrupt:
         record_of(finished, [PARTIAL_NOTE]).write(run_dir)   # also when no variant had finished yet
         raise Interrupted(f"interrupted after {len(finished)} finished variant run(s); they are kept in {run_dir}",
@@ -167,14 +175,14 @@ def _phone_state_after(device) -> dict[str, object] | None:
 
 
 def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path, progress: ProgressSink,
-             on_result: ResultHook) -> tuple[list[VariantRun], list[str]]:
+             on_result: ResultHook, check=None) -> tuple[list[VariantRun], list[str]]:
     from devlab.bench.host_plan import run_manifest_on_host
     missing = None if device.has_gpu else "no GPU adapter that LiteRT can use on this machine (needs a Vulkan GPU)"
     accelerators = [a for a in request.accelerators if not (a == "gpu" and missing)] or ["cpu"]
     progress.start("bench", len(manifest.variants) * len(accelerators))
     return run_manifest_on_host(manifest, list(request.accelerators), request.bench, run_dir,
                                 progress=lambda variant, acc: progress.step("bench", f"{variant} on {acc}"),
-                                gpu_missing_reason=missing, on_result=on_result)
+                                gpu_missing_reason=missing, on_result=on_result, check=check)
 
 
 def _settings(request: RunRequest, specs) -> dict[str, object]:
@@ -182,7 +190,8 @@ def _settings(request: RunRequest, specs) -> dict[str, object]:
     return {"variants": [s.name for s in specs], "accelerators": list(request.accelerators),
             "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "min_secs": bench.min_secs,
             "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed,
-            "constant_weights": request.constant_weights,
+            "constant_weights": request.constant_weights, "check_outputs": request.check_outputs,
+            **({"inputs": str(request.inputs)} if request.inputs else {}),
             "input_shapes": [shape.text for shape in request.input_shapes]}
 
 

@@ -240,3 +240,24 @@ def test_ctrl_c_during_a_host_benchmark_stops_its_child_too(tmp_path: Path, real
     if left_behind:
         os.kill(child, signal.SIGKILL)
     assert not left_behind
+
+
+@pytest.mark.slow
+def test_a_sigkilled_devlab_takes_its_benchmark_child_with_it(tmp_path: Path, real_fixtures: Path) -> None:
+    args = ("run", "--model", str(real_fixtures / SLOW_MODEL), "--variants", "as-is", "--accelerator", "cpu",
+            "--min-secs", "60", "--max-secs", "60")
+    devlab = subprocess.Popen([str(devlab_script()), *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        child = _wait_for_timing_child(devlab, "as-is.tflite")
+        devlab.kill()   # SIGKILL: devlab runs no cleanup at all; the kernel's parent-death signal stops the child
+    finally:
+        devlab.kill()
+        devlab.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left_behind = Path(f"/proc/{child}").exists()
+    if left_behind:
+        os.kill(child, signal.SIGKILL)
+    assert not left_behind, "the benchmark child outlived a SIGKILLed devlab"

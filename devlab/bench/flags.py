@@ -56,6 +56,10 @@ class BenchmarkOptions:
     taskset_mask: str | None = None             # e.g. "f0": pins the run to the big cores
     result_file_path: str | None = None         # BenchmarkResult proto, on the device
     runtime_info_file: str | None = None        # ModelRuntimeDetails proto, on the device
+    # --check-outputs (classic only): (input name, shape, value file on the device) in the model's input order,
+    # and the file the tool writes every output's raw bytes to (devlab.numerics.phone_outputs)
+    input_value_files: tuple[tuple[str, tuple[int, ...], str], ...] = ()
+    output_filepath: str | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -105,7 +109,11 @@ def validate(options: BenchmarkOptions) -> None:
     if folder and (not folder.startswith("/") or "\n" in folder or "\x00" in folder):
         _fail(f"delegate serialize dir {folder!r} is not an absolute device path on one line",
               "pass e.g. --delegate-serialize-dir /data/local/tmp/devlab/gpu-cache")
-    for name in ("result_file_path", "runtime_info_file"):
+    for name, shape, path in options.input_value_files:
+        if not name or "," in name or not path.startswith("/") or any(c in path for c in ",:\n\x00"):
+            _fail(f"input value file {name!r}:{path!r} cannot be passed to benchmark_model",
+                  "use input names without ',' and absolute device paths without ',' or ':'")
+    for name in ("result_file_path", "runtime_info_file", "output_filepath"):
         target = getattr(options, name)
         if target is not None and (not target.startswith("/") or "\n" in target or "\x00" in target):
             _fail(f"{name} {target!r} is not an absolute device path on one line",
@@ -148,6 +156,22 @@ def _classic_pairs(options: BenchmarkOptions) -> list[tuple[str, object]]:
         pairs.append(("result_file_path", options.result_file_path))
     if options.runtime_info_file:
         pairs += [("export_model_runtime_info", True), ("model_runtime_info_output_file", options.runtime_info_file)]
+    return pairs + _output_pairs(options)
+
+
+def _output_pairs(options: BenchmarkOptions) -> list[tuple[str, object]]:
+    """benchmark_tflite_model.cc: --input_layer / --input_layer_shape name the inputs in order (a value file is
+    looked up by its name there; ':' in a name is escaped as '::'), --output_filepath is OutputSaver's file.
+    LiteRT's tool has none of these flags: asked of it, the dialect check refuses them before the run."""
+    pairs: list[tuple[str, object]] = []
+    files = options.input_value_files
+    if files:
+        pairs += [("input_layer", ",".join(name for name, _, _ in files)),
+                  ("input_layer_shape", ":".join(",".join(str(d) for d in shape) for _, shape, _ in files)),
+                  ("input_layer_value_files", ",".join(f"{name.replace(':', '::')}:{path}"
+                                                       for name, _, path in files))]
+    if options.output_filepath:
+        pairs.append(("output_filepath", options.output_filepath))
     return pairs
 
 
@@ -175,7 +199,7 @@ def _litert_pairs(options: BenchmarkOptions) -> list[tuple[str, object]]:
         pairs.append(("result_file_path", options.result_file_path))
     if options.runtime_info_file:
         pairs.append(("model_runtime_info_output_file", options.runtime_info_file))
-    return pairs
+    return pairs + _output_pairs(options)
 
 
 def tool_argv(binary: str, options: BenchmarkOptions, dialect: ToolDialect | None = None) -> list[str]:

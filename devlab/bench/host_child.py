@@ -40,7 +40,7 @@ _STAGE_WORDS: dict[str, str] = {"load": "loading", "prepare": "preparing (its fi
 
 def child_argv(model_path: Path, accelerator: Accelerator, options: HostBenchOptions, result_path: Path) -> list[str]:
     return [sys.executable, "-m", CHILD_MODULE, "--model", str(model_path), "--accelerator", accelerator,
-            "--options", json.dumps(asdict(options)), "--result", str(result_path)]
+            "--options", json.dumps(asdict(options)), "--result", str(result_path), "--parent", str(os.getpid())]
 
 
 def child_timeout_s(options: HostBenchOptions) -> float:
@@ -123,6 +123,19 @@ def _death(model_path: Path, accelerator: Accelerator, stage: Stage, returncode:
                      f"the runtime's log is {log_path.name} in the run folder", stage=stage)
 
 
+def _die_with(parent: int) -> bool:
+    """Ask Linux to SIGKILL this process when devlab dies (even SIGKILLed, which runs no cleanup), so no LiteRT
+    session outlives the run; False when devlab is already gone. The kernel ties this to the thread that started
+    the child: devlab starts host children from its main thread."""
+    try:
+        import ctypes
+        pr_set_pdeathsig = 1   # <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):   # not Linux: the parent still stops its child on every way it can see
+        pass
+    return os.getppid() == parent   # checked after prctl: a parent that died before it is not noticed otherwise
+
+
 def main(argv: list[str] | None = None) -> int:
     """The child's side: measure, and leave the stage reached and the outcome in the result file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: it stops this process
@@ -131,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accelerator", required=True, choices=("cpu", "gpu"))
     parser.add_argument("--options", required=True)
     parser.add_argument("--result", required=True, type=Path)
+    parser.add_argument("--parent", required=True, type=int)
     args = parser.parse_args(argv)
+    if not _die_with(args.parent):
+        return 1
     options = HostBenchOptions(**json.loads(args.options))
 
     def on_stage(stage: Stage) -> None:   # written before each stage's work, never inside a timed run

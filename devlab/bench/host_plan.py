@@ -15,6 +15,8 @@ from devlab.bench.host_child import run_in_child
 from devlab.bench.host_runtime import NO_GPU_REASON, Accelerator, GpuUnavailable, HostBenchOptions
 from devlab.build.pipeline import Manifest
 from devlab.errors import DevlabError, DeviceError
+from devlab.numerics.check import OutputCheck
+from devlab.numerics.host_outputs import check_on_host
 from devlab.provenance import MEASURED
 from devlab.report.run_record import ResultHook, Timing, VariantRows, VariantRun
 from devlab.trace.host_trace import GRANULARITY, HostTrack, write_host_trace
@@ -36,7 +38,8 @@ def require_accelerators(has_gpu: bool, accelerators: tuple[Accelerator, ...] | 
 def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], options: HostBenchOptions,
                          run_dir: Path, progress: Progress = lambda v, a: None,
                          gpu_missing_reason: str | None = None,
-                         on_result: ResultHook = lambda result: None) -> tuple[list[VariantRun], list[str]]:
+                         on_result: ResultHook = lambda result: None,
+                         check: OutputCheck | None = None) -> tuple[list[VariantRun], list[str]]:
     """Returns the per-variant results and notes (e.g. 'no GPU on this machine'), never raising for one variant.
     With `gpu_missing_reason` set (the device probe found no adapter) GPU runs are not attempted: said once.
     `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
@@ -70,11 +73,15 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
             tracks.append(HostTrack(f"{variant.name} on {accelerator}", result.run_spans_ns))
             reported = {"source": MEASURED, "fully_accelerated": result.fully_accelerated,
                         "accelerator": accelerator} if accelerator == "gpu" else None
+            logs = {"runtime": log_name, "trace": HOST_TRACE}
+            numerics = None
+            if check is not None:   # one more short run in its own child: the timed runs stay clean
+                numerics, logs["outputs"] = check_on_host(check, variant, accelerator, options, run_dir)
             results.add(VariantRun(
                 status="ok",
                 timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
-                delegation_reported=reported, logs={"runtime": log_name, "trace": HOST_TRACE},
-                extra={"threads": result.threads}, **base,
+                delegation_reported=reported, logs=logs, extra={"threads": result.threads}, numerics=numerics,
+                **base,
             ))
     if tracks:
         write_host_trace(run_dir / HOST_TRACE, tracks)

@@ -29,6 +29,7 @@ from devlab.build.pipeline import BuiltVariant, Manifest
 from devlab.devices.adb import DEVICE_ROOT, AdbDevice
 from devlab.devices.base import ShellResult
 from devlab.errors import DevlabError, ToolError
+from devlab.numerics.check import OutputCheck
 from devlab.fsutil import atomic_write_text
 from devlab.provenance import ESTIMATED, MEASURED, OP_PROFILE, SIMULATED, TRACE, Source
 from devlab.report.run_record import ResultHook, Timing, VariantRows, VariantRun
@@ -114,6 +115,8 @@ def prepare_benchmark_tool(device: AdbDevice, flag_path: str | None = None,
 
 class _VariantBench:
     """One variant on one accelerator: the runs, their logs, and the record."""
+
+    check: OutputCheck | None = None   # --check-outputs (devlab.numerics)
 
     def __init__(self, device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path,
                  variant: BuiltVariant, accelerator: PhoneAccelerator, remote: str) -> None:
@@ -327,8 +330,15 @@ class _VariantBench:
                 kernels = self.kernels(timing, profile, trace)
             except DevlabError as exc:
                 self.extra["attribution_error"] = exc.one_line()
+        numerics = None
+        if self.check is not None:   # one more short run (1 run, no warm-up): the runs above stay clean
+            from devlab.numerics.phone_outputs import check_on_phone
+            numerics, log_name = check_on_phone(self.check, self.variant, self.device, self.tool, clean, self.stem,
+                                                self.run_dir, self.options.timeout_s, self.source)
+            if log_name is not None:
+                self.logs["outputs"] = log_name
         return VariantRun(status="ok", timing=timing, delegation_reported=reported, kernels=kernels, logs=self.logs,
-                          extra=self.extra, **base)
+                          extra=self.extra, numerics=numerics, **base)
 
 
 def _record(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path, name: str,
@@ -354,7 +364,8 @@ def record_variant_trace(device: AdbDevice, tool: BenchmarkTool, options: PhoneB
 
 def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneBenchOptions, run_dir: Path,
                           tool: BenchmarkTool, progress: Progress = lambda v, a: None,
-                          on_result: ResultHook = lambda result: None) -> tuple[list[VariantRun], list[str]]:
+                          on_result: ResultHook = lambda result: None,
+                          check: OutputCheck | None = None) -> tuple[list[VariantRun], list[str]]:
     """Every variant on every accelerator; a failure is recorded in its row and the others still run.
     `on_result` sees each row as soon as it is final (the runner saves run.json after each)."""
     results = VariantRows(on_result)
@@ -384,6 +395,7 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
                 continue
             bench = _VariantBench(device, tool, options, run_dir, variant, accelerator, remote)
             bench.extra["push_bytes_sent"] = pushed_bytes
+            bench.check = check
             try:
                 results.add(bench.run())
             except DevlabError as exc:   # the device dropped mid-variant: record it, go on with the next

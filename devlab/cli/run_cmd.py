@@ -31,6 +31,10 @@ def run_command(
     input_shape: list[str] = typer.Option([], "--input-shape",
                                           help="NAME=1x224x224x3 (repeatable): the shape an input is converted "
                                                "with; a Keras model's None batch is 1 without it."),
+    check_outputs: bool = typer.Option(False, "--check-outputs",
+                                       help="Compare each variant's outputs with the fp32 reference (host CPU)."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="--check-outputs: an .npz of name -> array "
+                                          "(default: seeded random inputs)."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
     gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="Phone: fp16 or fp32 (GPU delegate)."),
@@ -83,7 +87,8 @@ def run_command(
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
                          adb=AdbOptions(servers=tuple(adb_server), adb_binary=adb), benchmark_model=benchmark_model,
                          lease_timeout_s=lease_timeout, constant_weights=constant_weights,
-                         input_shapes=parse_input_shapes(input_shape))
+                         input_shapes=parse_input_shapes(input_shape), check_outputs=check_outputs or bool(inputs),
+                         inputs=inputs)
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
         if resume is not None:   # the run's own device and settings; the options above are not used

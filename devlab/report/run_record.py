@@ -55,6 +55,7 @@ class VariantRun:
     kernels: dict[str, Any] | None = None  # kernel attribution table, when a profile/trace was taken
     logs: dict[str, str] = field(default_factory=dict)  # name -> path relative to the run folder
     extra: dict[str, Any] = field(default_factory=dict)
+    numerics: dict[str, Any] | None = None  # --check-outputs: outputs vs the fp32 reference (devlab.numerics)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class VariantRun:
             "timing": self.timing.to_json() if self.timing else None,
             "delegation": {"predicted": self.delegation_predicted, "reported": self.delegation_reported},
             "kernels": self.kernels, "logs": dict(self.logs), **({"extra": self.extra} if self.extra else {}),
+            **({"numerics": self.numerics} if self.numerics is not None else {}),
         }
 
 

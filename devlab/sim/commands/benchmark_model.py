@@ -34,7 +34,9 @@ from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import TfliteGraph, read_tflite
 from devlab.errors import ModelError
 from devlab.sim.bench_flags import BenchFlags, parse_flags, usage
+from devlab.numerics.model_io import read_model_io
 from devlab.sim.bench_litert import CC, FAILED, LiteRtTool
+from devlab.sim.bench_numerics import ABORT, Fatal, ToolFailure, model_outputs, read_value_files
 from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
@@ -154,6 +156,7 @@ class _Run(LiteRtTool):
         self.ctx, self.log, self.flags, self.graph = ctx, log, flags, graph
         self.cost = ctx.device.profile.cost
         self.scale = ctx.device.time_scale
+        self.data = data
         self.sha = hashlib.sha256(data).hexdigest()
         self.model_mb = len(data) / 1e6  # the tool divides by 1e6 ("3.79893" for 3798928 bytes)
         self.rng = random.Random(f"{self.sha}|{flags.echo_key()}")
@@ -175,6 +178,17 @@ class _Run(LiteRtTool):
             problem = self._litert_options()
             if problem is not None:
                 return problem
+        try:   # benchmark_tflite_model.cc ValidateParams -> PopulateInputLayerInfo (devlab/sim/bench_numerics.py)
+            feeds = None if self.litert else read_value_files(
+                self.flags.text("input_layer"), self.flags.text("input_layer_shape"),
+                self.flags.text("input_layer_value_files"), read_model_io(self.data),
+                lambda path: self.ctx.fs.resolve(path, self.ctx.cwd), self.log.warn)
+        except Fatal as exc:
+            self.ctx.stderr.write(f"FATAL: {exc}\n")
+            return ABORT
+        except ToolFailure as exc:
+            self.log.error(str(exc))
+            return self.log.error(_FAILED)
         plan = None
         if self.flags.flag("use_gpu"):
             plan = self._delegate_litert() if self.litert else self._delegate()
@@ -220,6 +234,8 @@ class _Run(LiteRtTool):
                           f"Warmup (avg): {sum(w for w, _ in warmup) / len(warmup):g}, "
                           f"Inference (avg): {sum(r for r, _ in runs) / len(runs):g}")
             self._memory(init_mb, overall_mb, peak_mb)
+        if not self.litert and self.flags.text("output_filepath"):   # OutputSaver::OnBenchmarkEnd
+            self._save_outputs(feeds, set(plan.delegated) if plan else None, fp16)
         if self.flags.has("result_file_path") and self.flags.text("result_file_path"):
             self._result_file(init_ms, warmup, runs, init_mb, overall_mb, peak_mb)
         if self.profiling and self.litert:
@@ -227,6 +243,13 @@ class _Run(LiteRtTool):
         elif self.profiling:
             self._profile(init_ms, costs, runs)
         return 0
+
+    def _save_outputs(self, feeds, delegated: set[int] | None, fp16: bool) -> None:
+        target = self.ctx.fs.resolve(self.flags.text("output_filepath"), self.ctx.cwd)
+        try:   # std::ofstream that is not good(): nothing written, nothing said
+            target.write_bytes(model_outputs(self.data, feeds, delegated, fp16, seed=0))
+        except OSError:
+            pass
 
     def _delegate(self):
         log, graph = self.log, self.graph
