@@ -33,6 +33,7 @@ def test_plan_fixes_a_none_batch_to_one_and_follows_the_option() -> None:
     assert (fixed.shape, fixed.how) == ((4, 8, 8, 3), OPTION_NOTE)
     # static inputs are left alone; a fully convolutional model's size comes from the option
     assert plan_input_shapes([("image", (1, 8, 8, 3))], ()) == ()
+    assert plan_input_shapes([("image", (1, 8, 8, 3))], parse_input_shapes(["1x8x8x3"])) == ()
     (fixed,) = plan_input_shapes([("x", (None, None, None, 3))], parse_input_shapes(["x=1x32x48x3"]))
     assert fixed.shape == (1, 32, 48, 3) and fixed.model_shape == (None, None, None, 3)
 

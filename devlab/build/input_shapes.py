@@ -88,7 +88,9 @@ def plan_input_shapes(inputs: Sequence[tuple[str, tuple[int | None, ...]]],
     for name, shape in inputs:
         request = by_name.get(name)
         if request is not None:
-            fixed.append(FixedInput(name, tuple(shape), _checked(name, shape, request), OPTION_NOTE))
+            dims = _checked(name, shape, request)
+            if dims != tuple(shape):   # the model's own fixed shape, asked again: nothing to change
+                fixed.append(FixedInput(name, tuple(shape), dims, OPTION_NOTE))
         elif shape and shape[0] is None and all(d is not None for d in shape[1:]):
             fixed.append(FixedInput(name, tuple(shape), (1, *(int(d) for d in shape[1:])), DEFAULT_BATCH_NOTE))
         elif any(d is None for d in shape):
