@@ -261,3 +261,15 @@ def test_a_sigkilled_devlab_takes_its_benchmark_child_with_it(tmp_path: Path, re
     if left_behind:
         os.kill(child, signal.SIGKILL)
     assert not left_behind, "the benchmark child outlived a SIGKILLed devlab"
+
+
+@pytest.mark.slow
+def test_a_child_past_its_time_budget_is_stopped_with_the_stage_it_was_in(tmp_path: Path,
+                                                                          real_fixtures: Path) -> None:
+    options = HostBenchOptions(num_runs=1, warmup_runs=0, min_secs=60, max_secs=60)
+    with pytest.raises(ToolError) as raised:
+        run_in_child(real_fixtures / SLOW_MODEL, "cpu", options, tmp_path / "slow.log", timeout_s=12)
+    assert raised.value.stage == "run"
+    assert raised.value.problem == ("LiteRT did not finish timing torchaudio_conformer.tflite on cpu within 12 s; "
+                                    "the benchmark process was stopped")
+    assert _children_running(os.getpid(), "torchaudio_conformer.tflite") == []   # killed and reaped

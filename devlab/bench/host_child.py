@@ -47,17 +47,19 @@ def child_timeout_s(options: HostBenchOptions) -> float:
     return LOAD_AND_PREPARE_BUDGET_S + 3 * options.max_secs
 
 
-def run_in_child(model_path: Path, accelerator: Accelerator, options: HostBenchOptions,
-                 log_path: Path) -> HostBenchResult:
+def run_in_child(model_path: Path, accelerator: Accelerator, options: HostBenchOptions, log_path: Path,
+                 timeout_s: float | None = None) -> HostBenchResult:
     """The benchmark of `run_host_benchmark`, in a child process; the runtime's log is written to `log_path`
-    whatever happens. Raises the same one-line errors, plus a ToolError naming the signal when the child dies."""
+    whatever happens. Raises the same one-line errors, plus a ToolError naming the signal when the child dies, or
+    the stage it was in when it ran past `timeout_s` (default: child_timeout_s(options)) and was stopped."""
     check_model_file(model_path, options)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="devlab-host-child-") as tmp:
         result_path = Path(tmp) / "result.json"
         with log_path.open("wb") as log:
-            returncode = _run(child_argv(model_path, accelerator, options, result_path), log, options,
-                              f"{model_path.name} on {accelerator}", result_path)
+            returncode = _run(child_argv(model_path, accelerator, options, result_path), log,
+                              timeout_s or child_timeout_s(options), f"{model_path.name} on {accelerator}",
+                              result_path)
         outcome = _read_outcome(result_path)
     log_text = log_path.read_text("utf-8", "replace")
     if "measured" in outcome:
@@ -72,18 +74,18 @@ def run_in_child(model_path: Path, accelerator: Accelerator, options: HostBenchO
     raise _death(model_path, accelerator, stage, returncode, log_text, log_path)
 
 
-def _run(argv: list[str], log, options: HostBenchOptions, what: str, result_path: Path) -> int:
+def _run(argv: list[str], log, timeout_s: float, what: str, result_path: Path) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(devlab.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
     child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
     try:
-        return child.wait(timeout=child_timeout_s(options))
+        return child.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
         stage = _read_outcome(result_path).get("stage", "load")
         raise ToolError(f"LiteRT did not finish {_STAGE_WORDS.get(stage, stage)} {what} within "
-                        f"{child_timeout_s(options):.0f} s; the benchmark process was stopped",
+                        f"{timeout_s:g} s; the benchmark process was stopped",
                         "lower --max-secs, or check the runtime's log in the run folder for where it hung",
                         stage=stage) from None
     finally:
