@@ -44,13 +44,33 @@ def test_fp16_overflow_on_the_simulated_gpu_is_caught_and_fp32_is_not(cli_env, s
     assert "Inference timings in us" in log and "WARN: Tensor #" not in log   # inputs named as the model does
     assert row["logs"]["outputs"] == "logs/as-is-gpu-outputs.log"
 
-    fp32 = _run(tmp_path, cli_env, sim_phone.serial, "--gpu-precision", "fp32")["variants"][0]["numerics"]
+    fp32_record = _run(tmp_path, cli_env, sim_phone.serial, "--gpu-precision", "fp32")
+    fp32 = fp32_record["variants"][0]["numerics"]
     assert fp32["status"] == "ok" and fp32["outputs"][0]["non_finite"] == 0
     assert fp32["outputs"][0]["max_rel_error"] < 1e-5
     assert fp32["inputs_sha256"] == numerics["inputs_sha256"]       # the same inputs for every run
 
     cpu = _run(tmp_path, cli_env, sim_phone.serial, "--accelerator", "cpu")["variants"][0]["numerics"]
     assert cpu["status"] == "ok" and cpu["outputs"][0]["max_rel_error"] < 1e-5
+
+    # gate --max-numerics-error: the fp16 run fails it (exit 3, the row and "non-finite" named), fp32 passes
+    traces = tmp_path / "traces"
+    gate = run_devlab("gate", "--baseline", str(traces / fp32_record["run_id"]), "--candidate",
+                      str(traces / record["run_id"]), "--max-numerics-error", "1%", cwd=tmp_path, env=cli_env,
+                      timeout=120)
+    assert gate.exit_code == 3, gate.stderr
+    line = one_error_line(gate.stderr)
+    assert "as-is/gpu" in line and "non-finite" in line and "allowed 0.01" in line, line
+    passed = run_devlab("gate", "--baseline", str(traces / fp32_record["run_id"]), "--candidate",
+                        str(traces / fp32_record["run_id"]), "--max-numerics-error", "0.01", "--json",
+                        cwd=tmp_path, env=cli_env, timeout=120)
+    assert passed.exit_code == 0, passed.stderr
+    assert json.loads(passed.stdout)["numerics_judged"] == 1
+    # the report's latency table: a numerics column, the exceeded row flagged
+    html = (traces / record["run_id"] / "report.html").read_text()
+    assert '<th class="sortable">numerics</th>' in html
+    assert '<td class="numerics exceeded"' in html and "exceeded · non-finite" in html
+    assert '<td class="numerics ok"' in (traces / fp32_record["run_id"] / "report.html").read_text()
 
 
 @pytest.mark.slow
@@ -80,6 +100,10 @@ def test_litert_benchmark_model_has_no_output_file_so_numerics_is_unavailable(cl
     assert numerics["status"] == "unavailable" and numerics["outputs"] == []
     assert "--input_layer" in numerics["reason"] and "--output_filepath" in numerics["reason"]
     assert "benchmark_litert_model" in numerics["reason"] and "outputs" not in row["logs"]
+    run_dir = str(tmp_path / "traces" / record["run_id"])
+    gate = run_devlab("gate", "--baseline", run_dir, "--candidate", run_dir, "--max-numerics-error", "0.01",
+                      cwd=tmp_path, env=cli_env, timeout=120)
+    assert gate.exit_code == 2 and "has no output check" in one_error_line(gate.stderr)
 
 
 def test_an_npz_with_a_wrong_name_or_shape_is_one_line_naming_the_fix(tmp_path):

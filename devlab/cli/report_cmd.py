@@ -61,7 +61,8 @@ def compare_command(
     baseline = load_run(run_a)
     candidate_dir, picked = _candidate(run_a, baseline, run_b, out)
     comparison = compare_runs(baseline, load_run(candidate_dir), confidence=confidence, seed=seed,
-                              equivalence_margin=margin, allow_different_models=allow_different_models)
+                              equivalence_margin=margin, allow_different_models=allow_different_models,
+                            max_numerics_error=numerics_limit)
     print_comparison(console, comparison)
     if json_out:
         emit_json({**comparison.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
@@ -84,6 +85,9 @@ def gate_command(
     seed: int = typer.Option(0, "--seed"),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML verdict (one case per device x "
                                                                "variant)."),
+    max_numerics_error: Optional[str] = typer.Option(
+        None, "--max-numerics-error", help="Also fail a candidate row whose outputs differ from the fp32 reference "
+        "by more than this relative error, e.g. 0.01 or 1% (needs a run with --check-outputs)."),
     json_out: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout."),
 ) -> None:
     """Exit 3 when any variant of the candidate is significantly slower than the baseline by more than allowed."""
@@ -95,11 +99,14 @@ def gate_command(
     from devlab.report.run_record import load_run
 
     threshold = parse_threshold(max_regression)
+    from devlab.numerics.metrics import parse_error_limit
+    numerics_limit = parse_error_limit(max_numerics_error) if max_numerics_error is not None else None
     margin = parse_fraction(equivalence_margin, "--equivalence-margin", upper=1.0)
     baseline_record = load_run(baseline)
     candidate_dir, picked = _candidate(baseline, baseline_record, candidate, out)
     verdict = evaluate_gate(baseline_record, load_run(candidate_dir), threshold, confidence=confidence, seed=seed,
-                            equivalence_margin=margin, allow_different_models=allow_different_models)
+                            equivalence_margin=margin, allow_different_models=allow_different_models,
+                            max_numerics_error=numerics_limit)
     print_comparison(console, verdict.comparison)
     if junit is not None:
         write_junit(junit, [gate_suite(verdict)])
@@ -107,8 +114,10 @@ def gate_command(
     if json_out:
         emit_json({**verdict.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
     if not verdict.passed:
-        raise GateFailed(verdict.summary(), "look at the regressed variants above (devlab compare BASELINE "
-                                            "CANDIDATE shows every delta), or raise --max-regression",
+        raise GateFailed(verdict.summary(), "look at the failed variants above (devlab compare BASELINE "
+                                            "CANDIDATE shows every delta, devlab numerics bisect finds the op "
+                                            "behind an output error), or raise --max-regression / "
+                                            "--max-numerics-error",
                          stage="gate")
     console.print(f"gate passed: {verdict.summary()}", markup=False)
 

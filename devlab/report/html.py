@@ -17,6 +17,7 @@ from typing import Any
 
 from devlab import __version__
 from devlab.fsutil import atomic_write_text
+from devlab.numerics.metrics import worst_rel_error
 from devlab.report.delegation_map import delegation_section
 from devlab.report.headline import BREAKDOWN_PARTS, Headline, breakdowns, headlines
 from devlab.report.html_parts import num, src, table
@@ -137,24 +138,38 @@ def _latency_section(record: dict[str, Any]) -> list[str]:
         label = escape(_variant_label(v))
         if not timing:
             rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
-                        f'<td>{escape(v["status"])}</td><td colspan="9" class="error">{escape(v.get("error") or "")}'
+                        f'<td>{escape(v["status"])}</td><td colspan="10" class="error">{escape(v.get("error") or "")}'
                         f'</td></tr>')
             continue
         lat = timing["latency_ms"]
         rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
                     f'<td>{escape(v["status"])}</td>{num(lat["mean_ms"])}{num(lat["median_ms"])}{num(lat["p90_ms"])}'
                     f'{num(lat["min_ms"])}{num(lat["max_ms"])}{num(lat["std_ms"])}{num(lat["count"])}'
-                    f'{num(timing.get("init_ms"))}<td>{src(timing["source"])}</td></tr>')
+                    f'{num(timing.get("init_ms"))}<td>{src(timing["source"])}</td>{_numerics_cell(v)}</tr>')
         dists.append(Distribution(_variant_label(v), tuple(lat.get("samples_ms") or ()), timing["source"]))
     out = ["<h2 id=\"latency\">Latency per variant</h2>",
            table(["variant", "status", "mean ms", "median ms", "p90 ms", "min ms", "max ms", "std ms", "runs",
-                  "init ms", "source"], rows)]
+                  "init ms", "source", "numerics"], rows)]
     chart = distributions_svg(dists)
     if chart:
         out += ["<h3>Distribution of the timed runs</h3>",
                 '<p class="sub">Every timed run is a dot; the box spans p25 to p75, the black line is the median.</p>',
                 chart]
     return out
+
+
+def _numerics_cell(v: dict[str, Any]) -> str:
+    """--check-outputs: status and worst output relative error vs the fp32 reference; exceeded rows in red."""
+    numerics = v.get("numerics")
+    if not numerics:
+        return '<td class="numerics">not checked</td>'
+    status = str(numerics.get("status"))
+    if status == "unavailable":
+        return f'<td class="numerics unavailable" title="{escape(str(numerics.get("reason", "")))}">unavailable</td>'
+    worst = worst_rel_error(numerics)
+    figure = "non-finite" if worst == float("inf") else f"{worst:.2g}"
+    return (f'<td class="numerics {escape(status)}" title="worst relative error of an output vs the fp32 reference">'
+            f'{escape(status)} · {figure} {src(str(numerics.get("source")))}</td>')
 
 
 def _kernels_section(record: dict[str, Any]) -> list[str]:
