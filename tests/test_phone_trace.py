@@ -211,6 +211,7 @@ def test_trace_record_command(cli_env, sim_phone, tmp_path, real_fixtures) -> No
     trace = Path(data["trace"])
     assert trace.is_file() and trace.name == "as-is.perfetto-trace"
     assert {"atrace", "gpu.renderstages"} <= set(data["arrived"])
+    assert data["status"] == "complete" and data["incomplete"] == [] and "trace complete" in result.stderr
     summary = analyze(trace)
     assert data["summary"]["slices"] == json.loads(json.dumps(summary.to_json()))["slices"]
     assert summary.slice("Invoke@0/0").count >= 3

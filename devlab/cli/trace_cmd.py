@@ -90,11 +90,7 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
     recording = record_variant_trace(target, tool, options, run_dir, manifest.model.name, manifest.variants[0],
                                      accelerator)  # type: ignore[arg-type]
     if json_out:
-        common.emit_json({"trace": None if recording.path is None else str(recording.path),
-                          "asked": list(recording.asked),
-                          "offered": None if recording.offered is None else list(recording.offered),
-                          "used": list(recording.used), "arrived": list(recording.arrived),
-                          "errors": list(recording.errors),
+        common.emit_json({"trace": None if recording.path is None else str(recording.path), **recording.to_json(),
                           "summary": None if recording.summary is None else recording.summary.to_json()})
     if recording.summary is not None:
         _print_summary(recording.path.name if recording.path else "trace", recording.summary)
@@ -103,7 +99,9 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
                       markup=False)
     for error in recording.errors:
         out_console.print(f"warning: {error}", markup=False)
-    if recording.path is None:
+    out_console.print(f"trace {recording.status}" + "".join(f"; {why}" for why in recording.incomplete),
+                      style=None if recording.status == "complete" else "bold yellow", markup=False)
+    if recording.path is None or recording.status == "empty":
         out_console.print("no trace came back from the device", style="bold red", markup=False)
         raise typer.Exit(1)
     out_console.print(f"trace: {recording.path}", markup=False)
