@@ -28,7 +28,7 @@ def _fault_props(values: list[str]) -> dict[str, str]:
 
 @app.command("start")
 def start(
-    profile: str = typer.Option("s23", "--profile", help="Phone profile: s23 or pixel8."),
+    profile: str = typer.Option("s23", "--profile", help="Phone profile: s23, pixel8 or pixel6-a12 (Android 12)."),
     port: int = typer.Option(15555, "--port", help="TCP port (not 5555-5585: adb probes those as emulators)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     root: Optional[str] = typer.Option(None, "--root", help="Folder that plays the phone's / (default: a temp dir)."),

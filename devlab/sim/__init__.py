@@ -6,10 +6,10 @@ Modules (one job each):
 - fs: the sandboxed filesystem (a host folder plays `/`; nothing escapes it); state: props, jobs, timeline.
 - shell: the small shell; commands/: the command registry (`register(name)`, `CommandContext`, every module there is
   auto-imported; see devlab/sim/commands/__init__.py for the API other commands such as perfetto use).
-- profiles: s23 / pixel8 identity, GPU, thermal, battery and cost-model constants; costmodel: the documented
-  deterministic cost model; commands/benchmark_model: the simulated classic benchmark_model (GPU kernel id
-  CONTRACT in its docstring); bench_flags / bench_tables: its flags and op-profile tables; timeline: SimEvents for
-  the simulated perfetto.
+- profiles: s23 / pixel8 / pixel6-a12 identity, GPU, thermal, battery and cost-model constants; costmodel: the
+  documented deterministic cost model; commands/benchmark_model: the simulated classic benchmark_model (GPU kernel
+  id CONTRACT in its docstring); bench_flags / bench_tables: its flags and op-profile tables; timeline: SimEvents
+  for the simulated perfetto; perfetto_service: its tracing service (sessions, --query forms, buffers, trace_stats).
 - faults: fault injection (drop_after_bytes, hang, offline, no_shell_v2); daemon + __main__: run phones as processes
   (`devlab sim start|stop|list|fault`, devlab/cli/sim_cmd.py).
 
