@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracePacket
 
 from devlab.bench.op_profile import OpProfile, OpProfileRow, ProfileTimings, parse_op_profile_tables
 from devlab.bench.stats_line import StatsLine
@@ -163,6 +164,29 @@ def test_litert_delegate_slices(tmp_path: Path, conformer) -> None:
     assert rows["LITERT_CL"].ms_per_inference == pytest.approx(8.0)
     xnnpack = rows["TfLiteXNNPackDelegate@139"]
     assert xnnpack.unit == "CPU" and xnnpack.ops == () and xnnpack.ms_per_inference == pytest.approx(2.0)
+
+
+def test_an_incomplete_trace_says_so_in_the_table(tmp_path: Path, conformer) -> None:
+    """trace_stats reporting overwritten chunks (protos/perfetto/common/trace_stats.proto: "loss of data") makes
+    the trace incomplete; the table's inputs and notes say so instead of passing its shares off as whole."""
+    graph, plan = conformer
+    path = tmp_path / "wrapped.perfetto-trace"
+    with open(path, "wb") as out:
+        w = TraceWriter(out)
+        w.atrace_begin(0, 100 * MS, 10, 11, "Invoke@0/0")
+        w.atrace_begin(0, 100 * MS, 10, 11, "RESHAPE@42/0")
+        w.atrace_end(0, 104 * MS, 10, 11)
+        w.atrace_end(0, 110 * MS, 10, 11)
+        w.flush()
+        stats = TracePacket(trusted_packet_sequence_id=1)
+        stats.trace_stats.buffer_stats.add(buffer_size=8192, bytes_written=40960, chunks_overwritten=8)
+        w.write(stats)
+    summary = analyze(path)
+    assert summary.status == "incomplete" and "8 chunks overwritten" in summary.lost_data[0]
+    table = attribute(5.0, "simulated", trace=summary, graph=graph, plan=plan)
+    assert table.inputs == ("clean run", "trace (incomplete)", "model graph")
+    assert any(note.startswith("the trace is incomplete: buffer 0 of 8 KB: 8 chunks overwritten")
+               for note in table.notes), table.notes
 
 
 def test_nothing_to_attribute() -> None:
