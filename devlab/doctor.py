@@ -19,6 +19,7 @@ from devlab.devices.adb import DEVICE_ROOT, AdbDevice
 from devlab.devices.base import DeviceInfo
 from devlab.devices.device_state import TRACE_HEADROOM, PhoneState, read_phone_state
 from devlab.errors import DevlabError
+from devlab.provenance import MEASURED, SIMULATED
 
 Status = Literal["ok", "warn", "fail"]
 TRACE_PROP = "debug.tflite.trace"
@@ -46,7 +47,9 @@ class DoctorReport:
         return any(check.status == "fail" for check in self.checks)
 
     def to_json(self) -> dict[str, object]:
-        return {"device": asdict(self.device), "ok": not self.failed, "checks": [asdict(c) for c in self.checks]}
+        # every value is read from the phone now: measured, or simulated on the simulated phone
+        return {"device": asdict(self.device), "source": SIMULATED if self.device.simulated else MEASURED,
+                "ok": not self.failed, "checks": [asdict(c) for c in self.checks]}
 
 
 def run_doctor(device: AdbDevice, benchmark_model: str | None = None,

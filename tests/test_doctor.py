@@ -39,7 +39,7 @@ def test_a_healthy_s23_passes_with_every_row_explained(cli_env, phone_with, tmp_
     phone = phone_with()
     result, report, rows = _doctor(phone, cli_env, tmp_path)
     assert result.exit_code == 0, result.stderr
-    assert report["ok"] is True and report["device"]["model"] == "SM-S918B"
+    assert report["ok"] is True and report["device"]["model"] == "SM-S918B" and report["source"] == "simulated"
     assert {c["status"] for c in report["checks"]} <= {"ok", "warn"}
     assert all(c["fix"] for c in report["checks"] if c["status"] != "ok")      # every warning says what to do
     assert {"shell_v2", "stat_v2", "ls_v2"} <= set(rows["adb features"]["value"].split(","))
