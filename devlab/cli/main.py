@@ -35,6 +35,8 @@ def _register() -> None:
     app.add_typer(trace_cmd.app, name="trace")
     from devlab.cli import pipeline_cmd
     app.add_typer(pipeline_cmd.app, name="pipeline")
+    from devlab.cli import numerics_cmd
+    app.add_typer(numerics_cmd.app, name="numerics")
 
 
 def _silence_native_teardown() -> None:

@@ -6,7 +6,10 @@ numerics with the signal named, never devlab. The feeds go to the child and the 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from devlab.bench.host_child import _death, _read_outcome, _run
+import devlab
+from devlab.bench.host_child import child_timeout_s
+from devlab.bench.runtime_errors import last_error_line
 from devlab.bench.host_runtime import Accelerator, HostBenchOptions
 from devlab.build.pipeline import BuiltVariant
 from devlab.errors import DevlabError, ToolError
@@ -38,16 +43,44 @@ def outputs_on_host(model_path: Path, accelerator: Accelerator, feeds: dict[str,
                 "--feeds", str(feeds_path), "--result", str(result_path), "--status", str(status_path),
                 "--threads", str(options.num_threads)]
         with log_path.open("wb") as log:
-            returncode = _run(argv, log, options, f"{model_path.name} on {accelerator}", status_path)
-        outcome = _read_outcome(status_path)
+            returncode = _run(argv, log, child_timeout_s(options), f"{model_path.name} on {accelerator}")
+        outcome = _read(status_path)
         if outcome.get("stage") == "done" and result_path.is_file():
             with np.load(result_path, allow_pickle=False) as data:
                 return {name: np.array(data[name]) for name in data.files}
-    log_text = log_path.read_text("utf-8", "replace")
     if "failure" in outcome:
         raise ToolError(f"LiteRT could not run {model_path.name} on {accelerator} for its outputs: "
                         f"{outcome['failure']}", f"see {log_path.name} in the run folder's logs", stage="numerics")
-    raise _death(model_path, accelerator, "run", returncode, log_text, log_path)
+    last = last_error_line(log_path.read_text("utf-8", "replace"))
+    how = (signal.Signals(-returncode).name if -returncode in signal.valid_signals() else f"signal {-returncode}") \
+        if returncode < 0 else f"exit code {returncode}"
+    raise ToolError(f"the outputs run of {model_path.name} on {accelerator} died ({how})"
+                    + (f"; its last error line: {last}" if last else ""),
+                    f"a crash inside LiteRT, not in devlab; see {log_path.name} in the run folder's logs",
+                    stage="numerics")
+
+
+def _run(argv: list[str], log, timeout_s: float, what: str) -> int:
+    """The child with devlab importable, its output into `log`; never left running (timeout, Ctrl-C)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(devlab.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    try:
+        return child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"LiteRT did not finish the outputs run of {what} within {timeout_s:.0f} s; it was stopped",
+                        "lower --max-secs, or check the outputs log in the run folder", stage="numerics") from None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def check_on_host(check: OutputCheck, variant: BuiltVariant, accelerator: Accelerator, options: HostBenchOptions,
