@@ -273,3 +273,22 @@ def test_a_child_past_its_time_budget_is_stopped_with_the_stage_it_was_in(tmp_pa
     assert raised.value.problem == ("LiteRT did not finish timing torchaudio_conformer.tflite on cpu within 12 s; "
                                     "the benchmark process was stopped")
     assert _children_running(os.getpid(), "torchaudio_conformer.tflite") == []   # killed and reaped
+
+
+@pytest.mark.parametrize(("model", "reason"), [
+    (None, "the model uses the custom op Landmarks2TransformMatrix, which this LiteRT runtime has no kernel for"),
+    (ZERO_POINT_MODEL, "XNNPACK takes per-channel quantized INT8 tensors only with zero point 0"),
+], ids=["custom-op", "per-channel-zero-point"])
+def test_with_the_default_variants_the_build_names_the_runtime_reason_and_a_fix(
+        tmp_path: Path, real_fixtures: Path, model: str | None, reason: str) -> None:
+    """The int8 variants' equivalence check runs the model in the build (devlab's own process), before the run."""
+    if model is None:
+        path = tmp_path / "face_geometry.tflite"
+        path.write_bytes(custom_op_model())
+    else:
+        path = real_fixtures / model
+    result = run_devlab("run", "--model", str(path), *QUICK, cwd=tmp_path, timeout=300)
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "for the equivalence check: " + reason in line and "rebuild the variant" not in line

@@ -240,8 +240,10 @@ def _interpreter(path: Path, keep_all: bool = False):  # -> ai_edge_litert.inter
             interpreter = Interpreter(model_path=str(path), num_threads=2,
                                       experimental_preserve_all_tensors=keep_all)
         interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"LiteRT cannot load {path}: {exc}", "rebuild the variant") from None
+    except (ValueError, RuntimeError) as exc:   # the runtime's reason and a fix that applies (custom op, ...)
+        from devlab.bench.runtime_errors import explain_runtime_error
+        reason, fix = explain_runtime_error(str(exc))
+        raise ModelError(f"LiteRT cannot prepare {path} for the equivalence check: {reason}", fix) from None
     return interpreter
 
 
