@@ -6,13 +6,15 @@ import time
 from pathlib import Path
 
 import pytest
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import FtraceStats, TracePacket
 
 from devlab.devices.adb import AdbDevice
 from devlab.devices.resolve import resolve_device
+from devlab.trace import record
 from devlab.trace.analysis import analyze
 from devlab.trace.config import TraceOptions
-from devlab.trace import record
 from devlab.trace.record import RECORD_CAP_MS, TRACE_PROP, record_trace
+from devlab.trace.writer import TraceWriter
 from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa: F401  (fixtures)
 
 
@@ -166,3 +168,20 @@ def test_an_empty_trace_is_empty_not_complete(tmp_path: Path) -> None:
     (tmp_path / "empty.perfetto-trace").write_bytes(b"")
     summary = analyze(tmp_path / "empty.perfetto-trace")
     assert summary.packets == 0 and summary.status == "empty" and summary.to_json()["status"] == "empty"
+
+
+def test_ftrace_overruns_make_a_trace_incomplete(tmp_path: Path) -> None:
+    """ftrace_stats (protos/perfetto/trace/ftrace/ftrace_stats.proto): each CPU's kernel-buffer overrun at the start
+    and at the end of the trace; the difference is what this trace lost."""
+    path = tmp_path / "overrun.perfetto-trace"
+    with open(path, "wb") as out:
+        writer = TraceWriter(out)
+        for phase, overrun in ((FtraceStats.START_OF_TRACE, 5), (FtraceStats.END_OF_TRACE, 42)):
+            packet = TracePacket(trusted_packet_sequence_id=1)
+            packet.ftrace_stats.phase = phase
+            packet.ftrace_stats.cpu_stats.add(cpu=4, overrun=overrun)
+            packet.ftrace_stats.cpu_stats.add(cpu=5, overrun=7)
+            writer.write(packet)
+    summary = analyze(path)
+    assert summary.status == "incomplete"
+    assert summary.lost_data == ("ftrace CPU 4: 37 events lost in the kernel buffer (overrun)",)

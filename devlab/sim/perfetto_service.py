@@ -17,7 +17,8 @@ import weakref
 from dataclasses import dataclass
 
 from google.protobuf.internal.decoder import _DecodeVarint32
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceConfig, TracePacket, TraceStats, TracingServiceState
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (FtraceStats, TraceConfig, TracePacket, TraceStats,
+                                                               TracingServiceState)
 
 from devlab.sim.timeline import SimEvent
 from devlab.trace.writer import TRUSTED_SEQUENCE, TraceWriter
@@ -228,8 +229,20 @@ def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple
     footer = TracePacket(trusted_packet_sequence_id=TRUSTED_SEQUENCE, trace_stats=stats)
     writer = TraceWriter(out)
     writer.write(header)
+    ftrace = "linux.ftrace" in {ds.config.name for ds in config.data_sources}
+    if ftrace:      # traced_probes brackets the ftrace data with its kernel buffers' counters (no overrun here)
+        writer.write(_ftrace_stats(FtraceStats.START_OF_TRACE))
     for frame in kept:
         out.write(frame)
+    if ftrace:
+        writer.write(_ftrace_stats(FtraceStats.END_OF_TRACE))
     writer.write(footer)
     out.flush()
-    return len(kept) + 2
+    return len(kept) + 2 + 2 * ftrace
+
+
+def _ftrace_stats(phase: int) -> TracePacket:
+    packet = TracePacket(trusted_packet_sequence_id=TRUSTED_SEQUENCE)
+    packet.ftrace_stats.phase = phase
+    packet.ftrace_stats.cpu_stats.add(cpu=BENCH_CPU, overrun=0)
+    return packet

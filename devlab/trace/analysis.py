@@ -30,4 +30,4 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     scanner = " + C scanner" if reader.fast else ""  # which path ran: the results are the same either way
     return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()}{scanner})",
                          packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span,
-                         lost_data=lost_data(reader.trace_stats))
+                         lost_data=lost_data(reader.trace_stats, reader.ftrace_start, reader.ftrace_end))

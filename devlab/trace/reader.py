@@ -19,7 +19,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 from google.protobuf.internal import api_implementation
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import FtraceEvent, TracePacket
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import FtraceEvent, FtraceStats, TracePacket
 
 from devlab.trace import fastscan
 from devlab.trace.atrace import ATRACE_REORDER_NS, AtraceSlices
@@ -53,6 +53,8 @@ class TraceReader(ScannerPath, GpuEvents):
         self.unknown_packets = 0          # packets of types newer than the installed protos
         self.undated_packets = 0          # stamped with a clock the trace never defined
         self.trace_stats = None           # the last trace_stats packet (the service's cumulative counters)
+        self.ftrace_start = None          # the first START_OF_TRACE ftrace_stats (kernel buffers' counters)
+        self.ftrace_end = None            # the last END_OF_TRACE ftrace_stats
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self._stream = PacketStream(self.path)
@@ -186,6 +188,11 @@ class TraceReader(ScannerPath, GpuEvents):
                         text_format.MessageToString(config))
         elif kind == "trace_stats":
             self.trace_stats = packet.trace_stats
+        elif kind == "ftrace_stats":
+            if packet.ftrace_stats.phase == FtraceStats.END_OF_TRACE:
+                self.ftrace_end = packet.ftrace_stats
+            elif packet.ftrace_stats.phase == FtraceStats.START_OF_TRACE and self.ftrace_start is None:
+                self.ftrace_start = packet.ftrace_stats
         elif kind is None:
             self.unknown_packets += 1
 

@@ -4,11 +4,16 @@ chunks_overwritten ("overwritten before they have been read (i.e. loss of data)"
 start of the recording is gone), chunks_discarded (a DISCARD buffer that filled: the end is gone),
 trace_writer_packet_loss (a producer's shared memory ran out), abi_violations and patches_failed (corrupt chunks),
 and failed flushes (data sources that never handed over their last data). Any of these makes a trace incomplete.
+
+The kernel's per-CPU ftrace buffers lose events on their own before traced_probes reads them: `ftrace_stats`
+packets (protos/perfetto/trace/ftrace/ftrace_stats.proto) carry each CPU's cumulative `overrun` (overwrite mode),
+`dropped_events` (no-overwrite mode) and `commit_overrun`, once at START_OF_TRACE and again at END_OF_TRACE: the
+difference is what this trace lost.
 """
 
 from __future__ import annotations
 
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceStats
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import FtraceStats, TraceStats
 
 _BUFFER_LOSSES = (
     ("chunks_overwritten", "chunks overwritten before they were read (the ring buffer wrapped: the start is lost)"),
@@ -19,11 +24,12 @@ _BUFFER_LOSSES = (
 )
 
 
-def lost_data(stats: TraceStats | None) -> tuple[str, ...]:
+def lost_data(stats: TraceStats | None, ftrace_start: FtraceStats | None = None,
+              ftrace_end: FtraceStats | None = None) -> tuple[str, ...]:
     """One line per kind of loss the stats report; () when nothing was lost (or there are no stats)."""
+    lines = list(_ftrace_lost(ftrace_start, ftrace_end))
     if stats is None:
-        return ()
-    lines = []
+        return tuple(lines)
     for index, buffer in enumerate(stats.buffer_stats):
         for field, what in _BUFFER_LOSSES:
             count = getattr(buffer, field)
@@ -37,4 +43,22 @@ def lost_data(stats: TraceStats | None) -> tuple[str, ...]:
         lines.append("the final flush failed: the end of the recording may be missing")
     if stats.chunks_discarded:
         lines.append(f"{stats.chunks_discarded} chunks discarded by the service before reaching a buffer")
+    return tuple(lines)
+
+
+def _ftrace_losses(stats: FtraceStats) -> dict[int, int]:
+    return {c.cpu: c.overrun + c.dropped_events + c.commit_overrun for c in stats.cpu_stats}
+
+
+def _ftrace_lost(start: FtraceStats | None, end: FtraceStats | None) -> tuple[str, ...]:
+    """One line per CPU whose kernel ftrace buffer lost events between the start and the end of the trace (none
+    known without both)."""
+    if start is None or end is None:
+        return ()
+    before = _ftrace_losses(start)
+    lines = []
+    for cpu, after in sorted(_ftrace_losses(end).items()):
+        lost = after - before.get(cpu, after)
+        if lost > 0:
+            lines.append(f"ftrace CPU {cpu}: {lost} events lost in the kernel buffer (overrun)")
     return tuple(lines)
