@@ -164,6 +164,17 @@ def test_without_a_settle_time_old_perfetto_misses_the_start(a12: AdbDevice, tmp
                for r in recording.incomplete), recording.incomplete
 
 
+def test_a_trace_pulled_before_perfetto_wrote_it_is_empty(device: AdbDevice, sim_phone, tmp_path: Path,  # noqa: F811
+                                                            monkeypatch) -> None:
+    """perfetto writes its file only after the flush that SIGTERM starts: pulled before it exits, the file holds no
+    packets, and the recording must say so (an error, status `empty`), never pass it on as a trace."""
+    monkeypatch.setattr(record, "STOP_WAIT_S", 0.0)
+    recording = record_trace(device, ["true"], tmp_path, name="too-early")
+    assert recording.status == "empty" and recording.summary.packets == 0
+    assert any("still running" in e for e in recording.errors) and any("no packets" in e for e in recording.errors)
+    assert any("had not exited" in r for r in recording.incomplete)
+
+
 def test_an_empty_trace_is_empty_not_complete(tmp_path: Path) -> None:
     (tmp_path / "empty.perfetto-trace").write_bytes(b"")
     summary = analyze(tmp_path / "empty.perfetto-trace")

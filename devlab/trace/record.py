@@ -149,6 +149,7 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
     pid: int | None = None
     started_with: str | None = None
     bench: ShellResult | None = None
+    exited = True
     try:
         _check(device.shell(["setprop", TRACE_PROP, "1"]), f"setprop {TRACE_PROP} 1",
                "the shell user must be allowed to set debug.* properties", label)
@@ -159,27 +160,29 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
     finally:
         try:
             if pid is not None:
-                stop_perfetto(device, pid, errors)
+                exited = stop_perfetto(device, pid, errors)
         finally:
             # back to exactly what it was ("" when it was unset): a user's own setting survives our run
             reset = device.shell(["setprop", TRACE_PROP, previous])
             if not reset.ok:
                 errors.append(f"could not restore {TRACE_PROP} to {previous!r}: reset it by hand")
-    common = dict(started_with=started_with, leftover_sessions=state.sessions)
     local_trace = run_dir / f"{name}.perfetto-trace"
     try:
         device.pull(remote_trace, local_trace)
         summary = analyze(local_trace)
     except DevlabError as exc:
         errors.append(exc.one_line())
-        return TraceRecording(built.asked, offered, built.used, (), None, None, bench, tuple(errors), **common)
+        return TraceRecording(built.asked, offered, built.used, (), None, None, bench, tuple(errors),
+                              started_with=started_with, leftover_sessions=state.sessions)
     errors.extend(f"trace: {e}" for e in summary.errors)
     incomplete = list(summary.lost_data) + _missing_invokes(summary, bench)
+    if not exited:
+        incomplete.append("perfetto had not exited when the trace was pulled: its end may be missing")
     status = summary.status if summary.status == "empty" or not incomplete else "incomplete"
     if status == "empty":
         errors.append(f"the trace perfetto wrote holds no packets ({local_trace.stat().st_size} bytes)")
     return TraceRecording(built.asked, offered, built.used, arrived_kinds(summary), local_trace, summary, bench,
-                          tuple(errors), status, tuple(incomplete), **common)
+                          tuple(errors), status, tuple(incomplete), started_with, state.sessions)
 
 
 def _pid(result: ShellResult) -> int | None:
@@ -215,16 +218,17 @@ def _start(device: Device, args: list[str], label: str, errors: list[str]) -> tu
     return pid, "--background"
 
 
-def stop_perfetto(device: Device, pid: int, errors: list[str]) -> None:
+def stop_perfetto(device: Device, pid: int, errors: list[str]) -> bool:
     """SIGTERM makes perfetto flush and write the file; it is final once the process is gone, which the shell user
-    sees through /proc/PID (`kill -0` is denied on perfetto's domain, alive or not)."""
+    sees through /proc/PID (`kill -0` is denied on perfetto's domain, alive or not). False if it never went."""
     device.shell(["kill", str(pid)])
     deadline = time.monotonic() + STOP_WAIT_S
     while time.monotonic() < deadline:
         if not device.shell(["test", "-d", f"/proc/{pid}"]).ok:
-            return
+            return True
         time.sleep(POLL_S)
     errors.append(f"perfetto (pid {pid}) still running {STOP_WAIT_S:.0f} s after SIGTERM; the trace may be partial")
+    return False
 
 
 def _missing_invokes(summary: TraceSummary, bench: ShellResult | None) -> list[str]:
