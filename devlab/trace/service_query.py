@@ -4,8 +4,8 @@ perfetto's own TracingServiceState proto (the installed `perfetto` package's gen
 Why raw: `perfetto --query` is for humans and its format changed (a text proto before perfetto v24, as on Android
 12/12L; tables from v24), and a text we cannot read would otherwise turn into "the device offers nothing" and a
 config with zero data sources. `--query-raw` prints the binary TracingServiceState on every version that has it
-(perfetto_cmd.cc, since 2019). Its bytes cannot pass through a text shell result, so perfetto writes them to a file
-on the phone (a shell redirect we build ourselves, nothing of the user's in it) and we pull that file.
+(perfetto_cmd.cc, since 2019). Its bytes cannot pass through a text shell result, so they go to a file on the
+phone through `| cat >` (a command line we build ourselves, nothing of the user's in it) and we pull that file.
 Where --query-raw fails, the text form is read as a fallback. Nothing parsed means unknown (None), never "none".
 """
 
@@ -62,7 +62,9 @@ def query_service(device: Device, keep: Path) -> ServiceState:
     """Ask the phone: --query-raw into a file there, pulled to `keep` (kept as evidence of what the phone said);
     the text --query where that fails."""
     problems: list[str] = []
-    raw = device.shell(["sh", "-c", f"perfetto --query-raw > {RAW_REMOTE}"], timeout=30)
+    # through a pipe: perfetto may write to the shell's pipe but not to a file in /data/local/tmp (sepolicy
+    # private/perfetto.te), where a plain `> file` would leave the file empty
+    raw = device.shell(["sh", "-c", f"perfetto --query-raw | cat > {RAW_REMOTE}"], timeout=30)
     if raw.ok:
         try:
             device.pull(RAW_REMOTE, keep)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from google.protobuf.message import DecodeError
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceConfig
@@ -34,6 +35,7 @@ PERFETTO_VERSION_PROP = "ro.devlab.perfetto_version"
 # Wall seconds, not simulated ones: daemon IPC, independent of the benchmark's time scale.
 DATA_SOURCE_START_S = 0.3      # from the session's start until every data source is recording
 FLUSH_S = 0.4                  # from SIGTERM until the trace file is written and the process exits
+PERFETTO_WRITABLE = "/data/misc/perfetto-traces/"   # perfetto_traces_data_file (sepolicy private/file_contexts)
 _USAGE = "Usage: perfetto\n  --background     -d      : Exits immediately and continues in the background.\n"
 
 
@@ -76,8 +78,30 @@ def _read_config(ctx: CommandContext, opts: dict[str, object]) -> TraceConfig | 
         return f"The trace config is invalid: {exc}"
 
 
+class _Discarded:
+    """Where the output of a file descriptor perfetto may not use goes: at exec, SELinux replaces it with
+    /dev/null, so writes 'succeed' and nothing arrives."""
+
+    def write(self, data: bytes | str) -> None:
+        pass
+
+
+def _writable_stdout(ctx: CommandContext):
+    """perfetto runs in its own domain: it may write to the shell's pipes and pty (sepolicy private/perfetto.te:
+    `allow perfetto shell:fifo_file { ... write }`, `devpts:chr_file`, adbd's socket) and to files in
+    /data/misc/perfetto-traces, but not to a shell redirect into /data/local/tmp (shell_data_file): `perfetto
+    --query-raw > /data/local/tmp/x` leaves x empty, `perfetto --query-raw | cat > /data/local/tmp/x` works."""
+    handle = getattr(ctx.stdout, "handle", None)         # a redirect to a file (the simulated shell's FileOut)
+    name = getattr(handle, "name", None)
+    if not isinstance(name, str):
+        return ctx.stdout
+    device_path = ctx.fs.to_device(Path(name))
+    return ctx.stdout if device_path.startswith(PERFETTO_WRITABLE) else _Discarded()
+
+
 @register("perfetto")
 def perfetto(ctx: CommandContext) -> int:
+    ctx.stdout = _writable_stdout(ctx)
     offered = service.offered_data_sources(ctx.getprop("ro.hardware.egl"))
     version = int(ctx.getprop(PERFETTO_VERSION_PROP) or service.TABLE_QUERY_SINCE)
     try:
