@@ -108,21 +108,23 @@ def _death(model_path: Path, accelerator: Accelerator, stage: Stage, returncode:
     doing = f"{_STAGE_WORDS.get(stage, stage)} {model_path.name} on {accelerator}"
     if returncode < 0:
         number = -returncode
-        name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
+        try:
+            name = signal.Signals(number).name
+        except ValueError:   # a real-time signal has no name
+            name = f"signal {number}"
         description = signal.strsignal(number) or name
         if number == signal.SIGKILL:
             fix = ("something killed the benchmark process, most often the kernel's out-of-memory killer: free "
-                   f"memory or try a smaller model; the runtime's log is {log_path.name} in the run folder")
+                   f"memory or try a smaller model; the runtime's log is {log_path}")
         elif accelerator == "gpu":
             fix = ("measure this variant with --accelerator cpu, or report the crash to LiteRT with the model; the "
-                   f"runtime's log is {log_path.name} in the run folder")
+                   f"runtime's log is {log_path}")
         else:
-            fix = (f"report the crash to LiteRT with the model; the runtime's log is {log_path.name} in the run "
-                   "folder")
+            fix = f"report the crash to LiteRT with the model; the runtime's log is {log_path}"
         return ToolError(f"the LiteRT benchmark process died ({name}, {description}) while {doing}{said}", fix,
                          stage=stage)
     return ToolError(f"the benchmark process exited with code {returncode} while {doing}{said}",
-                     f"the runtime's log is {log_path.name} in the run folder", stage=stage)
+                     f"the runtime's log is {log_path}", stage=stage)
 
 
 def _die_with(parent: int) -> bool:
