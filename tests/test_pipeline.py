@@ -126,7 +126,8 @@ def test_components_that_do_not_fit_are_refused_naming_the_key(workdir):
 @pytest.mark.slow
 def test_sd_small_on_the_simulated_phone_is_composed_never_measured(cli_env, sim_phone, workdir):
     result = run_devlab("pipeline", "run", "sd-small", "--device", "s23", "--runs", "3", "--json",
-                        cwd=workdir, env=cli_env, timeout=900)
+                        "--delegate-serialize-dir", "/data/local/tmp/devlab/gpu-cache", cwd=workdir, env=cli_env,
+                        timeout=900)
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     jsonschema.validate(record, SCHEMA)
@@ -142,5 +143,10 @@ def test_sd_small_on_the_simulated_phone_is_composed_never_measured(cli_env, sim
         row = next(r for r in component_run["variants"] if r["status"] == "ok")
         assert row["timing"]["latency_ms"]["median_ms"] == pytest.approx(component["median_ms"])
         assert component_run["model"]["name"] == component["model"]
+        # warm: loaded again from the program cache the first run wrote (the simulated phone compiles less)
+        assert component["warm_init"].startswith("GPU delegate program cache")
+        assert 0 < component["init_warm_ms"] < component["init_cold_ms"]
+    cache = sim_phone.root / "data" / "local" / "tmp" / "devlab" / "gpu-cache"
+    assert len(list(cache.iterdir())) == 3   # one serialized program set per component
     assert "measured" not in {section["end_to_end"]["source"], *section["end_to_end"]["components_sources"]}
     assert "end to end (composed)" in result.stderr

@@ -37,6 +37,9 @@ def run_cmd(
                                                   help="Phone: your benchmark_model binary for the device's ABI."),
     trace: bool = typer.Option(False, "--trace/--no-trace", help="Phone: a Perfetto trace run per component."),
     op_profile: bool = typer.Option(False, "--op-profile/--no-op-profile", help="Phone: op-profile runs."),
+    serialize_dir: Optional[str] = typer.Option(None, "--delegate-serialize-dir",
+                                                help="Phone: a device folder for the GPU delegate's program cache; "
+                                                     "each component is loaded again from it (warm init)."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
 ) -> None:
     """Build the pipeline's components and run it; writes traces/<timestamp>-<device>-<pipeline>/run.json."""
@@ -54,7 +57,8 @@ def run_cmd(
         raise UsageError(f"unknown accelerator '{chosen}'", "use --accelerator cpu or gpu")
     if threads < 0 or (runs is not None and runs < 1):
         raise UsageError("--threads must be >= 0 and --runs >= 1", "pass e.g. --threads 0 --runs 10")
-    phone = PhoneBenchOptions(accelerators=(chosen,), num_runs=runs, trace=trace, op_profile=op_profile)
+    phone = PhoneBenchOptions(accelerators=(chosen,), num_runs=runs, trace=trace, op_profile=op_profile,
+                              delegate_serialize_dir=serialize_dir)
     request = PipelineRequest(definition=definition, device=device, accelerator=chosen, out_root=out, seed=seed,
                               threads=threads, phone=phone, adb=AdbOptions(servers=tuple(adb_server)),
                               benchmark_model=benchmark_model)
