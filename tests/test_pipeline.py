@@ -74,6 +74,15 @@ def test_gpu_on_a_host_without_one_stops_before_building(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
+def test_ddim_schedule_is_sd14s():
+    # diffusers' DDIMScheduler for SD 1.4: 1000 training steps, step ratio 1000 // 20 = 50, steps_offset 1, and
+    # scaled-linear betas from 0.00085 to 0.012 (alphas_cumprod[0] = 1 - 0.00085)
+    from devlab.pipeline.host_run import ddim_timesteps
+    timesteps, alphas = ddim_timesteps(20)
+    assert list(timesteps) == list(range(951, 0, -50))
+    assert alphas[0] == pytest.approx(1 - 0.00085) and alphas[-1] == pytest.approx(0.0047, abs=2e-4)
+
+
 @pytest.mark.slow
 def test_sd_small_runs_end_to_end_on_the_host_in_one_process(workdir):
     result = run_devlab("pipeline", "run", "sd-small", "--seed", "3", "--json", cwd=workdir, timeout=900)

@@ -7,7 +7,8 @@ cache, CpuOptions.xnnpack_weight_cache_path, written by the cold load; ai-edge-l
 cache option, so GPU has none), first run, the run time of every invocation, and the peak RSS added while it loads
 and while its first run prepares (each from the RSS just before). Peak RSS
 is the kernel's high-water mark (VmHWM in /proc/self/status), reset before each stage by writing 5 to
-/proc/self/clear_refs (Linux Documentation/filesystems/proc.rst, "clear_refs"); where that is refused, the
+/proc/self/clear_refs ("Reset the peak resident set size", since Linux 4.0: proc_pid_clear_refs(5) and the kernel's
+Documentation/filesystems/proc.rst); where that is refused, the
 process's ru_maxrss, which cannot be reset, and the result says so.
 
 Token ids are seeded random ids (no tokenizer: a prompt's text does not change the time); the starting latent is
