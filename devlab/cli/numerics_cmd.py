@@ -22,7 +22,8 @@ def bisect_cmd(
     accelerator: str = typer.Option("gpu", "--accelerator", help="gpu or cpu."),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help="An .npz of name -> array (default: seeded random)."),
     seed: int = typer.Option(0, "--seed"),
-    gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="Phone: fp16 or fp32 (GPU delegate)."),
+    gpu_precision: Optional[str] = typer.Option(None, "--gpu-precision", help="GPU precision: fp32 forces it (phone: the delegate's flag; host: GpuOptions.enforce_f32); default: "
+                                                 "the accelerator's (fp16 allowed)."),
     top: int = typer.Option(10, "--top", help="Rows to show."),
     timeout: float = typer.Option(900.0, "--timeout", help="Phone: seconds the probe run may take."),
     benchmark_model: Optional[str] = typer.Option(None, "--benchmark-model", help="Phone: your benchmark_model."),

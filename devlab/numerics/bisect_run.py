@@ -76,7 +76,7 @@ def run_bisect(request: BisectRequest) -> BisectOutcome:
         run_probe = _phone_runner(target, tool, request, folder, manifest.model.name, variant.name)
         source_label = SIMULATED if target.info.simulated else MEASURED
     else:
-        run_probe = _host_runner(request.accelerator, folder)
+        run_probe = _host_runner(request.accelerator, folder, request.gpu_precision == "fp32")
         source_label = MEASURED
     result = bisect(data, variant.name, target.info.alias or target.info.serial, request.accelerator, source_label,
                     feeds, label, run_probe, on_gpu_fp16=request.gpu_precision != "fp32")
@@ -84,13 +84,14 @@ def run_bisect(request: BisectRequest) -> BisectOutcome:
     return BisectOutcome(folder, result)
 
 
-def _host_runner(accelerator: str, folder: Path) -> RunProbe:
+def _host_runner(accelerator: str, folder: Path, enforce_f32: bool) -> RunProbe:
     from devlab.numerics.host_outputs import outputs_on_host
 
     def run(probe: bytes, io: ModelIo, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         path = folder / "probe.tflite"
         path.write_bytes(probe)
-        return outputs_on_host(path, accelerator, feeds, folder / "logs" / "probe-outputs.log")  # type: ignore
+        return outputs_on_host(path, accelerator, feeds, folder / "logs" / "probe-outputs.log",  # type: ignore
+                               enforce_f32=enforce_f32)
     return run
 
 

@@ -30,10 +30,14 @@ from devlab.numerics.model_io import read_model_io
 from devlab.numerics.reference import run_compiled
 
 CHILD_MODULE = "devlab.numerics.host_outputs"
+HOST_RUNTIME = {"cpu": "LiteRT CompiledModel, CPU (XNNPACK), as the host benchmark",
+                "gpu": "LiteRT CompiledModel, GPU accelerator (CPU fallback allowed), its default precision "
+                       "(fp16 allowed: GpuOptions.enforce_f32 off), as the host benchmark"}
 
 
 def outputs_on_host(model_path: Path, accelerator: Accelerator, feeds: dict[str, np.ndarray], log_path: Path,
-                    options: HostBenchOptions = HostBenchOptions()) -> dict[str, np.ndarray]:
+                    options: HostBenchOptions = HostBenchOptions(), enforce_f32: bool = False
+                    ) -> dict[str, np.ndarray]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="devlab-numerics-") as tmp:
         feeds_path, result_path, status_path = Path(tmp) / "feeds.npz", Path(tmp) / "outputs.npz", \
@@ -41,7 +45,7 @@ def outputs_on_host(model_path: Path, accelerator: Accelerator, feeds: dict[str,
         np.savez(feeds_path, **feeds)
         argv = [sys.executable, "-m", CHILD_MODULE, "--model", str(model_path), "--accelerator", accelerator,
                 "--feeds", str(feeds_path), "--result", str(result_path), "--status", str(status_path),
-                "--threads", str(options.num_threads)]
+                "--threads", str(options.num_threads), *(["--enforce-f32"] if enforce_f32 else [])]
         with log_path.open("wb") as log:
             returncode = _run(argv, log, child_timeout_s(options), f"{model_path.name} on {accelerator}")
         outcome = _read(status_path)
@@ -92,7 +96,7 @@ def check_on_host(check: OutputCheck, variant: BuiltVariant, accelerator: Accele
         got = outputs_on_host(variant.path, accelerator, variant_check.feeds, run_dir / log_name, options)
     except DevlabError as exc:
         return unavailable(exc.one_line(), MEASURED, variant_check.inputs_sha256), log_name
-    return variant_check.record(got, MEASURED), log_name
+    return {**variant_check.record(got, MEASURED), "device": {"runtime": HOST_RUNTIME[accelerator]}}, log_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(name, required=True, type=Path)
     parser.add_argument("--accelerator", required=True, choices=("cpu", "gpu"))
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--enforce-f32", action="store_true")
     args = parser.parse_args(argv)
     atomic_write_json(args.status, {"stage": "run"})
     with np.load(args.feeds, allow_pickle=False) as data:
         feeds = {name: np.array(data[name]) for name in data.files}
     try:
-        outputs = run_compiled(args.model, read_model_io(args.model), args.accelerator, feeds, args.threads)
+        outputs = run_compiled(args.model, read_model_io(args.model), args.accelerator, feeds, args.threads,
+                               args.enforce_f32)
     except Exception as exc:   # LiteRT raises RuntimeError / ValueError with its status text
         atomic_write_json(args.status, {"stage": "run", "failure": " ".join(str(exc).split())[:300]})
         return 0

@@ -52,14 +52,16 @@ def run_reference(model: Path | bytes, io: ModelIo, feeds: dict[str, np.ndarray]
 
 
 def run_compiled(path: Path, io: ModelIo, accelerator: str, feeds: dict[str, np.ndarray],
-                 num_threads: int = 0) -> dict[str, np.ndarray]:
-    """One run with LiteRT's CompiledModel on `accelerator` (GPU: CPU fallback allowed, as the host benchmark)."""
+                 num_threads: int = 0, enforce_f32: bool = False) -> dict[str, np.ndarray]:
+    """One run with LiteRT's CompiledModel on `accelerator` (GPU: CPU fallback allowed, as the host benchmark).
+    GPU precision: the accelerator's default (fp16 allowed), or fp32 with `enforce_f32` (GpuOptions.enforce_f32)."""
     from ai_edge_litert.compiled_model import CompiledModel
-    from ai_edge_litert.options import CpuOptions, HardwareAccelerator, Options
+    from ai_edge_litert.options import CpuOptions, GpuOptions, HardwareAccelerator, Options
 
     hardware = HardwareAccelerator.GPU | HardwareAccelerator.CPU if accelerator == "gpu" else HardwareAccelerator.CPU
-    model = CompiledModel.from_file(str(path), options=Options(hardware, cpu_options=CpuOptions(
-        num_threads=num_threads)))
+    model = CompiledModel.from_file(str(path), options=Options(
+        hardware, cpu_options=CpuOptions(num_threads=num_threads),
+        gpu_options=GpuOptions(enforce_f32=enforce_f32) if accelerator == "gpu" else None))
     signatures = model.get_signature_list()
     key = next(iter(signatures))
     inputs = model.create_input_buffers(0)
