@@ -45,6 +45,9 @@ def _error_line(result) -> str:
     (lambda t: t.replace("guidance_scale = 7.5", "guidance_scale = 7.5\nsampler = \"ddim\""), "sampler"),
     (lambda t: t.replace('variant = "gpu"', "variant = 16", 1), "components[0].variant"),
     (lambda t: t.replace('model = "sd-small-unet"\n', "", 1), "components[1].model"),
+    (lambda t: t.replace('model = "sd-small-vae-decoder"', 'model = "sd-small-vae"'), "components[2].model:"),
+    (lambda t: t.replace('variant = "gpu"\ninvocations = 1', 'variant = "gpu+int4"\ninvocations = 1'),
+     "components[2].variant:"),
 ])
 def test_a_bad_pipeline_file_is_one_line_naming_the_key(tmp_path, edit, key):
     path = _definition(tmp_path, edit(SD_SMALL))

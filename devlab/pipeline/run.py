@@ -64,17 +64,33 @@ class PipelineOutcome:
 
 def build_components(definition: PipelineDefinition, seed: int,
                      progress: ProgressSink = NoProgress()) -> dict[str, tuple[Manifest, BuiltVariant]]:
+    resolved = _resolve_components(definition)   # every name checked before anything is built
     built: dict[str, tuple[Manifest, BuiltVariant]] = {}
     progress.start("build", len(definition.components))
-    for component in definition.components:
-        source = resolve_model(component.model)
-        specs = parse_variants(component.variant, source.kind)
+    for component, (source, specs) in zip(definition.components, resolved):
         manifest = build_variants(source, specs, default_build_dir(Path("."), source), seed=seed,
                                   constant_weights=definition.constant_weights)
         built[component.role] = (manifest, manifest.variant(specs[0].name))
         progress.step("build", f"{component.role}: {component.model} {component.variant}")
     check_wiring(definition, {role: variant for role, (_, variant) in built.items()})
     return built
+
+
+def _resolve_components(definition: PipelineDefinition) -> list[tuple[Any, list[Any]]]:
+    resolved = []
+    for index, component in enumerate(definition.components):
+        key = f"components[{index}].model"
+        try:
+            source = resolve_model(component.model)
+            key = f"components[{index}].variant"
+            specs = parse_variants(component.variant, source.kind)
+        except UsageError as exc:
+            raise UsageError(f"pipeline file {definition.path}: {key}: {exc.problem}", exc.fix) from None
+        if len(specs) != 1:
+            raise UsageError(f"pipeline file {definition.path}: components[{index}].variant names "
+                             f"{len(specs)} variants", "name one variant per component, e.g. variant = \"gpu\"")
+        resolved.append((source, specs))
+    return resolved
 
 
 def check_wiring(definition: PipelineDefinition, built: dict[str, BuiltVariant]) -> None:
