@@ -136,3 +136,19 @@ def test_every_fixture_config_loads(real_fixtures: Path) -> None:
     gpu = load_config(real_fixtures / "trace_configs" / "embedded_msperf_androidGpu.textproto")
     assert data_source_names(gpu) == ("gpu.counters",)
     assert list(gpu.data_sources[0].config.gpu_counter_config.counter_ids) == [141, 106]
+
+
+def test_trace_config_cli_reads_android12_query_and_says_when_it_reads_nothing(tmp_path: Path) -> None:
+    from cli_helpers import run_devlab
+    old = tmp_path / "a12-query.txt"
+    old.write_text(QUERY_OLD)
+    result = run_devlab("trace", "config", "--offered", str(old), timeout=120)
+    assert result.exit_code == 0, result.stderr
+    assert data_source_names(parse_config(result.stdout)) == ("linux.ftrace", "linux.process_stats")
+    assert "not offered by the device: gpu.counters, gpu.renderstages" in result.stderr
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("perfetto: something we do not know\n")
+    result = run_devlab("trace", "config", "--offered", str(garbage), timeout=120)
+    assert result.exit_code == 0 and "no data sources found in" in result.stderr
+    assert data_source_names(parse_config(result.stdout)) == ("linux.ftrace", "linux.process_stats", "gpu.counters",
+                                                              "gpu.renderstages")

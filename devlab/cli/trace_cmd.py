@@ -34,6 +34,9 @@ def config_cmd(duration_ms: int = typer.Option(30_000, "--duration-ms", help="Re
         except OSError as exc:
             raise UsageError(f"cannot read {offered}: {exc.strerror}", "pass the saved perfetto --query output") \
                 from exc
+        if names is None:   # unknown, not "nothing offered": generic names beat a config with no data sources
+            common.console.print(f"no data sources found in {offered} (neither form of `perfetto --query`): "
+                                 "the config uses the generic names", markup=False)
     built = build_config(TraceOptions(duration_ms=duration_ms), names)
     if built.missing:
         common.console.print(f"not offered by the device: {', '.join(built.missing)}", markup=False)
