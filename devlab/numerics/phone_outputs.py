@@ -55,7 +55,11 @@ def check_on_phone(check: OutputCheck, variant: BuiltVariant, device: AdbDevice,
                                      run_dir / log_name, timeout_s)
     except DevlabError as exc:
         return unavailable(exc.one_line(), source, variant_check.inputs_sha256), log_name
-    return {**variant_check.record(got, source), "run_wall_s": round(wall, 3)}, log_name
+    precision = (clean.gpu_precision or "the tool's default (classic: fp16 allowed)") if clean.use_gpu else None
+    device_side = {"runtime": f"benchmark_model ({tool.dialect.kind if tool.dialect else 'classic'}) on the phone, "
+                              f"{'GPU delegate' if clean.use_gpu else 'CPU'}, the clean run's flags, 1 run",
+                   **({"gpu_precision": precision} if precision else {})}
+    return {**variant_check.record(got, source), "device": device_side, "run_wall_s": round(wall, 3)}, log_name
 
 
 def outputs_on_phone(device: AdbDevice, argv_of, clean: BenchmarkOptions, io: ModelIo, feeds: dict[str, np.ndarray],
