@@ -99,7 +99,7 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
     device_state: dict[str, object] = {}
     preflight_notes: list[str] = []
     if tool is not None:
-        device_state["before"], preflight_notes = _phone_preflight(device, manifest)
+        device_state["before"], preflight_notes = _phone_preflight(device, manifest, request.phone.taskset_mask)
     run_dir = new_run_dir(request.out_root, device.info.alias or device.info.serial, source.name)
     if tool is not None:
         settings = {**_settings(request, specs), "accelerators": list(request.phone.accelerators),
@@ -138,7 +138,7 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
         record_of(finished, [PARTIAL_NOTE]).write(run_dir)   # also when no variant had finished yet
         raise Interrupted(f"interrupted after {len(finished)} finished variant run(s); they are kept in {run_dir}",
                           f"finish the rest with `devlab run --resume {run_dir}`") from None
-    after = _phone_state_after(device) if tool is not None else None
+    after = _phone_state_after(device, request.phone.taskset_mask) if tool is not None else None
     if after is not None:
         device_state["after"] = after
     record = record_of(variants, notes)
@@ -147,13 +147,13 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
     return RunOutcome(run_dir, record)
 
 
-def _phone_preflight(device, manifest: Manifest) -> tuple[dict[str, object], list[str]]:
+def _phone_preflight(device, manifest: Manifest, taskset_mask: str | None) -> tuple[dict[str, object], list[str]]:
     """The phone's state before the run (a DeviceError when the variants will not fit on /data) and what in it
     makes timings slower or noisier, as run notes."""
     from devlab.bench.phone_plan import variant_remote_path
     from devlab.devices.adb import DEVICE_ROOT
     from devlab.devices.device_state import TRACE_HEADROOM, check_free_space, read_phone_state, state_warnings
-    state = read_phone_state(device, "/data/local/tmp")
+    state = read_phone_state(device, "/data/local/tmp", taskset_mask)
     to_send = 0
     for variant in manifest.variants:   # what the hash cache will not send again needs no new room
         there = device.stat(variant_remote_path(manifest.model.name, variant))
@@ -164,12 +164,12 @@ def _phone_preflight(device, manifest: Manifest) -> tuple[dict[str, object], lis
     return state.to_json(), [f"device state: {warning}" for warning in state_warnings(state)]
 
 
-def _phone_state_after(device) -> dict[str, object] | None:
+def _phone_state_after(device, taskset_mask: str | None) -> dict[str, object] | None:
     """The state after the run (thermal drift); a phone that dropped mid-run has none."""
     from devlab.devices.device_state import read_phone_state
     from devlab.errors import DevlabError
     try:
-        return read_phone_state(device, "/data/local/tmp").to_json()
+        return read_phone_state(device, "/data/local/tmp", taskset_mask).to_json()
     except DevlabError:
         return None
 

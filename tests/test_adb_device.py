@@ -275,7 +275,7 @@ def test_run_records_the_phone_state_and_warns_about_what_slows_it(cli_env, tmp_
         assert phone.shell("settings", "put", "global", "low_power", "1").returncode == 0   # battery saver on
         args = ("run", "--device", phone.serial, "--model", str(real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"),
                 "--variants", "as-is", "--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--no-op-profile",
-                "--no-trace", "--json")
+                "--no-trace", "--taskset", "f0", "--json")
         result = run_devlab(*args, cwd=tmp_path, env=cli_env, timeout=300)
         assert result.exit_code == 0, result.stderr
         record = json.loads(result.stdout)
@@ -286,6 +286,7 @@ def test_run_records_the_phone_state_and_warns_about_what_slows_it(cli_env, tmp_
         assert {t["name"]: t["celsius"] for t in before["temperatures"]}["skin-therm"] == 33.5
         assert before["cpu_governors"] == {"policy0": "schedutil", "policy4": "schedutil", "policy7": "schedutil"}
         assert before["data_free_bytes"] > 2**30 and after["read_at"] >= before["read_at"]
+        assert (before["taskset_mask"], before["benchmark_cpus"]) == ("f0", "4-7")   # as the kernel applied it
         notes = " ".join(record["notes"])
         assert "thermal status is moderate" in notes and "battery saver is on" in notes
     finally:
@@ -312,3 +313,16 @@ def test_variants_that_do_not_fit_on_the_phone_fail_before_any_push(cli_env, tmp
             device.push(big, "/data/local/tmp/big.bin")
     finally:
         stop_phone(phone)
+
+
+def test_the_cpus_a_benchmark_may_use_are_read_as_the_kernel_applied_them(sim_phone):
+    """`taskset MASK cat /proc/self/status` runs like the benchmark (taskset execs it: same pid, same affinity):
+    its Cpus_allowed_list is the mask cut to the CPUs the phone has (sched_setaffinity), which devlab records and
+    compares with what was asked."""
+    from devlab.devices.device_state import read_phone_state, state_warnings
+    device = _device(sim_phone)
+    assert read_phone_state(device).benchmark_cpus == "0-7"                 # no mask: every CPU of the s23
+    state = read_phone_state(device, taskset_mask="1f0")                   # CPUs 4-8 asked, the phone has 0-7
+    assert state.benchmark_cpus == "4-7"
+    assert any("taskset 1f0 asks for CPUs 4-8, but a process launched that way may run on 4-7" in w
+               for w in state_warnings(state))

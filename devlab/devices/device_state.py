@@ -31,6 +31,7 @@ _POWER_FIELD = re.compile(r"^\s*(?P<key>mWakefulness|mStayOn|mIsPowered)=(?P<val
 _BATTERY_POWERED = re.compile(r"^\s*(?:AC|USB|Wireless|Dock) powered:\s*true\s*$", re.MULTILINE | re.IGNORECASE)
 _BATTERY_STATUS = re.compile(r"^\s*status:\s*(?P<value>\d+)\s*$", re.MULTILINE)
 _BATTERY_STATUS_CHARGING, _BATTERY_STATUS_FULL = 2, 5     # android.os.BatteryManager BATTERY_STATUS_*
+_CPUS_ALLOWED = re.compile(r"^Cpus_allowed_list:\s*(?P<cpus>\S+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class PhoneState:
     thermal_status: str | None           # none ... shutdown (dumpsys thermalservice)
     temperatures: tuple[Temperature, ...]   # the thermal HAL's current temperatures
     data_free_bytes: int | None          # df of the folder devlab writes to
+    # the CPUs a process launched like benchmark_model may run on (`[taskset MASK] cat /proc/self/status`: the
+    # mask as the kernel applied it, cut by the shell's cpuset), and the mask devlab asked for
+    benchmark_cpus: str | None = None
+    taskset_mask: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "temperatures": [asdict(t) for t in self.temperatures]}
@@ -104,19 +109,41 @@ def parse_df_available(text: str) -> int | None:
     return int(row[3]) * 1024 if len(row) >= 4 and row[3].isdigit() else None
 
 
+def parse_cpus_allowed(status: str) -> str | None:
+    """`Cpus_allowed_list` of a /proc/<pid>/status (Linux fs/proc/array.c task_cpus_allowed)."""
+    match = _CPUS_ALLOWED.search(status)
+    return match.group("cpus") if match else None
+
+
+def mask_cpus(mask: str) -> str:
+    """A hex taskset mask as a CPU list in /proc's form: f0 -> 4-7."""
+    bits = int(mask, 16)
+    cpus = [cpu for cpu in range(bits.bit_length()) if bits >> cpu & 1]
+    ranges: list[list[int]] = []
+    for cpu in cpus:
+        if ranges and ranges[-1][1] == cpu - 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
 def _setting_on(text: str) -> bool | None:
     value = text.strip()
     return None if value in ("", "null") or not value.lstrip("-").isdigit() else int(value) != 0
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------
-def read_phone_state(device: AdbDevice, folder: str = "/data/local/tmp") -> PhoneState:
+def read_phone_state(device: AdbDevice, folder: str = "/data/local/tmp", taskset_mask: str | None = None
+                     ) -> PhoneState:
     """Everything above, read now. A reading the shell user may not make (a vendor that hides cpufreq, an old
-    Android without the thermal HAL) is left None / empty rather than failing the run."""
+    Android without the thermal HAL) is left None / empty rather than failing the run. `taskset_mask`: the one the
+    benchmark runs under, so the affinity probe is launched the same way."""
     def out(argv: list[str]) -> str:
         result = device.shell(argv, timeout=30)
         return result.stdout if result.ok else ""
 
+    launcher = ["taskset", taskset_mask] if taskset_mask else []
     awake, stay = parse_power(out(["dumpsys", "power"]))
     battery = out(["dumpsys", "battery"])
     powered, charging = parse_charging(battery)
@@ -134,7 +161,8 @@ def read_phone_state(device: AdbDevice, folder: str = "/data/local/tmp") -> Phon
         screen_awake=awake, stay_awake=stay, battery_saver=_setting_on(out(["settings", "get", "global", "low_power"])),
         powered=powered, charging=charging, battery_level=level, battery_temp_c=battery_temp,
         cpu_governors=governors, thermal_status=parse_thermal_status(thermal),
-        temperatures=parse_hal_temperatures(thermal), data_free_bytes=parse_df_available(out(["df", folder])))
+        temperatures=parse_hal_temperatures(thermal), data_free_bytes=parse_df_available(out(["df", folder])),
+        benchmark_cpus=parse_cpus_allowed(out([*launcher, "cat", "/proc/self/status"])), taskset_mask=taskset_mask)
 
 
 # ---- checking --------------------------------------------------------------------------------------------------
@@ -154,6 +182,10 @@ def state_warnings(state: PhoneState) -> list[str]:
     elif state.screen_awake and state.stay_awake is False:
         warnings.append("Stay awake is off: the screen may turn off mid-run — turn it on "
                         "(`adb shell svc power stayon usb`)")
+    if state.taskset_mask and state.benchmark_cpus != mask_cpus(state.taskset_mask):
+        warnings.append(f"taskset {state.taskset_mask} asks for CPUs {mask_cpus(state.taskset_mask)}, but a process "
+                        f"launched that way may run on {state.benchmark_cpus or 'nothing (taskset failed)'}: the "
+                        f"shell's cpuset limits it — pick a mask within those CPUs")
     slow = sorted(policy for policy, governor in state.cpu_governors.items() if governor == "powersave")
     if slow:
         warnings.append(f"CPU governor powersave on {', '.join(slow)}: CPU-side timings are capped")

@@ -17,7 +17,10 @@ import posixpath
 import shutil
 import stat as stat_module
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from devlab.errors import UsageError
 
@@ -26,6 +29,18 @@ _MAX_LINKS = 40
 STANDARD_DIRS = ("data/local/tmp", "sdcard", "system/bin", "proc", "sys/class/thermal", "dev",
                  "data/misc/perfetto-traces", "data/misc/perfetto-configs")
 INIT_PID = 1
+
+
+def _affinity_lines(mask: int) -> str:
+    """The two status lines of an affinity mask, as Linux prints them: `Cpus_allowed:\tff`, `Cpus_allowed_list:\t0-7`."""
+    cpus = [cpu for cpu in range(64) if mask >> cpu & 1]
+    ranges: list[str] = []
+    for cpu in cpus:
+        if ranges and int(ranges[-1].split("-")[-1]) == cpu - 1:
+            ranges[-1] = f"{ranges[-1].split('-')[0]}-{cpu}"
+        else:
+            ranges.append(str(cpu))
+    return f"Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{','.join(ranges)}\n"
 
 
 class SandboxError(OSError):
@@ -37,6 +52,8 @@ class FsSandbox:
         if root is None:
             root = tempfile.mkdtemp(prefix="devlab-sim-")
         self.root = Path(root).resolve()
+        self.all_cpus = 0xFF                 # the phone's CPUs as an affinity mask (DeviceState sets the profile's)
+        self._acting = threading.local()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             for sub in STANDARD_DIRS:
@@ -54,14 +71,50 @@ class FsSandbox:
     def _proc(self, pid: int) -> Path:
         return self.root / "proc" / str(pid)
 
-    def add_process(self, pid: int, name: str, domain: str, uid: int = 2000) -> None:
-        """/proc/<pid> with the few files tools read: cmdline, status (Name, Pid, Uid) and attr/current."""
+    def add_process(self, pid: int, name: str, domain: str, uid: int = 2000, cpus: int | None = None) -> None:
+        """/proc/<pid> with the few files tools read: cmdline, status (Name, Pid, Uid, Cpus_allowed[_list]) and
+        attr/current. `cpus`: the affinity mask (default: every CPU of the phone)."""
         folder = self._proc(pid)
         (folder / "attr").mkdir(parents=True, exist_ok=True)
         (folder / "cmdline").write_bytes(name.encode() + b"\0")
+        mask = self.all_cpus if cpus is None else cpus
         (folder / "status").write_text(f"Name:\t{name.rsplit('/', 1)[-1][:15]}\nPid:\t{pid}\n"
-                                       f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n")
+                                       f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n{_affinity_lines(mask)}")
         (folder / "attr" / "current").write_text(f"u:r:{domain}:s0\0")
+
+    def set_affinity(self, pid: int, cpus: int) -> None:
+        """sched_setaffinity: the mask /proc/<pid>/status shows from now on."""
+        status = self._proc(pid) / "status"
+        try:
+            kept = [line for line in status.read_text().splitlines(keepends=True)
+                    if not line.startswith("Cpus_allowed")]
+        except OSError:
+            return
+        status.write_text("".join(kept) + _affinity_lines(cpus))
+
+    def affinity(self, pid: int) -> int:
+        """The affinity mask of a running process (every CPU when it has no /proc entry)."""
+        try:
+            for line in (self._proc(pid) / "status").read_text().splitlines():
+                if line.startswith("Cpus_allowed:"):
+                    return int(line.split()[1], 16)
+        except (OSError, ValueError, IndexError):
+            pass
+        return self.all_cpus
+
+    @contextmanager
+    def acting_as(self, pid: int) -> Iterator[None]:
+        """While a simulated process runs on this thread, /proc/self names its /proc/<pid> (the kernel's per-task
+        /proc/self link)."""
+        previous = getattr(self._acting, "pid", None)
+        self._acting.pid = pid
+        try:
+            yield
+        finally:
+            self._acting.pid = previous
+
+    def current_pid(self) -> int | None:
+        return getattr(self._acting, "pid", None)
 
     def remove_process(self, pid: int) -> None:
         shutil.rmtree(self._proc(pid), ignore_errors=True)
@@ -86,6 +139,8 @@ class FsSandbox:
     def resolve(self, path: str, cwd: str = "/", follow_last: bool = True) -> Path:
         """The host path for a device path; symlinks are re-rooted inside the sandbox."""
         pending = self.device_path(path, cwd).split("/")[1:]
+        if pending[:2] == ["proc", "self"] and self.current_pid() is not None:
+            pending[1] = str(self.current_pid())
         done: list[str] = []
         links = 0
         while pending:

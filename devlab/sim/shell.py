@@ -240,7 +240,7 @@ class Shell:
         if replaces_shell:
             self.device.rename_process(self.process, name)
             return self.process
-        return self.device.start_process(name, session=self.process.session)
+        return self.device.start_process(name, session=self.process.session, parent=self.process.pid)
 
     def _program(self, argv: list[str], assignments: dict[str, str], stdout: Output, stderr: Output, stdin_reader,
                  process: Job | None) -> int:
@@ -264,7 +264,8 @@ class Shell:
         if fn is _run_script:
             return self._script(argv, ctx)
         try:
-            return fn(ctx)
+            with self.device.fs.acting_as(process.pid if process is not None else int(self.env["$"])):
+                return fn(ctx)
         except ShellExit:
             raise
         except Exception as exc:  # a buggy simulated command must look like a crashed process, not kill the phone

@@ -37,6 +37,7 @@ class DeviceState:
     def __init__(self, profile: Profile, fs: FsSandbox, time_scale: float = 1.0) -> None:
         self.profile = profile
         self.fs = fs
+        fs.all_cpus = (1 << (profile.cost.max_cpu_threads * 2)) - 1   # the CPUs /proc/cpuinfo lists (setup.py)
         self.time_scale = time_scale
         self.timeline = Timeline()
         self._props = dict(profile.props)
@@ -103,19 +104,19 @@ class DeviceState:
             return list(self._jobs.values())
 
     def start_process(self, name: str, *, pid: int | None = None, stop: threading.Event | None = None,
-                      session: int = 0) -> Job:
+                      session: int = 0, parent: int | None = None) -> Job:
         """A process that runs on the caller's thread (an adb shell, a command it runs): `kill <pid>` sets `stop`,
-        and it is listed (and has /proc/<pid>) until end_process."""
+        and it is listed (and has /proc/<pid>) until end_process. A child inherits its parent's CPU affinity."""
         job = Job(pid=pid or self.new_pid(), name=name, stop=stop or threading.Event(), session=session)
         with self._lock:
             self._jobs[job.pid] = job
-        self.fs.add_process(job.pid, name, job.domain)
+        self.fs.add_process(job.pid, name, job.domain, cpus=None if parent is None else self.fs.affinity(parent))
         return job
 
     def rename_process(self, job: Job, name: str) -> None:
-        """`exec`: the process keeps its pid and becomes `name`."""
+        """`exec`: the process keeps its pid (and its CPU affinity) and becomes `name`."""
         job.name = name
-        self.fs.add_process(job.pid, name, job.domain)
+        self.fs.add_process(job.pid, name, job.domain, cpus=self.fs.affinity(job.pid))
 
     def end_process(self, job: Job, exit_code: int) -> None:
         job.exit_code = exit_code

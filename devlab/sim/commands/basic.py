@@ -289,8 +289,14 @@ def taskset(ctx: CommandContext) -> int:
         mask = int(args[0], 16)
     except ValueError:
         return ctx.error(f"bad mask '{args[0]}'")
-    if mask == 0:
+    # sched_setaffinity keeps the CPUs of the mask the phone has, EINVAL when none is left; then taskset execs the
+    # command, which keeps the pid and the affinity (/proc/self/status shows it)
+    applied = mask & ctx.fs.all_cpus
+    if applied == 0:
         return ctx.error("sched_setaffinity: Invalid argument")
+    pid = ctx.fs.current_pid()
+    if pid is not None:
+        ctx.fs.set_affinity(pid, applied)
     assert ctx.run_argv is not None
     return ctx.run_argv(args[1:])
 
