@@ -259,8 +259,8 @@ class Shell:
             return fn
         ctx = CommandContext(argv=argv, stdout=stdout, stderr=stderr, env={**self.env, **assignments},
                              cwd=self.cwd, device=self.device, cancelled=cancelled, stdin_reader=stdin_reader,
-                             run_argv=lambda inner: self._program(inner, assignments, stdout, stderr, stdin_reader,
-                                                                  process))
+                             run_argv=lambda inner: self._exec_into(inner, assignments, stdout, stderr, stdin_reader,
+                                                                    process))
         if fn is _run_script:
             return self._script(argv, ctx)
         try:
@@ -271,6 +271,13 @@ class Shell:
         except Exception as exc:  # a buggy simulated command must look like a crashed process, not kill the phone
             stderr.write(f"{name}: internal error in the simulated command: {type(exc).__name__}: {exc}\n")
             return 134
+
+    def _exec_into(self, argv: list[str], assignments: dict[str, str], stdout: Output, stderr: Output, stdin_reader,
+                   process: Job | None) -> int:
+        """A program that execs another (taskset, nice): the same process, now named after the new one."""
+        if process is not None:
+            self.device.rename_process(process, argv[0])
+        return self._program(argv, assignments, stdout, stderr, stdin_reader, process)
 
     def _resolve(self, argv: list[str], stderr: Output):
         name = argv[0]
