@@ -13,6 +13,8 @@ Keys (`devlab.fault.<key>`):
 - `hang=<command>`: running `<command>` (its name, e.g. `benchmark_model`) blocks until the fault is cleared or
   it is killed (`kill PID`); then it exits 137 as if killed. It does not die of SIGHUP, so a closed shell stream
   (adbd's SIGHUP to the sh's pid) leaves it running: a hung process stuck in a call SIGHUP does not end.
+  `<command> --help` still answers: the hang stands for a stuck run (a GPU driver that never returns), and printing
+  the usage touches no model or driver, so devlab's `--help` probe of the tool works as it would on such a phone.
 - `offline=1`: every connection is closed and new ones are closed at once, until the fault is cleared.
 - `no_shell_v2=1`: adbd as on Android < 7: no `shell_v2` feature in the banner (read by the adb server when it
   connects, so set it at start), `shell,v2` services refused, and `shell:` output through a pty (`\n` -> `\r\n`,
@@ -22,6 +24,8 @@ Keys (`devlab.fault.<key>`):
   `df` says so and a push past it fails as adbd's does ("No space left on device").
 - `unplugged=1`: no USB power (dumpsys battery / power: not charging, so the stay-awake option does not hold).
 - `screen_off=1`: the screen is off (`mWakefulness=Asleep`) unless stay-awake holds it on while plugged in.
+- `charging=1|0`: the battery is (1) or is not (0) being charged, whatever `unplugged` says (unset: charging while
+  USB powers it). `dumpsys battery` and the `android.power` battery counters follow it (devlab/sim/power.py).
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ THERMAL_STATUS = PREFIX + "thermal_status"
 DATA_FREE = PREFIX + "data_free"
 UNPLUGGED = PREFIX + "unplugged"
 SCREEN_OFF = PREFIX + "screen_off"
+CHARGING = PREFIX + "charging"
 KNOWN = ("drop_after_bytes", "hang", "offline", "no_shell_v2", "thermal_status", "data_free", "unplugged",
-         "screen_off")
+         "screen_off", "charging")
 
 
 def is_set(value: str) -> bool:

@@ -248,7 +248,7 @@ class Shell:
         # what ends it: a signal to its own process (kill PID, adbd's SIGHUP when it holds the shell's pid)
         cancelled = process.stop if process is not None else self.cancelled
         hang = self.device.getprop(faults.HANG)
-        if hang and hang == name.rsplit("/", 1)[-1]:
+        if hang and hang == name.rsplit("/", 1)[-1] and argv[1:] != ["--help"]:   # faults.py: --help answers
             if process is not None:
                 process.ignores_hup = True   # hung: adbd's SIGHUP does not end it, a kill does (faults.py)
             while self.device.getprop(faults.HANG) == hang and not cancelled.wait(0.05):
