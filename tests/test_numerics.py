@@ -132,3 +132,5 @@ def test_check_outputs_on_this_machines_cpu_fp16_and_int8_against_fp32(tmp_path)
     assert all(n["status"] == "ok" for n in rows.values())
     run_dir = tmp_path / "traces" / record["run_id"]
     assert (run_dir / "logs" / "fp16-cpu-outputs.log").is_file()
+    assert "numerics: fp16 on cpu: ok (worst relative error " in result.stderr   # one console line per row
+    assert "measured; reference fp32 on the host CPU)" in result.stderr

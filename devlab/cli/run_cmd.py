@@ -104,6 +104,12 @@ def run_command(
     console.print(variants_table(data))
     for table in kernel_tables(data):
         console.print(table)
+    from devlab.numerics.check import summary_line
+    for row in data["variants"]:   # --check-outputs: one line per row, exceeded in red
+        line = summary_line(row)
+        if line is not None:
+            exceeded = row["numerics"]["status"] == "exceeded"
+            console.print(f"numerics: {line}", markup=False, style="bold red" if exceeded else None, soft_wrap=True)
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(f"run folder: {run_dir}", markup=False)

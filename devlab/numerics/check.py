@@ -16,7 +16,7 @@ import numpy as np
 
 from devlab.build.pipeline import BuiltVariant, Manifest
 from devlab.errors import UsageError
-from devlab.numerics.metrics import DEFAULT_MAX_REL_ERROR, OutputError, compare, verdict
+from devlab.numerics.metrics import DEFAULT_MAX_REL_ERROR, OutputError, compare, verdict, worst_rel_error
 from devlab.numerics.model_io import ModelIo, inputs_sha256, load_inputs, random_inputs, read_model_io
 from devlab.numerics.reference import REFERENCE_RUNTIME, run_reference
 from devlab.provenance import Source
@@ -41,6 +41,21 @@ class VariantCheck:
                 "inputs_sha256": self.inputs_sha256, "outputs": [e.to_json() for e in errors],
                 "tolerance": {"max_rel_error": self.max_rel_error,
                               "of": "the output's largest reference magnitude; a non-finite value fails"}}
+
+
+def summary_line(row: dict[str, Any]) -> str | None:
+    """One console line for a run.json row's numerics; None when the row has none."""
+    numerics = row.get("numerics")
+    if not numerics:
+        return None
+    where = f"{row['variant']} on {row['accelerator']}"
+    if numerics["status"] == "unavailable":
+        return f"{where}: unavailable: {numerics.get('reason')}"
+    worst = worst_rel_error(numerics)
+    figure = "non-finite outputs" if worst == float("inf") else f"worst relative error {worst:.3g}"
+    limit = (numerics.get("tolerance") or {}).get("max_rel_error")
+    return (f"{where}: {numerics['status']} ({figure}, tolerance {limit:g}; {numerics['source']}; "
+            f"reference {numerics['reference']['variant']} on the host CPU)")
 
 
 def unavailable(reason: str, source: Source, inputs_sha: str | None = None) -> dict[str, Any]:
