@@ -111,8 +111,12 @@ def test_shares_match_the_cost_model(traced_run) -> None:
     rows = {k["kernel"]: k for k in record["variants"][0]["kernels"]["rows"]}
     assert set(expected) <= set(rows)
     for name, share in expected.items():
-        # op-profile rows are printed with 3 decimals (ms): a few microseconds of rounding per row
-        assert rows[name]["share"] == pytest.approx(share, rel=0.03, abs=0.002), name
+        # op-profile rows are printed with 3 decimals (ms): a few microseconds of rounding per row. The copies row
+        # is derived (delegate wall time - 2 x its kernels), so the seeded per-run noise of both terms (the s23's
+        # noise_rel is 3 %) lands on it undivided: it gets twice the tolerance (a profiling pass left in would put
+        # it near 50 %, far outside).
+        derived = name == "CPU<->GPU copies + sync"
+        assert rows[name]["share"] == pytest.approx(share, rel=0.06 if derived else 0.03, abs=0.002), name
     assert rows["unattributed"]["share"] == pytest.approx(0, abs=0.01)
 
 
