@@ -86,3 +86,38 @@ def _map(name: str, index: int) -> schema.TensorMapT:
     item = schema.TensorMapT()
     item.name, item.tensorIndex = name, index
     return item
+
+
+def two_output_model(size: int = 4) -> bytes:
+    """Outputs in the subgraph's order [doubled = x + x, rectified = relu(x)], signature names `z_doubled` and
+    `a_rectified` (sorted the other way): a split by name order instead of output order swaps them."""
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT() for _ in range(4)]
+    model.operatorCodes = []
+    for builtin in (schema.BuiltinOperator.ADD, schema.BuiltinOperator.RELU):
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = builtin
+        code.version = 1
+        model.operatorCodes.append(code)
+    tensors = []
+    for index, name in enumerate(("x", "doubled", "rectified")):
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = name, [1, size], schema.TensorType.FLOAT32, index + 1
+        tensors.append(tensor)
+    add, relu = schema.OperatorT(), schema.OperatorT()
+    add.opcodeIndex, add.inputs, add.outputs = 0, [0, 0], [1]
+    add.builtinOptionsType, add.builtinOptions = schema.BuiltinOptions.AddOptions, schema.AddOptionsT()
+    relu.opcodeIndex, relu.inputs, relu.outputs = 1, [0], [2]
+    subgraph = schema.SubGraphT()
+    subgraph.tensors, subgraph.inputs, subgraph.outputs, subgraph.operators = tensors, [0], [1, 2], [add, relu]
+    subgraph.name = "main"
+    model.subgraphs = [subgraph]
+    signature = schema.SignatureDefT()
+    signature.signatureKey, signature.subgraphIndex = "serving_default", 0
+    signature.inputs = [_map("x", 0)]
+    signature.outputs = [_map("a_rectified", 2), _map("z_doubled", 1)]
+    model.signatureDefs = [signature]
+    builder = flatbuffers.Builder(2048)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

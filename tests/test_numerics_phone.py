@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from cli_helpers import REPO, one_error_line, run_devlab
-from numerics_models import overflow_model
+from numerics_models import overflow_model, two_output_model
 from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa: F401  (fixtures)
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
@@ -135,3 +135,15 @@ def test_a_model_with_no_float_output_is_one_line(tmp_path):
     assert result.exit_code == 2, result.stderr
     line = one_error_line(result.stderr)
     assert "has no float outputs" in line and "y int32" in line and "without --check-outputs" in line
+
+
+@pytest.mark.slow
+def test_outputs_are_split_in_the_subgraphs_order_not_by_name(cli_env, sim_phone, tmp_path):
+    model = tmp_path / "two.tflite"
+    model.write_bytes(two_output_model())
+    result = run_devlab("run", "--device", sim_phone.serial, "--model", str(model), "--variants", "as-is", *QUICK,
+                        "--accelerator", "cpu", "--check-outputs", "--json", cwd=tmp_path, env=cli_env, timeout=300)
+    assert result.exit_code == 0, result.stderr
+    numerics = json.loads(result.stdout)["variants"][0]["numerics"]
+    assert [o["name"] for o in numerics["outputs"]] == ["z_doubled", "a_rectified"]   # the subgraph's order
+    assert numerics["status"] == "ok" and all(o["max_abs_error"] == 0.0 for o in numerics["outputs"])
