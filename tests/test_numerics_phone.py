@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 from cli_helpers import REPO, one_error_line, run_devlab
@@ -43,6 +44,9 @@ def test_fp16_overflow_on_the_simulated_gpu_is_caught_and_fp32_is_not(cli_env, s
     log = (tmp_path / "traces" / record["run_id"] / row["logs"]["outputs"]).read_text()
     assert "Inference timings in us" in log and "WARN: Tensor #" not in log   # inputs named as the model does
     assert row["logs"]["outputs"] == "logs/as-is-gpu-outputs.log"
+    with np.load(tmp_path / "traces" / record["run_id"] / numerics["arrays"]) as arrays:   # kept for a closer look
+        assert sorted(arrays.files) == ["device/y", "inputs/x", "reference/y"]
+        assert int(np.count_nonzero(~np.isfinite(arrays["device/y"]))) == output["non_finite"]
 
     fp32_record = _run(tmp_path, cli_env, sim_phone.serial, "--gpu-precision", "fp32")
     fp32 = fp32_record["variants"][0]["numerics"]

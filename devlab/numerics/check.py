@@ -34,6 +34,13 @@ class VariantCheck:
     reference_outputs: dict[str, np.ndarray]
     max_rel_error: float
 
+    def save(self, path: Path, got: dict[str, np.ndarray]) -> None:
+        """The row's arrays for a closer look: `inputs/<name>`, `reference/<name>`, `device/<name>` in one .npz."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **{f"inputs/{k}": v for k, v in self.feeds.items()},
+                            **{f"reference/{k}": v for k, v in self.reference_outputs.items()},
+                            **{f"device/{k}": v for k, v in got.items()})
+
     def record(self, got: dict[str, np.ndarray], source: Source) -> dict[str, Any]:
         errors: list[OutputError] = [compare(spec.name, self.reference_outputs[spec.name], got[spec.name])
                                      for spec in self.io.float_outputs()]

@@ -96,7 +96,9 @@ def check_on_host(check: OutputCheck, variant: BuiltVariant, accelerator: Accele
         got = outputs_on_host(variant.path, accelerator, variant_check.feeds, run_dir / log_name, options)
     except DevlabError as exc:
         return unavailable(exc.one_line(), MEASURED, variant_check.inputs_sha256), log_name
-    return {**variant_check.record(got, MEASURED), "device": {"runtime": HOST_RUNTIME[accelerator]}}, log_name
+    variant_check.save(run_dir / f"logs/{variant.name}-{accelerator}-outputs.npz", got)
+    return {**variant_check.record(got, MEASURED), "device": {"runtime": HOST_RUNTIME[accelerator]},
+            "arrays": f"logs/{variant.name}-{accelerator}-outputs.npz"}, log_name
 
 
 def main(argv: list[str] | None = None) -> int:

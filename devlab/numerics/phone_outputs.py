@@ -59,7 +59,9 @@ def check_on_phone(check: OutputCheck, variant: BuiltVariant, device: AdbDevice,
     device_side = {"runtime": f"benchmark_model ({tool.dialect.kind if tool.dialect else 'classic'}) on the phone, "
                               f"{'GPU delegate' if clean.use_gpu else 'CPU'}, the clean run's flags, 1 run",
                    **({"gpu_precision": precision} if precision else {})}
-    return {**variant_check.record(got, source), "device": device_side, "run_wall_s": round(wall, 3)}, log_name
+    variant_check.save(run_dir / f"logs/{stem}-outputs.npz", got)
+    return {**variant_check.record(got, source), "device": device_side, "run_wall_s": round(wall, 3),
+            "arrays": f"logs/{stem}-outputs.npz"}, log_name
 
 
 def outputs_on_phone(device: AdbDevice, argv_of, clean: BenchmarkOptions, io: ModelIo, feeds: dict[str, np.ndarray],
