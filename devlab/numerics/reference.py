@@ -61,7 +61,8 @@ def run_compiled(path: Path, io: ModelIo, accelerator: str, feeds: dict[str, np.
     hardware = HardwareAccelerator.GPU | HardwareAccelerator.CPU if accelerator == "gpu" else HardwareAccelerator.CPU
     model = CompiledModel.from_file(str(path), options=Options(
         hardware, cpu_options=CpuOptions(num_threads=num_threads),
-        gpu_options=GpuOptions(enforce_f32=enforce_f32) if accelerator == "gpu" else None))
+        # benchmark_mode: the run waits for the GPU, so the outputs read are this run's (../shared/specs/litert_host.md)
+        gpu_options=GpuOptions(benchmark_mode=True, enforce_f32=enforce_f32) if accelerator == "gpu" else None))
     signatures = model.get_signature_list()
     key = next(iter(signatures))
     inputs = model.create_input_buffers(0)
