@@ -86,10 +86,10 @@ def adb_server() -> AdbServer:
 
 
 def start_phone(adb: AdbServer, root: Path, profile: str = "s23", fault_props: dict[str, str] | None = None,
-                benchmark_tool: str = "classic") -> SimPhone:
+                benchmark_tool: str = "classic", time_scale: float = SIM_TIME_SCALE) -> SimPhone:
     """`benchmark_tool`: the phone tests written before LiteRT's build was simulated run the classic tool; tests of
     the LiteRT build (the simulated phone's default, devlab/sim/profiles.py) pass "litert"."""
-    server = SimServer(get_profile(profile, benchmark_tool), free_port(), root=root, time_scale=SIM_TIME_SCALE,
+    server = SimServer(get_profile(profile, benchmark_tool), free_port(), root=root, time_scale=time_scale,
                        fault_props=fault_props).start()
     phone = SimPhone(server=server, adb=adb)
     phone.connect()

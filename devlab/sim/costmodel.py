@@ -14,7 +14,9 @@ Documented, invented, not measured (every number it yields is `simulated` proven
   output, used by nothing else, is fused into that kernel as `-> <op> <id>`. A 3x3 stride-1 CONV_2D with >= 128
   input and output channels and >= 64 output tiles becomes the Winograd triple (same id): F(4x4,3x3) cuts its FLOPs
   by 2.25x and adds two transform kernels.
-- Not modelled: mean_stddev_normalization fusion, thermal throttling, cache effects beyond the first run.
+- Thermal throttling: the power model (devlab/sim/power.py) slows a run that starts while the phone is hot (GPU
+  time / the allowed clock factor, CPU time / half that cut); benchmark_model.py applies it.
+- Not modelled: mean_stddev_normalization fusion, cache effects beyond the first run.
 """
 
 from __future__ import annotations

@@ -191,12 +191,14 @@ def _frames(data: bytes) -> list[bytes]:
     return frames
 
 
-def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple[str, ...]) -> int:
+def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple[str, ...],
+                power: list[bytes] | tuple[bytes, ...] = ()) -> int:
     """The trace file of a session that saw `events`: trace_config, what fits in buffer 0, trace_stats. Returns
     the packet count. Every producer writes into the first buffer here (the config devlab builds puts ftrace and
     GPU data there); a RING_BUFFER that fills overwrites its oldest chunks, a DISCARD buffer drops what comes
-    after, and trace_stats counts it (chunks_overwritten / chunks_discarded), as traced does."""
-    frames = _event_packets(events, wants(config, offered))
+    after, and trace_stats counts it (chunks_overwritten / chunks_discarded), as traced does. `power`: the
+    android.power data source's framed packets (devlab/sim/power_source.py), kept after the events'."""
+    frames = _event_packets(events, wants(config, offered)) + list(power)
     size = config.buffers[0].size_kb * 1024 if config.buffers else 0
     ring = not config.buffers or config.buffers[0].fill_policy != TraceConfig.BufferConfig.DISCARD
     written = sum(len(f) for f in frames)

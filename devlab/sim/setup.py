@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devlab.sim import commands
+from devlab.sim.power import power_model
 from devlab.sim.shell import sim_marker
 from devlab.sim.state import DeviceState
 
@@ -25,6 +26,7 @@ def populate(device: DeviceState) -> None:
         folder = fs.resolve(f"/sys/devices/system/cpu/cpufreq/policy{policy}")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "scaling_governor").write_text("schedutil\n")
+    power_model(device)   # its GPU devfreq node (/sys/class/devfreq/<gpu>/cur_freq)
     cpus = "".join(f"processor\t: {i}\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\n\n"
                    for i in range(device.profile.cost.max_cpu_threads * 2))
     fs.resolve("/proc/cpuinfo").write_text(cpus + f"Hardware\t: {device.profile.prop('ro.soc.model')}\n")

@@ -40,6 +40,7 @@ from devlab.sim.bench_numerics import ABORT, Fatal, ToolFailure, model_outputs, 
 from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
+from devlab.sim.power import power_model
 from devlab.sim.profiles import BENCHMARK_TOOL_PROP
 from devlab.sim.timeline import SimEvent, atrace_name
 
@@ -210,6 +211,7 @@ class _Run(LiteRtTool):
             fp16 = self.flags.flag("gpu_precision_loss_allowed")
         costs = plan_costs(self.graph, plan, self.cost, self.threads, fp16)
         init_ms = self._init_ms(costs, plan is not None)
+        self._busy(init_ms * 1000, gpu=0.0, cpu=1.0)     # the delegate compiles its programs on a CPU core
         if not self._sleep_ms(init_ms):
             return 130
         self.log.info(f"The input model file size (MB): {self.model_mb:g}")
@@ -312,6 +314,11 @@ class _Run(LiteRtTool):
             init += compile_ms
         return init * (1.0 + self.cost.noise_rel * self.rng.uniform(-1, 1))
 
+    def _busy(self, sim_us: float, gpu: float, cpu: float) -> None:
+        """Tell the power model (devlab/sim/power.py) what the next sim_us of simulated time loads."""
+        start = time.monotonic_ns()
+        power_model(self.ctx.device).busy(start, start + int(sim_us * 1000 * self.scale), gpu, cpu)
+
     def _sleep_ms(self, ms: float) -> bool:
         return self.ctx.sleep(ms / 1000.0 * self.scale)
 
@@ -321,6 +328,10 @@ class _Run(LiteRtTool):
         max_us = self.flags.number("max_secs") * 1e6
         self.log.info(f"Running benchmark for at least {min_runs} iterations and at least {min_secs:g} seconds but "
                       f"terminate if exceeding {self.flags.number('max_secs'):g} seconds.")
+        # a phone the thermal governor throttles runs slower: its GPU at the allowed clock, the CPU half as cut
+        gpu_part = costs.gpu_us * (2.0 if (self.profiling or self.tracing) else 1.0)
+        factor = power_model(self.ctx.device).gpu_factor(time.monotonic_ns())
+        base_us = base_us + gpu_part * (1 / factor - 1) + (base_us - gpu_part) * (2 / (1 + factor) - 1)
         runs: list[tuple[float, float]] = []
         elapsed = 0.0
         while (len(runs) < max(1, min_runs) or elapsed < min_secs * 1e6) and elapsed < max_us:
@@ -330,6 +341,8 @@ class _Run(LiteRtTool):
             runs.append((base_us * factor, factor))
             elapsed += base_us * factor
         start_ns = time.monotonic_ns()
+        self._busy(elapsed, gpu=gpu_part / base_us if base_us else 0.0,
+                   cpu=1.0 - gpu_part / base_us if base_us else 1.0)
         if not self._sleep_ms(elapsed / 1000.0):
             return None
         if self.tracing:

@@ -5,41 +5,42 @@ from __future__ import annotations
 
 from devlab.sim import faults
 from devlab.sim.commands import CommandContext, register
+from devlab.sim.power import power_model
+from devlab.sim.power_source import charging
 
 def _plugged(ctx: CommandContext) -> bool:
     return not faults.is_set(ctx.getprop(faults.UNPLUGGED))
 
 
 def _battery(ctx: CommandContext) -> str:
-    """BatteryService.dumpInternal's lines; status 2 = BATTERY_STATUS_CHARGING, 3 = DISCHARGING."""
+    """BatteryService.dumpInternal's lines; status 2 = BATTERY_STATUS_CHARGING, 3 = DISCHARGING, 4 = NOT_CHARGING
+    (plugged in, not charging: the `charging=0` fault)."""
     p = ctx.device.profile
     usb = "true" if _plugged(ctx) else "false"
+    status = 2 if charging(ctx.device) else 4 if _plugged(ctx) else 3
     return ("Current Battery Service state:\n  AC powered: false\n"
             f"  USB powered: {usb}\n  Wireless powered: false\n"
             "  Max charging current: 500000\n  Max charging voltage: 5000000\n  Charge counter: 3612000\n"
-            f"  status: {2 if _plugged(ctx) else 3}\n  health: 2\n  present: true\n  level: {p.battery_level}\n"
+            f"  status: {status}\n  health: 2\n  present: true\n  level: {p.battery_level}\n"
             f"  scale: 100\n  voltage: {p.battery_voltage_mv}\n  temperature: {p.battery_temp_dc}\n"
             "  technology: Li-ion\n")
 
 
 def thermal_status(ctx: CommandContext) -> int:
-    """The profile's status, or the `thermal_status` fault's (a phone that is already throttling)."""
+    """The `thermal_status` fault's status (a phone that is already throttling), else the profile's or what the
+    power model's heat has brought it to (devlab/sim/power.py), whichever is higher."""
     forced = ctx.getprop(faults.THERMAL_STATUS)
-    return int(forced) if forced.isdigit() else ctx.device.profile.thermal_status
-
-
-def _temperature_type(zone: str) -> int:
-    """android.os.Temperature TYPE_CPU 0, TYPE_GPU 1, TYPE_BATTERY 2, TYPE_SKIN 3."""
-    name = zone.lower()
-    return (2 if "batt" in name else 3 if "skin" in name else 1 if "gpu" in name or name == "g3d" else 0)
+    if forced.isdigit():
+        return int(forced)
+    return max(ctx.device.profile.thermal_status, power_model(ctx.device).status())
 
 
 def _thermal(ctx: CommandContext) -> str:
-    """ThermalManagerService.dump: the status, the cached temperatures, then the HAL's current ones."""
-    p = ctx.device.profile
+    """ThermalManagerService.dump: the status, the cached temperatures, then the HAL's current ones (the profile's
+    idle temperatures plus the power model's heat)."""
     status = thermal_status(ctx)
-    temps = [f"\tTemperature{{mValue={zone.temp_millic / 1000:.1f}, mType={_temperature_type(zone.type)}, "
-             f"mName={zone.type}, mStatus={status}}}" for zone in p.thermal_zones]
+    temps = [f"\tTemperature{{mValue={celsius:.1f}, mType={kind}, mName={name}, mStatus={status}}}"
+             for name, kind, celsius in power_model(ctx.device).temperatures()]
     lines = ["IsStatusOverride: false", "ThermalEventListeners:", "\tcallbacks: 1", "ThermalStatusListeners:",
              "\tcallbacks: 1", f"Thermal Status: {status}", "Cached temperatures:", *temps, "HAL Ready: true",
              "HAL connection:", "\tThermalHAL AIDL 1  connected: yes", "Current temperatures from HAL:", *temps,

@@ -28,6 +28,7 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceConfig
 
 from devlab.sim import perfetto_service as service
 from devlab.sim.commands import CommandContext, register
+from devlab.sim.power_source import power_frames
 from devlab.trace.config import parse_config
 from devlab.errors import ConfigError
 
@@ -138,10 +139,13 @@ def perfetto(ctx: CommandContext) -> int:
             if not stop.wait(DATA_SOURCE_START_S):
                 started.set()
                 stop.wait(None if limit_s is None else max(0.0, limit_s - DATA_SOURCE_START_S))
+            stopping = time.monotonic_ns()   # polling data sources (android.power) take no sample after this
             time.sleep(FLUSH_S)     # the data sources flush, then traced hands the buffers over
-            events = ctx.device.timeline.between(recording_from, time.monotonic_ns())
+            stopped = time.monotonic_ns()
+            events = ctx.device.timeline.between(recording_from, stopped)
+            power = power_frames(ctx.device, config, offered, recording_from, stopping)
             with open(target, "wb") as out:
-                service.write_trace(out, config, events, offered)
+                service.write_trace(out, config, events, offered, power)
         finally:
             started.set()
             service.close_session(ctx.device, session)
