@@ -58,6 +58,8 @@ class PhoneBenchOptions:
     op_profile: bool = True
     trace: bool = True                            # the trace run (Perfetto + debug.tflite.trace=1)
     timeout_s: float = 900.0                      # per benchmark_model invocation
+    energy: bool = False                          # the energy run (devlab/energy/record.py)
+    sustained_s: float | None = None              # the sustained run's duration (devlab/sustained/run.py)
 
     def benchmark_options(self, graph: str, accelerator: PhoneAccelerator, token: str) -> BenchmarkOptions:
         """The clean run's options (validated on creation)."""
@@ -280,6 +282,37 @@ class _VariantBench:
                             "see extra.trace.errors in run.json", device=self.device.label, stage="trace run")
         return recording.summary
 
+    def energy_run(self, clean: BenchmarkOptions, clean_run: BenchmarkRun) -> dict[str, object]:
+        """Idle window, then the clean flags again (at least ENERGY_MIN_SECS) under android.power only."""
+        from devlab.energy.record import ENERGY_MIN_SECS, energy_or_error, expected_ratio, measure_energy
+        min_secs = max(clean.min_secs or 0.0, ENERGY_MIN_SECS)
+        options = replace(clean, min_secs=min_secs, max_secs=max(clean.max_secs or 0.0, 3 * min_secs))
+        # the clean run's time on the phone: its wall time less one adb round trip (a shell that does nothing)
+        probe = time.monotonic()
+        self.device.shell(["true"], timeout=30)
+        overhead = time.monotonic() - probe
+        wall = max(0.0, self.extra["benchmark_wall_s"].get("clean", 1.0) - overhead)   # type: ignore[union-attr]
+        source = SIMULATED if self.device.info.simulated else TRACE
+        started = time.monotonic()
+        block, bench = energy_or_error(lambda: measure_energy(
+            self.device, self.tool.argv(options), self.run_dir, f"{self.trace_name}-energy",
+            wall * expected_ratio(clean_run, min_secs) + overhead, source, self.options.timeout_s), source)
+        self._wall("energy", started)
+        if bench is not None:
+            self._keep_log("energy", bench)
+        return block
+
+    def sustained_run(self, clean: BenchmarkOptions) -> dict[str, object]:
+        from devlab.sustained.run import run_sustained
+        started = time.monotonic()
+        try:
+            return run_sustained(self.device, self.tool.argv, clean, float(self.options.sustained_s or 0),
+                                 self.options.timeout_s, self.source, self._keep_log)
+        except DevlabError as exc:
+            return {"source": self.source, "error": exc.one_line(), "points": []}
+        finally:
+            self._wall("sustained", started)
+
     def kernels(self, timing: Timing, profile: OpProfile | None, trace: TraceSummary | None
                 ) -> dict[str, object] | None:
         from devlab.build.gpu_compat import plan_gpu_delegation
@@ -309,6 +342,8 @@ class _VariantBench:
         if self.accelerator == "gpu":
             delegation = runtime_delegation or run.delegation
             reported = {"source": self.source, **asdict(delegation)}
+        if self.options.energy:   # right after the clean run, before the profiled runs heat the phone
+            self.extra["energy"] = self.energy_run(clean, run)
         profile: OpProfile | None = None
         trace: TraceSummary | None = None
         # A failed op-profile or trace run costs only what it would have added: the clean timing stands, and the
@@ -337,6 +372,8 @@ class _VariantBench:
                                                 self.run_dir, self.options.timeout_s, self.source)
             if log_name is not None:
                 self.logs["outputs"] = log_name
+        if self.options.sustained_s:   # last: it heats the phone on purpose
+            self.extra["sustained"] = self.sustained_run(clean)
         return VariantRun(status="ok", timing=timing, delegation_reported=reported, kernels=kernels, logs=self.logs,
                           extra=self.extra, numerics=numerics, **base)
 

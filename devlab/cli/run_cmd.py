@@ -46,6 +46,10 @@ def run_command(
                                                 help="Phone: folder on the device for the GPU delegate's cache."),
     op_profile: bool = typer.Option(True, "--op-profile/--no-op-profile", help="Phone: run the op-profile run."),
     trace: bool = typer.Option(True, "--trace/--no-trace", help="Phone: record a Perfetto trace run per variant."),
+    energy: bool = typer.Option(False, "--energy", help="Phone: energy per inference (Perfetto android.power: "
+                                "rails / battery, minus an idle window)."),
+    sustained: Optional[str] = typer.Option(None, "--sustained", help="Phone: run each variant back to back this "
+                                            "long (e.g. 10m): latency, GPU clock and temperatures over time."),
     adb_server: list[str] = typer.Option([], "--adb-server", help="More adb servers, host:port (repeatable)."),
     adb: Optional[str] = typer.Option(None, "--adb", help="adb binary for the local server (default: adbutils')."),
     benchmark_model: Optional[str] = typer.Option(None, "--benchmark-model",
@@ -77,11 +81,17 @@ def run_command(
     if timeout <= 0 or lease_timeout < 0:
         raise UsageError(f"--timeout must be > 0 and --lease-timeout >= 0 (got {timeout:g}, {lease_timeout:g})",
                          "pass e.g. --timeout 900 --lease-timeout 60")
+    if (energy or sustained) and on_host:
+        raise UsageError("--energy and --sustained measure a phone's power and heat",
+                         "pass --device with a phone (or a simulated one: devlab sim start)")
+    from devlab.sustained.series import parse_duration
+    sustained_s = parse_duration(sustained) if sustained else None
     phone = PhoneBenchOptions(accelerators=accelerators, gpu_precision=gpu_precision, gpu_backend=gpu_backend,
                               num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
                               num_threads=threads or None, taskset_mask=taskset,
                               require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
-                              op_profile=op_profile, trace=trace, timeout_s=timeout)
+                              op_profile=op_profile, trace=trace, timeout_s=timeout, energy=energy,
+                              sustained_s=sustained_s)
     phone.benchmark_options("/data/local/tmp/devlab/check.tflite", "gpu", "check")   # bad flags fail before any work
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,

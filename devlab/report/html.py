@@ -19,6 +19,7 @@ from devlab import __version__
 from devlab.fsutil import atomic_write_text
 from devlab.numerics.metrics import worst_rel_error
 from devlab.report.delegation_map import delegation_section
+from devlab.report.energy_html import energy_section, sustained_section
 from devlab.report.headline import BREAKDOWN_PARTS, Headline, breakdowns, headlines
 from devlab.report.html_parts import num, src, table
 from devlab.report.run_record import load_run
@@ -51,6 +52,7 @@ def render_report(record: dict[str, Any], run_dir: Path | None = None) -> str:
     body += [f'<div class="banner note">{escape(note)}</div>' for note in record.get("notes", [])]
     body += _headline_section(record)
     body += _latency_section(record)
+    body += energy_section(record) + sustained_section(record)   # phones with --energy / --sustained
     body += _kernels_section(record)
     body += delegation_section(record)
     body += _environment_section(record)
