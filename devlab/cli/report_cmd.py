@@ -61,8 +61,7 @@ def compare_command(
     baseline = load_run(run_a)
     candidate_dir, picked = _candidate(run_a, baseline, run_b, out)
     comparison = compare_runs(baseline, load_run(candidate_dir), confidence=confidence, seed=seed,
-                              equivalence_margin=margin, allow_different_models=allow_different_models,
-                            max_numerics_error=numerics_limit)
+                              equivalence_margin=margin, allow_different_models=allow_different_models)
     print_comparison(console, comparison)
     if json_out:
         emit_json({**comparison.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
