@@ -52,6 +52,7 @@ class Headline:
     energy_mj: float | None
     energy_source: str | None
     numerics: str | None               # ok / exceeded / unavailable, where a numerics check ran
+    energy_status: str | None = None   # ok / untrusted / unavailable (devlab.energy), where an energy run ran
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _headline(record: dict[str, Any], accelerator: str, rows: list[dict[str, Any
         reference=None if reference is None else reference["variant"], speedup=speedup,
         gpu_ops=gpu_ops, gpu_ops_source=gpu_source,
         energy_mj=energy.get("mj_per_inference"), energy_source=energy.get("source"),
-        numerics=numerics.get("status"))
+        numerics=numerics.get("status"), energy_status=energy.get("status"))
 
 
 def _samples(variant: dict[str, Any]) -> np.ndarray:

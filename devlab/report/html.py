@@ -99,8 +99,11 @@ def _headline_card(h: Headline) -> str:
         on_gpu, total = h.gpu_ops
         lines.append(f'<div>{100 * on_gpu / total:.0f} % of ops on the GPU ({on_gpu}/{total}) '
                      f'{src(h.gpu_ops_source)}</div>')
-    lines.append("<div>energy: " + ("not recorded" if h.energy_mj is None
-                                    else f"{h.energy_mj:.3f} mJ / inference {src(h.energy_source)}") + "</div>")
+    energy = "not recorded" if h.energy_mj is None else f"{h.energy_mj:.3f} mJ / inference {src(h.energy_source)}"
+    if h.energy_status not in (None, "ok"):   # an untrusted or missing energy number is never shown plain
+        energy = (f'<span class="status {escape(h.energy_status)}">{escape(h.energy_status)}</span>'
+                  + ("" if h.energy_mj is None else f" ({energy})") + ' (see <a href="#energy">Energy</a>)')
+    lines.append(f'<div class="energy">energy: {energy}</div>')
     lines.append(f"<div>numerics: {escape(h.numerics or 'not checked')}</div>")
     return (f'<div class="card" id="headline-{escape(h.accelerator)}" data-fastest="{escape(h.fastest)}">'
             + "".join(lines) + "</div>")
