@@ -140,7 +140,7 @@ def _energy_run(adb_server, tmp_path, real_fixtures, profile: str, fault_props: 
         jsonschema.validate(record, SCHEMA)
         (row,) = record["variants"]
         model = power_model(phone.server.device)
-        return record, row, model, phone.server.device.time_scale
+        return record, row, model, result.stderr
     finally:
         stop_phone(phone)
 
@@ -176,13 +176,15 @@ def test_energy_on_a_pixel_uses_the_rails_that_moved(adb_server, tmp_path, real_
 
 @pytest.mark.slow
 def test_energy_on_an_s23_is_the_battery_and_untrusted_while_charging(adb_server, tmp_path, real_fixtures):
-    record, row, _, _ = _energy_run(adb_server, tmp_path, real_fixtures, "s23")
+    record, row, _, stderr = _energy_run(adb_server, tmp_path, real_fixtures, "s23")
     energy = row["extra"]["energy"]
     assert energy["method"] == "battery" and energy["charging"] is True
     assert energy["status"] == "untrusted" and energy["mj_per_inference"] is None
     assert any("power rails absent" in w for w in energy["warnings"])
     assert any(w.startswith("UNTRUSTED: the phone was charging over USB") for w in energy["warnings"])
-    # the report's headline says untrusted instead of a number, and the section shows why
+    # the console says it, the report's headline says untrusted instead of a number, and its section shows why
+    assert "energy: as-is on gpu: no number (untrusted, simulated, battery)" in stderr
+    assert "energy: as-is on gpu: UNTRUSTED: the phone was charging over USB" in stderr
     html = (tmp_path / "traces" / record["run_id"] / "report.html").read_text()
     assert '<div class="energy">energy: <span class="status untrusted">untrusted</span>' in html
     assert "energy: not recorded" not in html and "UNTRUSTED: the phone was charging over USB" in html

@@ -65,6 +65,7 @@ def test_a_simulated_s23_heats_up_and_throttles(adb_server, tmp_path, real_fixtu
     finally:
         stop_phone(phone)
     assert result.exit_code == 0, result.stderr
+    assert "sustained: as-is on gpu: sustained/peak 0." in result.stderr and "throttling from " in result.stderr
     record = json.loads(result.stdout)
     jsonschema.validate(record, SCHEMA)
     (row,) = record["variants"]

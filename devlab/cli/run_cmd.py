@@ -120,6 +120,9 @@ def run_command(
         if line is not None:
             exceeded = row["numerics"]["status"] == "exceeded"
             console.print(f"numerics: {line}", markup=False, style="bold red" if exceeded else None, soft_wrap=True)
+    from devlab.report.energy_console import energy_lines
+    for line in energy_lines(data):   # --energy / --sustained
+        console.print(line, markup=False, soft_wrap=True)
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(f"run folder: {run_dir}", markup=False)
