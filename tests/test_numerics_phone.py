@@ -74,6 +74,7 @@ def test_fp16_overflow_on_the_simulated_gpu_is_caught_and_fp32_is_not(cli_env, s
     html = (traces / record["run_id"] / "report.html").read_text()
     assert '<th class="sortable">numerics</th>' in html
     assert '<td class="numerics exceeded"' in html and "exceeded · non-finite" in html
+    assert "<div>numerics: exceeded</div>" in html          # the headline card reads the row's numerics too
     assert '<td class="numerics ok"' in (traces / fp32_record["run_id"] / "report.html").read_text()
 
 
