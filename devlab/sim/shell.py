@@ -1,9 +1,11 @@
 """A small POSIX-like shell for the simulated phone (what adb clients and our device layer send).
 
-Supported: quotes ('..', "..", backslash), `;` `&&` `||` `|` `&`, newlines, `#` comments, `$VAR` `${VAR}` `$?` `$!`
-`$$`, globs (`*` `?` `[..]`) on unquoted words, `NAME=value` before a command (or alone), `export`, `exec`, `cd`,
-`exit`, redirections `>` `>>` `<` `2>` `2>>` `2>&1` `>&2` into the sandbox. Pipelines run stage after stage
-(each stage's stdout buffered into the next one's stdin), which is all our tools need. No `$(..)`: it stays literal.
+Supported: quotes ('..', "..", backslash), `;` `&&` `||` `|` `!` `&`, newlines, `#` comments, `$VAR` `${VAR}` `$?`
+`$!` `$$` `$#` `$@` `$1`.., field splitting of unquoted expansions, globs (`*` `?` `[..]`) on unquoted words,
+`NAME=value` before a command (or alone), `export`, `exec`, `cd`, `exit`, redirections `>` `>>` `<` `2>` `2>>` `2>&1`
+`>&2` into the sandbox, and the compound commands of devlab/sim/shell_flow.py (if, while, until, for, case, { }, ( )).
+Pipelines run stage after stage (each stage's stdout buffered into the next one's stdin), which is all our tools
+need. No `$(..)`: it stays literal.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import threading
 from devlab.bench.binary import ANDROID_LINKERS, elf_interpreter
 from devlab.sim import commands, faults
 from devlab.sim.commands import CommandContext, Output
-from devlab.sim.shell_syntax import ShellSyntaxError, Simple, Word, parse
+from devlab.sim import shell_flow
+from devlab.sim.shell_expand import split_fields, substitute
+from devlab.sim.shell_syntax import Items, Pipeline, Redirect, ShellSyntaxError, Simple, Word, parse
 from devlab.sim.state import DeviceState, Job
 
 SH = "/system/bin/sh"
@@ -56,7 +60,6 @@ class QuietOut:
             pass
 
 
-_VAR = __import__("re").compile(r"\$(\?|!|\$|\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 _NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -70,6 +73,10 @@ class Shell:
         self.cwd = cwd
         self.cancelled = cancelled or threading.Event()
         self.process: Job | None = None   # set for the shell adbd starts (services.run_shell): it owns a session
+        self.sh = SH
+        self._unread: dict[object, bytearray] = {}   # what `read` has not consumed yet, per stdin
+        self.errexit = False      # `set -e`
+        self.in_condition = 0     # inside an if/while/until condition, where `set -e` does not apply
 
     # -- public --------------------------------------------------------------------------------------------------
     def run(self, line: str, stdout: Output, stderr: Output, stdin_reader=lambda: b"") -> int:
@@ -78,37 +85,100 @@ class Shell:
         except ShellSyntaxError as exc:
             stderr.write(f"{SH}: {exc}\n")
             return 2
-        status = 0
-        run_next = True
         try:
-            for pipeline, connector in items:
-                if run_next:
-                    if connector == "&":
-                        status = self._background(pipeline, stdout, stderr)
-                    else:
-                        status = self._pipeline(pipeline, stdout, stderr, stdin_reader)
-                    self.env["?"] = str(status)
-                if connector == "&&":
-                    run_next = status == 0 if run_next else False
-                elif connector == "||":
-                    run_next = status != 0 if run_next else True
-                else:
-                    run_next = True
-                if self.cancelled.is_set():
-                    break
+            return self.run_items(items, stdout, stderr, stdin_reader)
         except ShellExit as done:
             return done.code
+        except shell_flow.LoopJump:   # `break` outside a loop: mksh ignores it
+            return 0
+
+    def run_items(self, items: Items, stdout: Output, stderr: Output, stdin_reader=lambda: b"") -> int:
+        status = 0
+        run_next = True
+        for pipeline, connector in items:
+            if run_next:
+                if connector == "&":
+                    status = self._background(pipeline, stdout, stderr)
+                else:
+                    status = self._pipeline(pipeline, stdout, stderr, stdin_reader)
+                self.env["?"] = str(status)
+                if (status and self.errexit and not self.in_condition and connector not in ("&&", "||")
+                        and not getattr(pipeline, "negate", False)):
+                    raise ShellExit(status)   # set -e (POSIX XCU 2.14 `set`, -e)
+            if connector == "&&":
+                run_next = status == 0 if run_next else False
+            elif connector == "||":
+                run_next = status != 0 if run_next else True
+            else:
+                run_next = True
+            if self.cancelled.is_set():
+                break
         return status
 
-    # -- expansion -----------------------------------------------------------------------------------------------
-    def _subst(self, text: str) -> str:
-        def value(match) -> str:
-            name = match.group(1).strip("{}")
-            return self.env.get(name, "")
-        return _VAR.sub(value, text)
+    # -- what the flow builtins need --------------------------------------------------------------------------------
+    def child(self) -> "Shell":
+        """A subshell: a copy of the variables and cwd; what it changes stays in it."""
+        sub = Shell(self.device, dict(self.env), self.cwd, self.cancelled)
+        sub.errexit = self.errexit
+        sub.env["$"] = self.env["$"]   # `( echo $$ )` prints the parent's pid in sh
+        return sub
 
-    def expand(self, word: Word, glob: bool = True) -> list[str]:
+    def positional(self) -> list[str]:
+        count = 1
+        while str(count) in self.env:
+            count += 1
+        return [self.env[str(i)] for i in range(1, count)]
+
+    def set_positional(self, values: list[str]) -> None:
+        for key in [k for k in self.env if k.isdigit() and k != "0"]:
+            del self.env[key]
+        self.env.update({str(i): v for i, v in enumerate(values, 1)})
+
+    def read_line(self, stdin_reader) -> str | None:
+        """The next line of a stdin (`read`); None at its end."""
+        if stdin_reader not in self._unread:
+            self._unread[stdin_reader] = bytearray(stdin_reader())
+        pending = self._unread[stdin_reader]
+        if not pending:
+            return None
+        line, newline, rest = bytes(pending).partition(b"\n")
+        self._unread[stdin_reader] = bytearray(rest)
+        return (line + newline).decode(errors="replace")
+
+    def where(self, name: str) -> str | None:
+        """`command -v NAME`: the builtin's name or the program's path."""
+        if name in ("cd", "exit", "export", "exec", ":", "read", "break", "continue", "shift", "unset", "command"):
+            return name
+        if "/" in name:
+            return name if self.device.fs.resolve(name, self.cwd).is_file() else None
+        host = self.device.fs.resolve(f"/system/bin/{name}")
+        return f"/system/bin/{name}" if host.is_file() or commands.lookup(name) is not None else None
+
+    def pattern(self, word: Word) -> str:
+        """A case pattern: quoted parts match literally."""
+        return "".join(self._subst(t) if mode == "raw" else _glob_escape(t if mode == "lit" else self._subst(t))
+                       for t, mode in word.parts)
+
+    # -- expansion -----------------------------------------------------------------------------------------------
+    def _value(self, name: str) -> str:
+        if name in ("@", "*"):
+            return " ".join(self.positional())
+        if name == "#":
+            return str(len(self.positional()))
+        return self.env.get(name, "")
+
+    def _subst(self, text: str) -> str:
+        return substitute(text, self._value)
+
+    def expand(self, word: Word, glob: bool = True, split: bool = True) -> list[str]:
+        if split and word.parts == [("$@", "dq")]:   # "$@": each positional parameter one field
+            return self.positional()
         text = "".join(t if mode == "lit" else self._subst(t) for t, mode in word.parts)
+        if split and any(mode == "raw" and "$" in t for t, mode in word.parts):
+            fields = split_fields(word, self._value)
+            if len(fields) != 1:
+                return fields
+            text = fields[0]
         has_glob = glob and any(mode == "raw" and any(c in t for c in "*?[") for t, mode in word.parts)
         if has_glob:
             pattern = "".join(self._subst(t) if mode == "raw" else _glob_escape(
@@ -119,7 +189,7 @@ class Shell:
         return [text]
 
     # -- pipelines -----------------------------------------------------------------------------------------------
-    def _background(self, pipeline: list[Simple], stdout: Output, stderr: Output) -> int:
+    def _background(self, pipeline: Pipeline, stdout: Output, stderr: Output) -> int:
         child = Shell(self.device, dict(self.env), self.cwd)
         out, err = QuietOut(stdout), QuietOut(stderr)
 
@@ -133,14 +203,17 @@ class Shell:
         self.env["!"] = str(self.device.spawn_job("sh", job).pid)
         return 0
 
-    def _pipeline(self, pipeline: list[Simple], stdout: Output, stderr: Output, stdin_reader) -> int:
+    def _pipeline(self, pipeline: Pipeline, stdout: Output, stderr: Output, stdin_reader) -> int:
         status = 0
         reader = stdin_reader
         for position, cmd in enumerate(pipeline):
             last = position == len(pipeline) - 1
             out: Output = stdout if last else BufferOut()
             try:
-                status = self._simple(cmd, out, stderr, reader)
+                if isinstance(cmd, Simple):
+                    status = self._simple(cmd, out, stderr, reader)
+                else:
+                    status = self._compound(cmd, out, stderr, reader)
             except ShellExit as done:
                 if len(pipeline) == 1:
                     raise
@@ -148,7 +221,46 @@ class Shell:
             if not last:
                 piped = bytes(out.data)  # type: ignore[attr-defined]
                 reader = lambda piped=piped: piped
+        if getattr(pipeline, "negate", False):
+            return 0 if status else 1
         return status
+
+    def _compound(self, node, stdout: Output, stderr: Output, stdin_reader) -> int:
+        handles: list = []
+        try:
+            fds = self._redirect(node.redirects, {0: stdin_reader, 1: stdout, 2: stderr}, stderr, handles)
+            if isinstance(fds, int):
+                return fds
+            return shell_flow.run_compound(self, node, fds[1], fds[2], fds[0])  # type: ignore[arg-type]
+        finally:
+            for handle in handles:
+                handle.close()
+
+    def _redirect(self, redirects: list[Redirect], fds: dict[int, object], stderr: Output,
+                  handles: list) -> dict[int, object] | int:
+        """The command's fds after its redirections (opened files go to `handles`), or the status of a failure."""
+        for redirect in redirects:
+            target = self.expand(redirect.target, glob=False, split=False)[0]
+            if redirect.op in (">&", "<&"):
+                if target not in ("0", "1", "2"):
+                    stderr.write(f"{SH}: {target}: bad file descriptor\n")
+                    return 1
+                fds[redirect.fd] = fds[int(target)]
+                continue
+            try:
+                host = self.device.fs.resolve(target, self.cwd)
+                if redirect.op == "<":
+                    data = host.read_bytes()
+                    fds[redirect.fd] = lambda data=data: data
+                else:
+                    handle = open(host, "ab" if redirect.op == ">>" else "wb")
+                    handles.append(handle)
+                    fds[redirect.fd] = FileOut(handle)
+            except OSError as exc:
+                verb = "can't open" if redirect.op == "<" else "can't create"
+                stderr.write(f"{SH}: {verb} {target}: {exc.strerror or exc}\n")
+                return 1
+        return fds
 
     def _simple(self, cmd: Simple, stdout: Output, stderr: Output, stdin_reader) -> int:
         assignments: dict[str, str] = {}
@@ -157,34 +269,15 @@ class Shell:
             first = words[0].parts[0] if words[0].parts else ("", "lit")
             name, eq, _ = first[0].partition("=")
             if first[1] == "raw" and eq and _NAME.match(name):
-                assignments[name] = self.expand(words.pop(0), glob=False)[0][len(name) + 1:]
+                assignments[name] = self.expand(words.pop(0), glob=False, split=False)[0][len(name) + 1:]
             else:
                 break
         argv = [arg for word in words for arg in self.expand(word)]
-        handles = []
+        handles: list = []
         try:
-            fds: dict[int, object] = {0: stdin_reader, 1: stdout, 2: stderr}
-            for redirect in cmd.redirects:
-                target = self.expand(redirect.target, glob=False)[0]
-                if redirect.op in (">&", "<&"):
-                    if target not in ("0", "1", "2"):
-                        stderr.write(f"{SH}: {target}: bad file descriptor\n")
-                        return 1
-                    fds[redirect.fd] = fds[int(target)]
-                    continue
-                try:
-                    host = self.device.fs.resolve(target, self.cwd)
-                    if redirect.op == "<":
-                        data = host.read_bytes()
-                        fds[redirect.fd] = lambda data=data: data
-                    else:
-                        handle = open(host, "ab" if redirect.op == ">>" else "wb")
-                        handles.append(handle)
-                        fds[redirect.fd] = FileOut(handle)
-                except OSError as exc:
-                    verb = "can't open" if redirect.op == "<" else "can't create"
-                    stderr.write(f"{SH}: {verb} {target}: {exc.strerror or exc}\n")
-                    return 1
+            fds = self._redirect(cmd.redirects, {0: stdin_reader, 1: stdout, 2: stderr}, stderr, handles)
+            if isinstance(fds, int):
+                return fds
             out, err, reader = fds[1], fds[2], fds[0]
             if not argv:
                 self.env.update(assignments)
@@ -220,6 +313,9 @@ class Shell:
             return 0
         if name == ":":
             return 0
+        flow = shell_flow.builtin(self, argv, stdout, stderr, stdin_reader)
+        if flow is not None:
+            return flow
         process = self._process_for(name, replaces_shell)
         status = 1
         try:

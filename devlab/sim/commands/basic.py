@@ -122,32 +122,6 @@ def chmod(ctx: CommandContext) -> int:
     return status
 
 
-def _ls_line(host, name: str) -> str:
-    st = os.lstat(host)
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
-    return f"{stat_module.filemode(st.st_mode)} 1 shell shell {st.st_size:>8} {stamp} {name}"
-
-
-@register("ls")
-def ls(ctx: CommandContext) -> int:
-    flags, args = _flags_and_args(ctx.argv, "laAd1RhtrF")
-    status = 0
-    for arg in args or ["."]:
-        host = ctx.fs.resolve(arg, ctx.cwd)
-        if not host.exists():
-            status = ctx.error(f"{arg}: No such file or directory")
-            continue
-        if host.is_dir() and "d" not in flags:
-            names = sorted(n for n in os.listdir(host) if "a" in flags or "A" in flags or not n.startswith("."))
-            if len(args) > 1:
-                ctx.stdout.write(f"{arg}:\n")
-            for name in names:
-                ctx.stdout.write((_ls_line(host / name, name) if "l" in flags else name) + "\n")
-        else:
-            ctx.stdout.write((_ls_line(host, arg) if "l" in flags else arg) + "\n")
-    return status
-
-
 @register("stat")
 def stat_cmd(ctx: CommandContext) -> int:
     argv, fmt = list(ctx.argv[1:]), None
