@@ -11,7 +11,7 @@ import pytest
 
 from cli_helpers import one_error_line, run_devlab
 from numerics_models import overflow_model
-from sim_fixtures import adb_server, sim_phone  # noqa: F401  (fixtures)
+from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa: F401  (fixtures)
 
 
 def _bisect(tmp_path, env, *args: str) -> dict:
@@ -64,3 +64,19 @@ def test_bisect_with_a_bad_npz_or_accelerator_is_one_line(tmp_path):
     assert result.exit_code == 2 and "'x' is 2x64 float32" in one_error_line(result.stderr)
     result = run_devlab("numerics", "bisect", str(model), "--accelerator", "npu", cwd=tmp_path, timeout=120)
     assert result.exit_code == 2 and "use --accelerator gpu or cpu" in one_error_line(result.stderr)
+
+
+@pytest.mark.slow
+def test_bisect_with_litert_benchmark_model_says_why_it_cannot(cli_env, adb_server, tmp_path):
+    model = tmp_path / "broken.tflite"
+    model.write_bytes(overflow_model())
+    phone = start_phone(adb_server, tmp_path / "litert-root", benchmark_tool="litert")
+    try:
+        result = run_devlab("numerics", "bisect", str(model), "--device", phone.serial, cwd=tmp_path, env=cli_env,
+                            timeout=300)
+    finally:
+        stop_phone(phone)
+    assert result.exit_code == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert "has no --input_layer" in line and "classic TFLite benchmark_model" in line, line
+    assert not list(tmp_path.glob("traces/*-bisect"))     # refused before the build and before any folder
