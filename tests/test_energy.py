@@ -98,6 +98,27 @@ def test_the_init_share_of_the_window_is_left_out(tmp_path):
     assert block["mj_per_inference"] == pytest.approx(4.0, rel=1e-6)
 
 
+def test_idle_seconds_before_the_run_in_its_window_are_left_out(tmp_path):
+    """An old perfetto (no --background-wait) records 2 s of settle time before the run: the run is the window's
+    last wall_s seconds, whatever came before it."""
+    idle = read_power(_rails_trace(tmp_path / "idle", {"GPU": 0.0}, 2.0))
+    path = tmp_path / "run"
+    with open(path, "wb") as out:
+        writer = TraceWriter(out)
+        energy = 0
+        for i in range(61):                       # 3 s: 2 s idle (0 W), then 1 s at 1 W
+            packet = TracePacket(trusted_packet_sequence_id=3, timestamp=10**9 + i * 50_000_000)
+            if i == 0:
+                packet.power_rails.rail_descriptor.add(index=0, rail_name="GPU", subsys_name="GPU")
+            packet.power_rails.energy_data.add(index=0, energy=energy)
+            writer.write(packet)
+            energy += int((0.0 if i < 40 else 1.0) * 1e6 * 0.05)
+    share = RunShare(init_ms=0.0, inference_ms=1000.0, mean_latency_ms=2.0, inferences=500, wall_s=1.0)
+    block = energy_per_inference(idle, read_power(path), share, Context("trace", False, None))
+    assert block["excess_power_mw"] == pytest.approx(1000.0, rel=1e-6)    # not the window's 333 mW
+    assert block["mj_per_inference"] == pytest.approx(2.0, rel=1e-6)
+
+
 def test_battery_when_no_rails_and_loud_when_charging_or_short(tmp_path):
     idle = read_power(_rails_trace(tmp_path / "idle", {"x": 0.4}, 2.0, descriptor=False))
     run = read_power(_rails_trace(tmp_path / "run", {"x": 1.2}, 2.0, descriptor=False))
@@ -204,3 +225,13 @@ def test_energy_and_sustained_are_for_phones(tmp_path):
     result = run_devlab("run", "--energy", cwd=tmp_path, timeout=120)
     assert result.exit_code == 2
     assert "--energy and --sustained measure a phone" in one_error_line(result.stderr)
+
+
+@pytest.mark.slow
+def test_energy_on_android_12_whose_perfetto_settles_before_the_run(adb_server, tmp_path, real_fixtures):
+    """Android 12's perfetto has no --background-wait: devlab gives its data sources 2 s to start, which the run's
+    window records as idle before the run; the inferences are still measured on their own."""
+    _, row, model, _ = _energy_run(adb_server, tmp_path, real_fixtures, "pixel6-a12")
+    energy = row["extra"]["energy"]
+    assert energy["method"] == "rails" and energy["status"] == "ok"
+    assert energy["excess_power_mw"] == pytest.approx(_expected_excess_mw(model), rel=0.15)
