@@ -200,7 +200,12 @@ class Shell:
             except ShellExit as done:
                 return done.code
 
-        self.env["!"] = str(self.device.spawn_job("sh", job).pid)
+        # `CMD &` of one simple command: mksh's forked child execs CMD, so the process is named after it
+        first = pipeline[0].words[0].plain if len(pipeline) == 1 and isinstance(pipeline[0], Simple) and \
+            pipeline[0].words else None
+        name = first.rsplit("/", 1)[-1] if first and "=" not in first and shell_flow.FLOW_BUILTINS.isdisjoint(
+            {first}) and commands.lookup(first.rsplit("/", 1)[-1]) is not None else "sh"
+        self.env["!"] = str(self.device.spawn_job(name, job).pid)
         return 0
 
     def _pipeline(self, pipeline: Pipeline, stdout: Output, stderr: Output, stdin_reader) -> int:
@@ -355,8 +360,8 @@ class Shell:
             return fn
         ctx = CommandContext(argv=argv, stdout=stdout, stderr=stderr, env={**self.env, **assignments},
                              cwd=self.cwd, device=self.device, cancelled=cancelled, stdin_reader=stdin_reader,
-                             run_argv=lambda inner: self._exec_into(inner, assignments, stdout, stderr, stdin_reader,
-                                                                    process))
+                             run_argv=lambda inner, extra=None: self._exec_into(
+                                 inner, {**assignments, **(extra or {})}, stdout, stderr, stdin_reader, process))
         if fn is _run_script:
             return self._script(argv, ctx)
         try:

@@ -91,6 +91,9 @@ def _body(shell: "Shell", body, stdout: Output, stderr: Output, stdin_reader) ->
 
 
 # ------------------------------------------------------------------------------------------------------ builtins
+FLOW_BUILTINS = frozenset({"break", "continue", "read", "shift", "set", "unset", "command"})
+
+
 def _levels(shell: "Shell", argv: list[str], stderr: Output) -> int | None:
     if len(argv) > 1 and not (argv[1].isdigit() and int(argv[1]) > 0):
         stderr.write(f"{argv[0]}: {argv[1]}: bad number\n")

@@ -50,8 +50,9 @@ class CommandContext:
     device: DeviceState
     cancelled: threading.Event
     stdin_reader: Callable[[], bytes] = field(default=lambda: b"")
-    # runs another argv through the shell's command lookup with this context's streams (taskset, nice, exec)
-    run_argv: Callable[[list[str]], int] | None = None
+    # runs another argv through the shell's command lookup with this context's streams (taskset, nice, exec);
+    # an optional dict adds environment variables for it (env NAME=VALUE CMD)
+    run_argv: Callable[..., int] | None = None
 
     @property
     def fs(self) -> FsSandbox:

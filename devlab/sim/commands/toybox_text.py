@@ -1,0 +1,413 @@
+"""toybox's text filters on the simulated phone: head, tail, wc, sed, cut, sort, tr, xargs, printf, env, date and the
+`toybox` multiplexer (landley/toybox toys/posix/<name>.c, toys/other/toybox's main.c; error lines are toybox's
+`<cmd>: <message>`, exit 1 on a failed operand)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+
+from devlab.sim import commands
+from devlab.sim.commands import CommandContext, register
+from devlab.sim.commands.toybox_files import flags_and_args
+
+
+def _read_inputs(ctx: CommandContext, args: list[str]) -> tuple[list[tuple[str, bytes]], int]:
+    """(name, data) per readable operand (stdin for none or `-`) and the status so far."""
+    got: list[tuple[str, bytes]] = []
+    status = 0
+    for arg in args or ["-"]:
+        if arg == "-":
+            got.append(("-", ctx.read_stdin()))
+            continue
+        try:
+            got.append((arg, ctx.fs.resolve(arg, ctx.cwd).read_bytes()))
+        except IsADirectoryError:
+            status = ctx.error(f"{arg}: Is a directory")
+        except OSError as exc:
+            status = ctx.error(f"{arg}: {exc.strerror or 'No such file or directory'}")
+    return got, status
+
+
+def _count(flags: dict[str, str], default: int = 10) -> int | None:
+    raw = flags.get("n", str(default))
+    return int(raw.lstrip("+-")) if raw.lstrip("+-").isdigit() else None
+
+
+@register("head")
+def head(ctx: CommandContext) -> int:
+    argv = [f"-n{a[1:]}" if re.fullmatch(r"-\d+", a) else a for a in ctx.argv]
+    flags, args = flags_and_args(argv, "qv", "nc")
+    count = _count(flags)
+    if count is None:
+        return ctx.error(f"Invalid -n: {flags['n']}")
+    inputs, status = _read_inputs(ctx, args)
+    for index, (name, data) in enumerate(inputs):
+        if len(inputs) > 1:
+            ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
+        if "c" in flags:
+            ctx.stdout.write(data[: int(flags["c"])])
+        else:
+            ctx.stdout.write(b"".join(data.splitlines(keepends=True)[:count]))
+    return status
+
+
+@register("tail")
+def tail(ctx: CommandContext) -> int:
+    argv = [f"-n{a[1:]}" if re.fullmatch(r"-\d+", a) else a for a in ctx.argv]
+    flags, args = flags_and_args(argv, "fFqv", "nc")
+    count = _count(flags)
+    if count is None:
+        return ctx.error(f"Invalid -n: {flags['n']}")
+    inputs, status = _read_inputs(ctx, args)
+    for index, (name, data) in enumerate(inputs):
+        if len(inputs) > 1:
+            ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
+        lines = data.splitlines(keepends=True)
+        if flags.get("n", "").startswith("+"):   # tail -n +K: from line K on
+            ctx.stdout.write(b"".join(lines[max(0, count - 1):]))
+        elif "c" in flags:
+            ctx.stdout.write(data[-int(flags["c"]):] if int(flags["c"]) else b"")
+        else:
+            ctx.stdout.write(b"".join(lines[-count:] if count else []))
+    return status
+
+
+@register("wc")
+def wc(ctx: CommandContext) -> int:
+    """wc.c: lines, words, bytes; with one input and one count the number alone (as on a phone: `wc -l < f`)."""
+    flags, args = flags_and_args(ctx.argv, "lwcm")
+    chosen = [f for f in "lwc" if f in flags or (f == "c" and "m" in flags)] or ["l", "w", "c"]
+    inputs, status = _read_inputs(ctx, args)
+    totals = {"l": 0, "w": 0, "c": 0}
+    for name, data in inputs:
+        counts = {"l": data.count(b"\n"), "w": len(data.split()), "c": len(data)}
+        for key in totals:
+            totals[key] += counts[key]
+        numbers = [str(counts[f]) for f in chosen]
+        ctx.stdout.write(" ".join(numbers if len(chosen) == 1 else [n.rjust(7) for n in numbers])
+                         + ("" if name == "-" else f" {name}") + "\n")
+    if len(inputs) > 1:
+        ctx.stdout.write(" ".join(str(totals[f]).rjust(7) for f in chosen) + " total\n")
+    return status
+
+
+# ------------------------------------------------------------------------------------------------------------ sed
+_SED = re.compile(r"(?:(?P<addr>\d+|\$|/(?:[^/\\]|\\.)*/))?(?P<cmd>[spdq])(?P<rest>.*)\Z", re.S)
+
+
+def _sed_script(text: str) -> list[tuple[str | None, str, tuple[str, str, str] | None]]:
+    """[(address, command, (pattern, replacement, flags) for s)] of `;`/newline-separated commands."""
+    script = []
+    for part in [p.strip() for p in re.split(r";(?![^/]*/[^/]*/?\w*$)|\n", text) if p.strip()]:
+        match = _SED.match(part)
+        if not match:
+            raise ValueError(f"bad command '{part}'")
+        subst = None
+        if match["cmd"] == "s":
+            rest = match["rest"]
+            if not rest:
+                raise ValueError("unterminated s")
+            delim = rest[0]
+            pieces = re.split(rf"(?<!\\){re.escape(delim)}", rest[1:])
+            if len(pieces) != 3:
+                raise ValueError(f"unmatched '{match['cmd']}'")
+            subst = (pieces[0], re.sub(r"\\(\d)", r"\\\1", pieces[1]).replace("&", r"\g<0>"), pieces[2])
+        script.append((match["addr"], match["cmd"], subst))
+    return script
+
+
+def _addressed(address: str | None, number: int, last: bool, line: str) -> bool:
+    if address is None:
+        return True
+    if address == "$":
+        return last
+    if address.startswith("/"):
+        return re.search(_ere(address[1:-1]), line) is not None
+    return number == int(address)
+
+
+def _ere(pattern: str) -> str:
+    """A basic regular expression (sed's default) as Python's: \\( \\) \\{ \\} \\+ \\? are the operators."""
+    out = pattern.replace(r"\(", "\0(").replace(r"\)", "\0)").replace("(", r"\(").replace(")", r"\)")
+    return out.replace("\0\\(", "(").replace("\0\\)", ")").replace(r"\+", "+").replace(r"\?", "?")
+
+
+def _sed_text(script, text: str, quiet: bool) -> str:
+    lines = text.splitlines()
+    out: list[str] = []
+    for number, line in enumerate(lines, 1):
+        deleted = False
+        for address, cmd, subst in script:
+            if not _addressed(address, number, number == len(lines), line):
+                continue
+            if cmd == "d":
+                deleted = True
+                break
+            if cmd == "p":
+                out.append(line)
+            elif cmd == "q":
+                out.append(line) if not quiet else None
+                return "".join(f"{x}\n" for x in out)
+            elif cmd == "s" and subst:
+                pattern, replacement, sflags = subst
+                line = re.sub(_ere(pattern), replacement, line, count=0 if "g" in sflags else 1,
+                              flags=re.I if "I" in sflags or "i" in sflags else 0)
+        if not deleted and not quiet:
+            out.append(line)
+    return "".join(f"{x}\n" for x in out)
+
+
+@register("sed")
+def sed(ctx: CommandContext) -> int:
+    """sed.c: -n, -e, -i, commands s///[gI], p, d, q with a line number, `$` or /regex/ address."""
+    args = ctx.argv[1:]
+    quiet, in_place, scripts, files = False, False, [], []
+    while args:
+        arg = args.pop(0)
+        if arg in ("-n", "--quiet"):
+            quiet = True
+        elif arg.startswith("-i"):
+            in_place = True
+        elif arg == "-e" and args:
+            scripts.append(args.pop(0))
+        elif arg in ("-E", "-r"):
+            continue
+        elif not scripts:
+            scripts.append(arg)
+        else:
+            files.append(arg)
+    if not scripts:
+        return ctx.error("Need script")
+    try:
+        script = [step for text in scripts for step in _sed_script(text)]
+    except (ValueError, re.error) as exc:
+        return ctx.error(str(exc))
+    if in_place:
+        status = 0
+        for name in files:
+            host = ctx.fs.resolve(name, ctx.cwd)
+            try:
+                host.write_text(_sed_text(script, host.read_text(errors="replace"), quiet))
+            except OSError as exc:
+                status = ctx.error(f"{name}: {exc.strerror}")
+        return status
+    inputs, status = _read_inputs(ctx, files)
+    ctx.stdout.write(_sed_text(script, b"".join(d for _, d in inputs).decode(errors="replace"), quiet))
+    return status
+
+
+# ------------------------------------------------------------------------------------------------- cut, sort, tr
+def _ranges(spec: str) -> list[tuple[int, int]]:
+    ranges = []
+    for part in spec.split(","):
+        low, dash, high = part.partition("-")
+        ranges.append((int(low or 1), int(high) if high else (10**9 if dash else int(low))))
+    return ranges
+
+
+@register("cut")
+def cut(ctx: CommandContext) -> int:
+    flags, args = flags_and_args(ctx.argv, "sn", "dfcb")
+    spec = flags.get("f", flags.get("c", flags.get("b")))
+    if spec is None:
+        return ctx.error("Needs -fcb")
+    try:
+        ranges = _ranges(spec)
+    except ValueError:
+        return ctx.error(f"bad list '{spec}'")
+    delim = flags.get("d", "\t") or "\t"
+    inputs, status = _read_inputs(ctx, args)
+    for _, data in inputs:
+        for line in data.decode(errors="replace").splitlines():
+            if "f" in flags:
+                if delim not in line:
+                    if "s" not in flags:
+                        ctx.stdout.write(line + "\n")
+                    continue
+                fields = line.split(delim)
+                keep = [f for i, f in enumerate(fields, 1) if any(lo <= i <= hi for lo, hi in ranges)]
+                ctx.stdout.write(delim.join(keep) + "\n")
+            else:
+                ctx.stdout.write("".join(c for i, c in enumerate(line, 1)
+                                         if any(lo <= i <= hi for lo, hi in ranges)) + "\n")
+    return status
+
+
+@register("sort")
+def sort(ctx: CommandContext) -> int:
+    flags, args = flags_and_args(ctx.argv, "nrufb", "kt")
+    inputs, status = _read_inputs(ctx, args)
+    lines = [line for _, data in inputs for line in data.decode(errors="replace").splitlines()]
+
+    def key(line: str):
+        text = line
+        if "k" in flags:
+            column = int(flags["k"].split(",")[0].split(".")[0])
+            parts = line.split(flags["t"]) if "t" in flags else line.split()
+            text = parts[column - 1] if column <= len(parts) else ""
+        if "n" in flags:
+            match = re.match(r"\s*-?\d+(\.\d+)?", text)
+            return (float(match.group()) if match else 0.0, line)
+        return (text.lower(), line) if "f" in flags else (text, line)
+
+    lines.sort(key=key, reverse="r" in flags)
+    if "u" in flags:
+        lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
+    ctx.stdout.write("".join(f"{line}\n" for line in lines))
+    return status
+
+
+def _tr_set(spec: str) -> str:
+    spec = spec.replace("[:upper:]", "A-Z").replace("[:lower:]", "a-z").replace("[:digit:]", "0-9")
+    spec = spec.replace("[:space:]", " \t\n\r\f\v").replace("\\n", "\n").replace("\\t", "\t")
+    out, i = [], 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            out.extend(chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out)
+
+
+@register("tr")
+def tr(ctx: CommandContext) -> int:
+    flags, args = flags_and_args(ctx.argv, "dsc")
+    if not args or (len(args) < 2 and "d" not in flags and "s" not in flags):
+        return ctx.error("Needs 2 arguments" if "d" not in flags else "Needs 1 argument")
+    text = ctx.read_stdin().decode(errors="replace")
+    first = _tr_set(args[0])
+    if "d" in flags:
+        text = "".join(c for c in text if c not in first)
+    elif len(args) > 1:
+        second = _tr_set(args[1])
+        second += second[-1:] * max(0, len(first) - len(second))
+        text = text.translate(str.maketrans(first, second[:len(first)]))
+    if "s" in flags:
+        squeeze = _tr_set(args[-1])
+        text = re.sub("([" + re.escape(squeeze) + "])\\1+", r"\1", text)
+    ctx.stdout.write(text)
+    return 0
+
+
+# ------------------------------------------------------------------------------- xargs, printf, env, date, toybox
+@register("xargs")
+def xargs(ctx: CommandContext) -> int:
+    """xargs.c: words of stdin appended to the command (default echo); -n N per run, -I STR replaces STR; exit 123
+    when a run failed, 127 when the command is missing."""
+    flags, args = flags_and_args(ctx.argv, "0rtp", "nIs")
+    command = args or ["echo"]
+    data = ctx.read_stdin().decode(errors="replace")
+    words = data.split("\0") if "0" in flags else shlex.split(data) if data.strip() else []
+    words = [w for w in words if w]
+    if not words and "r" in flags:
+        return 0
+    if "I" in flags:
+        runs = [[a.replace(flags["I"], line) for a in command] for line in data.splitlines() if line]
+    else:
+        step = int(flags["n"]) if flags.get("n", "").isdigit() else max(1, len(words))
+        runs = [command + words[i:i + step] for i in range(0, len(words), step)] or [command]
+    status = 0
+    assert ctx.run_argv is not None
+    for argv in runs:
+        code = ctx.run_argv(argv)
+        if code == 127:
+            return 127
+        if code:
+            status = 123
+    return status
+
+
+def _printf_once(fmt: str, args: list[str]) -> tuple[str, int]:
+    """One pass of the format: the text and how many arguments it used."""
+    fmt = fmt.encode().decode("unicode_escape")
+    used = 0
+
+    def convert(match: re.Match) -> str:
+        nonlocal used
+        spec, conv = match.group(1), match.group(2)
+        if conv == "%":
+            return "%"
+        value = args[used] if used < len(args) else ""
+        used += 1
+        if conv in "di":
+            return ("%" + spec + "d") % int(value or 0)
+        if conv in "feEgG":
+            return ("%" + spec + conv) % float(value or 0)
+        if conv in "xXo":
+            return ("%" + spec + conv) % int(value or 0)
+        if conv == "c":
+            return value[:1]
+        if conv == "b":
+            return value.encode().decode("unicode_escape")
+        return ("%" + spec + "s") % value
+
+    return re.sub(r"%([-+ #0]*\d*(?:\.\d+)?)([diouxXeEfgGcsb%])", convert, fmt), used
+
+
+@register("printf")
+def printf(ctx: CommandContext) -> int:
+    """printf.c: the format is reused while arguments are left."""
+    if len(ctx.argv) < 2:
+        return ctx.error("Needs 1 argument")
+    fmt, args = ctx.argv[1], ctx.argv[2:]
+    try:
+        while True:
+            text, used = _printf_once(fmt, args)
+            ctx.stdout.write(text)
+            args = args[used:]
+            if not args or not used:
+                return 0
+    except ValueError as exc:
+        return ctx.error(f"invalid number: {exc}")
+
+
+@register("env")
+def env(ctx: CommandContext) -> int:
+    args = ctx.argv[1:]
+    values = dict(ctx.env) if "-i" not in args else {}
+    args = [a for a in args if a != "-i"]
+    while args and "=" in args[0]:
+        key, _, value = args.pop(0).partition("=")
+        values[key] = value
+    if args:
+        assert ctx.run_argv is not None
+        return ctx.run_argv(args, {k: v for k, v in values.items() if ctx.env.get(k) != v})
+    for key, value in sorted(values.items()):
+        if key.isidentifier():
+            ctx.stdout.write(f"{key}={value}\n")
+    return 0
+
+
+@register("date")
+def date(ctx: CommandContext) -> int:
+    """date.c: `date` prints the default format (the phone's timezone is GMT here), `date +FORMAT` strftime."""
+    now = time.gmtime()
+    formats = [a[1:] for a in ctx.argv[1:] if a.startswith("+")]
+    if any(not a.startswith(("+", "-u")) for a in ctx.argv[1:]):
+        return ctx.error("setting the date needs root: Operation not permitted")
+    ctx.stdout.write(time.strftime(formats[0] if formats else "%a %b %e %H:%M:%S GMT %Y", now) + "\n")
+    return 0
+
+
+@register("toybox")
+def toybox(ctx: CommandContext) -> int:
+    """main.c: `toybox` lists its commands; `toybox CMD ARGS` runs CMD (an unknown one: `Unknown command CMD`)."""
+    if len(ctx.argv) == 1:
+        names = [n for n in commands.names() if n in TOYBOX_COMMANDS]
+        ctx.stdout.write(" ".join(names) + "\n")
+        return 0
+    if ctx.argv[1] not in TOYBOX_COMMANDS:
+        return ctx.error(f"Unknown command {ctx.argv[1]}")
+    assert ctx.run_argv is not None
+    return ctx.run_argv(ctx.argv[1:])
+
+
+# what toybox itself provides on Android (the rest, e.g. logcat, am, pm, are other binaries)
+TOYBOX_COMMANDS = frozenset(
+    "basename cat chmod cp cut date df dirname du echo env false find grep head id kill ln ls md5sum mkdir mv "
+    "printf ps pwd readlink rm sed setprop getprop sha256sum sleep sort stat tail taskset test touch tr true "
+    "uname wc which xargs ifconfig".split())
