@@ -131,7 +131,7 @@ def test_trace_property_fills_the_timeline(sim_phone, real_fixtures):
     events = timeline.between(0, 2**63)
     assert len(timeline) > before
     names = {e.name for e in events}
-    assert {"Invoke", "SCATTER_ND@1/0", "TfLiteGpuDelegateV2@2/0", "add 0"} <= names
+    assert {"Invoke@0/0", "SCATTER_ND@1/0", "TfLiteGpuDelegateV2@2/0", "add 0"} <= names   # ATrace: tag@m1/m2
     assert any(e.kind == "counter" and e.name == "gpufreq" for e in events)
 
 
