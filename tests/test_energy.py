@@ -78,22 +78,27 @@ def test_rails_that_moved_minus_idle_times_latency(tmp_path):
     assert any("charging" in w and "rails are unaffected" in w for w in block["warnings"])
 
 
-def test_the_init_share_of_the_window_is_left_out(tmp_path):
-    """The run's window starts with the delegate's init: half the window at 2 W, then 1 W; init_ms says half."""
-    idle = read_power(_rails_trace(tmp_path / "idle", {"GPU": 0.0}, 2.0))
-    path = tmp_path / "run"
+def _phased_gpu_trace(path: Path, watts: list[float], poll_s: float = 0.05) -> Path:
+    """One GPU rail whose power is watts[i] between poll i and poll i + 1."""
     with open(path, "wb") as out:
         writer = TraceWriter(out)
         energy = 0
-        for i in range(41):
-            packet = TracePacket(trusted_packet_sequence_id=3, timestamp=10**9 + i * 50_000_000)
+        for i in range(len(watts) + 1):
+            packet = TracePacket(trusted_packet_sequence_id=3, timestamp=10**9 + int(i * poll_s * 1e9))
             if i == 0:
                 packet.power_rails.rail_descriptor.add(index=0, rail_name="GPU", subsys_name="GPU")
             packet.power_rails.energy_data.add(index=0, energy=energy)
             writer.write(packet)
-            energy += int((2.0 if i < 20 else 1.0) * 1e6 * 0.05)
+            energy += int(watts[i] * 1e6 * poll_s) if i < len(watts) else 0
+    return path
+
+
+def test_the_init_share_of_the_window_is_left_out(tmp_path):
+    """The run's window starts with the delegate's init: half the window at 2 W, then 1 W; init_ms says half."""
+    idle = read_power(_rails_trace(tmp_path / "idle", {"GPU": 0.0}, 2.0))
+    run = read_power(_phased_gpu_trace(tmp_path / "run", [2.0] * 20 + [1.0] * 20))
     share = RunShare(init_ms=500.0, inference_ms=500.0, mean_latency_ms=4.0, inferences=125)
-    block = energy_per_inference(idle, read_power(path), share, Context("trace", False, None))
+    block = energy_per_inference(idle, run, share, Context("trace", False, None))
     assert block["excess_power_mw"] == pytest.approx(1000.0, rel=1e-6)     # not the 1.5 W of the whole window
     assert block["mj_per_inference"] == pytest.approx(4.0, rel=1e-6)
 
@@ -102,19 +107,9 @@ def test_idle_seconds_before_the_run_in_its_window_are_left_out(tmp_path):
     """An old perfetto (no --background-wait) records 2 s of settle time before the run: the run is the window's
     last wall_s seconds, whatever came before it."""
     idle = read_power(_rails_trace(tmp_path / "idle", {"GPU": 0.0}, 2.0))
-    path = tmp_path / "run"
-    with open(path, "wb") as out:
-        writer = TraceWriter(out)
-        energy = 0
-        for i in range(61):                       # 3 s: 2 s idle (0 W), then 1 s at 1 W
-            packet = TracePacket(trusted_packet_sequence_id=3, timestamp=10**9 + i * 50_000_000)
-            if i == 0:
-                packet.power_rails.rail_descriptor.add(index=0, rail_name="GPU", subsys_name="GPU")
-            packet.power_rails.energy_data.add(index=0, energy=energy)
-            writer.write(packet)
-            energy += int((0.0 if i < 40 else 1.0) * 1e6 * 0.05)
+    run = read_power(_phased_gpu_trace(tmp_path / "run", [0.0] * 40 + [1.0] * 20))   # 2 s idle, 1 s at 1 W
     share = RunShare(init_ms=0.0, inference_ms=1000.0, mean_latency_ms=2.0, inferences=500, wall_s=1.0)
-    block = energy_per_inference(idle, read_power(path), share, Context("trace", False, None))
+    block = energy_per_inference(idle, run, share, Context("trace", False, None))
     assert block["excess_power_mw"] == pytest.approx(1000.0, rel=1e-6)    # not the window's 333 mW
     assert block["mj_per_inference"] == pytest.approx(2.0, rel=1e-6)
 
