@@ -40,7 +40,7 @@ def test_hung_command_blocks_until_cleared(phone):
     assert phone.shell("echo", "still", "answering").stdout.strip() == "still answering"
     phone.server.device.setprop(faults.HANG, "")
     result = phone.shell("benchmark_model", "--graph=/x.tflite", timeout=10)
-    assert result.returncode == 1 and "Could not open '/x.tflite'." in result.stdout
+    assert result.returncode == 1 and "Could not open '/x.tflite'." in result.stderr   # TFLite logs errors to stderr
 
 
 def test_offline_then_back(phone, tmp_path):
