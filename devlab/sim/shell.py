@@ -44,7 +44,9 @@ class FileOut:
         self.handle = handle
 
     def write(self, data: bytes | str) -> None:
+        # each write reaches the file at once, as a write(2) does: another process may read it meanwhile
         self.handle.write(data.encode() if isinstance(data, str) else data)
+        self.handle.flush()
 
 
 class QuietOut:

@@ -38,6 +38,7 @@ from devlab.numerics.model_io import read_model_io
 from devlab.sim.bench_litert import CC, FAILED, LiteRtTool
 from devlab.sim.bench_numerics import ABORT, Fatal, ToolFailure, model_outputs, read_value_files
 from devlab.sim.bench_tables import Row, csv_section, stats_text, stdout_section
+from devlab.sim.commands.logcat import write_log
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.costmodel import CostPlan, boundary_tensors, plan_costs
 from devlab.sim.power import power_model
@@ -73,17 +74,27 @@ _FAILED = FAILED
 
 
 class _Log:
+    """Each line also goes to logcat with tag `tflite`: the tool's TFLITE_LOG (tflite/tools/logging.h
+    LoggingWrapper, `__android_log_print(..., "tflite", ...)` on Android) and the runtime's minimal logger
+    (tflite/minimal_logging_android.cc: INFO->I, WARNING->W, ERROR->E, others->D)."""
+
     def __init__(self, ctx: CommandContext) -> None:
         self.ctx = ctx
 
+    def _logcat(self, priority: str, text: str) -> None:
+        write_log(self.ctx.device, priority, "tflite", text, self.ctx.fs.current_pid() or 0)
+
     def info(self, text: str) -> None:
         self.ctx.stdout.write(f"INFO: {text}\n")
+        self._logcat("I", text)
 
     def warn(self, text: str) -> None:
         self.ctx.stdout.write(f"WARN: {text}\n")
+        self._logcat("W", text)
 
     def error(self, text: str) -> int:
         self.ctx.stderr.write(f"ERROR: {text}\n")
+        self._logcat("E", text)
         return 1
 
     def raw(self, text: str, err: bool = False) -> None:
@@ -93,6 +104,7 @@ class _Log:
     def runtime(self, severity: str, text: str) -> None:
         """The TFLite runtime's minimal logger (stderr), e.g. `VERBOSE: Replacing ...`."""
         self.ctx.stderr.write(f"{severity}: {text}\n")
+        self._logcat({"INFO": "I", "WARNING": "W", "ERROR": "E"}.get(severity, "D"), text)
 
     def litert(self, where: str, line: int, text: str, severity: str = "INFO") -> None:
         self.ctx.stderr.write(f"{severity}: [{where}:{line}] {text}\n")
