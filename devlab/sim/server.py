@@ -18,6 +18,7 @@ from devlab.sim import adb_protocol as P
 from devlab.sim import faults
 from devlab.sim.fs import FsSandbox
 from devlab.sim.profiles import Profile
+from devlab.sim.reverse import table_of
 from devlab.sim.services import find_service
 from devlab.sim.state import DeviceState, default_time_scale
 from devlab.sim.streams import Stream, StreamClosed
@@ -96,6 +97,9 @@ class Connection:
         elif header.command == P.A_OKAY:
             stream = self._stream(header.arg1)
             if stream is not None:
+                if not stream.remote_id:   # the host accepted a stream the phone opened (open_to_host)
+                    stream.remote_id = header.arg0
+                    stream.opened.set()
                 stream.acked.set()
         elif header.command == P.A_WRTE:
             stream = self._stream(header.arg1)
@@ -115,6 +119,22 @@ class Connection:
     def _stream(self, local_id: int) -> Stream | None:
         with self._lock:
             return self._streams.get(local_id)
+
+    def open_to_host(self, service: str, timeout: float = 10.0) -> Stream | None:
+        """OPEN a stream to the host (an `adb reverse` connection: adbd opens the listener's `connect_to`, e.g.
+        `tcp:8080`, on the host side); None when the host refuses it (CLSE) or does not answer."""
+        with self._lock:
+            local_id = self._next_id
+            self._next_id += 1
+            stream = Stream(self, local_id, 0)
+            self._streams[local_id] = stream
+        self.send(P.pack_message(P.A_OPEN, local_id, 0, service.encode() + b"\0"))
+        deadline = time.monotonic() + timeout
+        while not stream.opened.wait(0.05):
+            if stream.closed.is_set() or time.monotonic() > deadline:
+                self.forget(local_id)
+                return None
+        return stream
 
     def _open(self, remote_id: int, service: str) -> None:
         handler = find_service(service, legacy_shell=self.server.legacy_shell)
@@ -244,6 +264,7 @@ class SimServer:
     def connection_ended(self, conn: Connection) -> None:
         with self._lock:
             self._connections.discard(conn)
+        table_of(self.device).remove_all(conn)   # its `adb reverse` listeners go with it (listener_disconnect)
 
     # --- faults ---------------------------------------------------------------------------------------------------
     def _prop_changed(self, key: str, value: str) -> None:

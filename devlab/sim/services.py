@@ -10,6 +10,7 @@ import threading
 from typing import Callable
 
 from devlab.sim import adb_protocol as P
+from devlab.sim.reverse import run_reverse
 from devlab.sim.streams import Stream, StreamReader
 from devlab.sim.shell import Shell
 from devlab.sim.state import DeviceState, data_free_bytes
@@ -31,6 +32,8 @@ def find_service(service: str, legacy_shell: bool = False) -> Handler | None:
         return lambda stream, device: run_shell(stream, device, service[5:], False)
     if service == "sync:":
         return run_sync
+    if service.startswith("reverse:"):
+        return lambda stream, device: run_reverse(stream, device, service[len("reverse:"):])
     return None
 
 

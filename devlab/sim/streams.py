@@ -35,6 +35,7 @@ class Stream:
         self.acked = threading.Event()
         self.acked.set()
         self.closed = threading.Event()  # set when either side closed it or the connection died
+        self.opened = threading.Event()  # a stream the phone opened (reverse): the host's OKAY came back
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
