@@ -10,6 +10,7 @@ import threading
 from typing import Callable
 
 from devlab.sim import adb_protocol as P
+from devlab.sim.commands.display_input import screen_rgba
 from devlab.sim.reverse import run_reverse
 from devlab.sim.streams import Stream, StreamReader
 from devlab.sim.shell import Shell
@@ -29,9 +30,11 @@ def find_service(service: str, legacy_shell: bool = False) -> Handler | None:
         v2 = "v2" in options.split(",")[1:]
         return lambda stream, device: run_shell(stream, device, command, v2, pty=legacy_shell)
     if service.startswith("exec:"):
-        return lambda stream, device: run_shell(stream, device, service[5:], False)
+        return lambda stream, device: run_shell(stream, device, service[5:], False, raw_stdin=True)
     if service == "sync:":
         return run_sync
+    if service == "framebuffer:":
+        return run_framebuffer
     if service.startswith("reverse:"):
         return lambda stream, device: run_reverse(stream, device, service[len("reverse:"):])
     return None
@@ -79,7 +82,35 @@ class _V2Stdin:
         return bytes(self.data)
 
 
-def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool, pty: bool = False) -> None:
+class _RawStdin:
+    """exec:'s stdin: the stream's bytes as the host writes them (adb install's streamed APK: `cmd package install
+    -S SIZE` reads exactly SIZE bytes and answers while the host still holds the stream open)."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.reader = StreamReader(stream)
+
+    def read_exact(self, size: int) -> bytes:
+        return self.reader.read_exact(size)
+
+    def __call__(self) -> bytes:
+        data = bytearray(self.reader.buffer)
+        self.reader.buffer.clear()
+        while chunk := self.reader.stream.read():
+            data += chunk
+        return bytes(data)
+
+
+def run_framebuffer(stream: Stream, device: DeviceState) -> None:
+    """adbd's framebuffer: service (daemon/framebuffer_service.cpp): screencap's raw RGBA_8888 output behind the
+    fbinfo header of DDMS_RAWIMAGE_VERSION 2: version, bpp, colorSpace, size, width, height, then offset/length of
+    red, blue, green, alpha."""
+    width, height, rgba = screen_rgba(device)
+    stream.write(struct.pack("<14I", 2, 32, 0, width * height * 4, width, height, 0, 8, 16, 8, 8, 8, 24, 8))
+    stream.write(rgba)
+
+
+def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool, pty: bool = False,
+              raw_stdin: bool = False) -> None:
     """adbd's shell service: a `sh` process (pid = its $$) runs the command. When the stream closes before it ends,
     adbd sends SIGHUP to that one pid (shell v2: daemon/shell_service.cpp PassDataStreams, `kill(pid_, SIGHUP)`):
     a program the sh `exec`ed holds that pid and gets it, a child the sh started does not and runs on. Shell v1 runs
@@ -106,7 +137,8 @@ def run_shell(stream: Stream, device: DeviceState, command: str, v2: bool, pty: 
                 shell, stream, stdout, stderr)
             stream.write(P.shell_packet(P.SHELL_EXIT, bytes([status & 0xFF])))
         elif command.strip():
-            status = shell.run(command, stdout, stderr)
+            status = shell.run(command, stdout, stderr, _RawStdin(stream)) if raw_stdin else \
+                shell.run(command, stdout, stderr)
         else:
             status = _interactive(shell, stream, stdout, stderr)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from devlab.sim import faults
 from devlab.sim.commands import CommandContext, register
+from devlab.sim.commands.display_input import dump_input, dump_window
 from devlab.sim.power import power_model
 from devlab.sim.power_source import charging
 
@@ -81,7 +82,8 @@ def _surfaceflinger(ctx: CommandContext) -> str:
     return head + f"\n ------------RE GLES------------\n{p.gles}\n"
 
 
-_SERVICES = {"battery": _battery, "thermalservice": _thermal, "SurfaceFlinger": _surfaceflinger, "power": _power}
+_SERVICES = {"battery": _battery, "thermalservice": _thermal, "SurfaceFlinger": _surfaceflinger, "power": _power,
+             "window": dump_window, "input": dump_input}   # the last two: commands/display_input.py (issue 12)
 
 
 @register("dumpsys")
