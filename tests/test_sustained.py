@@ -42,6 +42,12 @@ def test_onset_and_sustained_to_peak_on_known_points():
     assert summary["sustained_to_peak"] == pytest.approx(0.8)
     assert summary["throttling_onset_s"] == 65 and summary["slowdown_onset_s"] == 75
     assert summary["max_thermal_status"] == "moderate" and summary["last_gpu_freq_hz"] == 700
+    assert summary["sustained_to_start"] == pytest.approx(0.8)
+    # a phone that throttles within the first minute: the first-minute ratio hides it, the start baseline does not
+    early = [_point(t, 10.0) for t in (5, 10, 15)] + [_point(t, 12.5, 700, "light") for t in range(20, 181, 5)]
+    early_summary = summarize(early, 180.0)
+    assert early_summary["sustained_to_peak"] == 1.0 and early_summary["sustained_to_start"] == pytest.approx(0.8)
+    assert early_summary["slowdown_onset_s"] == 20 and early_summary["throttling_onset_s"] == 20
     steady = summarize([_point(t, 10.0) for t in range(5, 181, 5)], 180.0)
     assert steady["sustained_to_peak"] == 1.0 and steady["throttling_onset_s"] is None
     assert steady["slowdown_onset_s"] is None
@@ -66,6 +72,7 @@ def test_a_simulated_s23_heats_up_and_throttles(adb_server, tmp_path, real_fixtu
         stop_phone(phone)
     assert result.exit_code == 0, result.stderr
     assert "sustained: as-is on gpu: sustained/peak 0." in result.stderr and "throttling from " in result.stderr
+    assert "last minute vs the first points 0." in result.stderr
     record = json.loads(result.stdout)
     jsonschema.validate(record, SCHEMA)
     (row,) = record["variants"]
@@ -79,6 +86,7 @@ def test_a_simulated_s23_heats_up_and_throttles(adb_server, tmp_path, real_fixtu
     assert sustained["max_thermal_status"] in ("light", "moderate", "severe")
     assert sustained["throttling_onset_s"] is not None and 0 < sustained["throttling_onset_s"] < 120
     assert sustained["sustained_to_peak"] < 0.95
+    assert sustained["sustained_to_start"] <= sustained["sustained_to_peak"]
     assert sustained["sustained_to_peak"] == pytest.approx(
         sustained["first_minute_median_ms"] / sustained["last_minute_median_ms"], abs=1e-4)
     run_dir = tmp_path / "traces" / record["run_id"]

@@ -25,8 +25,10 @@ def energy_lines(record: dict[str, Any]) -> list[str]:
                 lines.append(f"sustained: {label}: {sustained['error']}")
                 continue
             ratio, onset = sustained.get("sustained_to_peak"), sustained.get("throttling_onset_s")
+            start = sustained.get("sustained_to_start")
             lines.append(f"sustained: {label}: sustained/peak {'-' if ratio is None else f'{ratio:.3f}'} "
-                         f"({sustained.get('source')}), throttling from "
+                         f"({sustained.get('source')}; last minute vs the first points "
+                         f"{'-' if start is None else f'{start:.3f}'}), throttling from "
                          f"{'never' if onset is None else f'{onset:.0f} s'}, worst thermal status "
                          f"{sustained.get('max_thermal_status') or '-'}, {len(sustained.get('points', []))} points")
     return lines

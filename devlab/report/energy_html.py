@@ -81,7 +81,8 @@ def sustained_section(record: dict[str, Any]) -> list[str]:
     parts = ['<section id="sustained"><h2>Sustained performance</h2>',
              '<p class="sub">The variant back to back for the duration as short clean runs (MLPerf Mobile: runs of '
              "at least 60 s, 5 minutes' wait between runs; devlab waits for thermal status none first). "
-             "sustained/peak = the first minute's median latency over the last minute's (1.0 = no slowdown).</p>"]
+             "sustained/peak = the first minute's median latency over the last minute's (1.0 = no slowdown); a phone "
+             "that throttles within the first minute shows it against the first points (the cool phone).</p>"]
     for row in rows:
         block = row["extra"]["sustained"]
         points = block.get("points", [])
@@ -93,7 +94,8 @@ def sustained_section(record: dict[str, Any]) -> list[str]:
         parts.append(
             f'<div class="sustained-summary" data-variant="{escape(row["variant"])}" '
             f'data-ratio="{"" if ratio is None else ratio}">'
-            f'sustained/peak <b>{"-" if ratio is None else f"{ratio:.3f}"}</b> {src(block.get("source"))} · '
+            f'sustained/peak <b>{"-" if ratio is None else f"{ratio:.3f}"}</b> {src(block.get("source"))} '
+            f'(last minute vs the first points: {_ratio(block.get("sustained_to_start"))}) · '
             f'throttling from {_seconds(block.get("throttling_onset_s"))} · slowdown from '
             f'{_seconds(block.get("slowdown_onset_s"))} · worst thermal status '
             f'{escape(str(block.get("max_thermal_status") or "-"))} · {len(points)} points over '
@@ -110,6 +112,10 @@ def sustained_section(record: dict[str, Any]) -> list[str]:
                              "</div>")
     parts.append("</section>")
     return parts
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.3f}"
 
 
 def _seconds(value: Any) -> str:

@@ -84,7 +84,7 @@ _STEPS = (ThermalStep(37.0, 1, 0.85), ThermalStep(39.0, 2, 0.7), ThermalStep(41.
 POWER_PROFILES: dict[str, PowerProfile] = {
     # Samsung phones expose no ODPM rails to perfetto (a guess, from the perfetto docs' "not yet available on most
     # production phones"): battery counters only
-    "s23": PowerProfile(rails=(), hidden_mw=_PIXEL_RAILS, rest_mw=450.0, r_c_per_w=5.0, tau_s=90.0, steps=_STEPS,
+    "s23": PowerProfile(rails=(), hidden_mw=_PIXEL_RAILS, rest_mw=450.0, r_c_per_w=6.0, tau_s=90.0, steps=_STEPS,
                         devfreq="3d00000.qcom,kgsl-3d0"),
     "pixel8": PowerProfile(rails=_PIXEL_RAILS, hidden_mw=(), rest_mw=420.0, r_c_per_w=5.5, tau_s=80.0,
                            steps=_STEPS, devfreq="28000000.mali"),
