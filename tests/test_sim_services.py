@@ -234,3 +234,26 @@ def test_cmd_dispatches_and_names_unknown_services(sim_phone):
     assert sim_phone.shell("cmd window density").stdout == "Physical density: 450\n"
     unknown = sim_phone.shell("cmd nosuch")
     assert unknown.returncode == 20 and unknown.stderr == "cmd: Can't find service: nosuch\n"
+
+
+def test_exec_cmd_package_install_streams_the_apk_on_stdin(sim_phone, tmp_path):
+    """What adb's install.cpp sends to a phone with `cmd` but not `abb_exec` (Android 7-9): exec:cmd package
+    'install' -S SIZE, then the APK's bytes, then it reads `Success`."""
+    data = _apk(tmp_path / "exec.apk", "com.example.execinstall").read_bytes()
+    with socket.create_connection(("127.0.0.1", sim_phone.adb.port), timeout=30) as sock:
+        for text in (f"host:transport:{sim_phone.serial}", f"exec:cmd package 'install' -S {len(data)}"):
+            sock.sendall(f"{len(text):04x}{text}".encode())
+            assert sock.recv(4) == b"OKAY"
+        sock.sendall(data)
+        reply = b""
+        while not reply.endswith(b"\n"):
+            reply += sock.recv(4096)
+    assert reply == b"Success\n"
+    assert sim_phone.shell("pm list packages execinstall").stdout == "package:com.example.execinstall\n"
+
+
+def test_features_are_what_the_simulated_adbd_implements(sim_phone):
+    features = set(sim_phone.adb.run("-s", sim_phone.serial, "features").stdout.split())
+    assert features == {"shell_v2", "cmd", "fixed_push_mkdir", "stat_v2", "ls_v2", "abb", "abb_exec"}
+    # abb (shell protocol) runs the service's shell command: what `adb shell cmd` would
+    assert _service(sim_phone, "abb:window\0size").endswith(b"Physical size: 1080x2316\n" + b"\x03\x01\0\0\0\0")

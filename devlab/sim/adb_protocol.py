@@ -23,7 +23,11 @@ DEVICE_MAX_DATA = 256 * 1024
 # Only what we implement (advertising a sync feature without it made adb push/pull abort, spec): stat_v2 and ls_v2,
 # as every adbd since Android 8 (packages/modules/adb transport.cpp kFeatureStat2 / kFeatureLs2), are implemented
 # in services.py; sendrecv_v2* and abb* are not.
-DEVICE_FEATURES = ("shell_v2", "cmd", "fixed_push_mkdir", "stat_v2", "ls_v2")
+# The features an Android 14 adbd lists (transport.cpp supported_features) that the simulated adbd implements:
+# abb / abb_exec (services.py: `abb:` / `abb_exec:` run the service's shell command). Not advertised, because not
+# implemented: apex, fixed_push_symlink_timestamp, remount_shell, track_app, sendrecv_v2*, openscreen_mdns,
+# delayed_ack, devraw, app_info, ... (docs/sim-fidelity.md, "Shell, toybox and services").
+DEVICE_FEATURES = ("shell_v2", "cmd", "fixed_push_mkdir", "stat_v2", "ls_v2", "abb", "abb_exec")
 
 _HEADER = struct.Struct("<6I")
 HEADER_SIZE = _HEADER.size

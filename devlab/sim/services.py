@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import struct
 import threading
 from typing import Callable
@@ -33,6 +34,12 @@ def find_service(service: str, legacy_shell: bool = False) -> Handler | None:
         return lambda stream, device: run_shell(stream, device, service[5:], False, raw_stdin=True)
     if service == "sync:":
         return run_sync
+    if service.startswith(("abb:", "abb_exec:")) and not legacy_shell:
+        # daemon/abb_service.cpp: the arguments are NUL-separated; abb answers in shell-protocol packets, abb_exec
+        # raw (adb install streams the APK to `abb_exec:package\0install\0-S\0SIZE`)
+        kind, _, packed = service.partition(":")
+        line = " ".join(shlex.quote(arg) for arg in ["cmd", *packed.split("\0")])
+        return lambda stream, device: run_shell(stream, device, line, kind == "abb", raw_stdin=kind == "abb_exec")
     if service == "framebuffer:":
         return run_framebuffer
     if service.startswith("reverse:"):
