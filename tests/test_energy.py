@@ -5,6 +5,7 @@ simulated phones: a Pixel with rails, an S23 without them (battery counters), an
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -19,6 +20,7 @@ from devlab.errors import ParseError
 from devlab.sim import faults
 from devlab.sim.power import power_model
 from devlab.trace.config import parse_config
+from devlab.trace.framing import PacketStream
 from devlab.trace.writer import TraceWriter
 from report_helpers import load_in_chromium
 from sim_fixtures import adb_server, start_phone, stop_phone  # noqa: F401  (fixtures)
@@ -230,3 +232,40 @@ def test_energy_on_android_12_whose_perfetto_settles_before_the_run(adb_server, 
     energy = row["extra"]["energy"]
     assert energy["method"] == "rails" and energy["status"] == "ok"
     assert energy["excess_power_mw"] == pytest.approx(_expected_excess_mw(model), rel=0.15)
+
+
+def test_the_simulated_data_source_polls_as_traced_probes_does(adb_server, tmp_path, monkeypatch):
+    """Through the real adb server: a poll under 100 ms is capped to 100 ms (of simulated time), rail descriptors
+    come in the first rails packet only, a phone without rails writes one empty rails packet, and the battery
+    packets hold only the counters asked for."""
+    from devlab.devices.adb import AdbDevice
+    from devlab.devices.resolve import resolve_device
+    from devlab.energy.record import _record
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    for profile, rails in (("pixel8", True), ("s23", False)):
+        phone = start_phone(adb_server, tmp_path / profile, profile=profile, time_scale=ENERGY_SCALE)
+        try:
+            device = resolve_device(phone.serial)
+            assert isinstance(device, AdbDevice)
+            config = tmp_path / f"{profile}.pbtxt"
+            config.write_text(power_config(rails=True, poll_ms=20))
+            device.shell(["mkdir", "-p", "/data/misc/perfetto-configs", "/data/misc/perfetto-traces"])
+            device.push(config, "/data/misc/perfetto-configs/p.pbtxt")
+            window = _record(device, profile, "/data/misc/perfetto-configs/p.pbtxt", tmp_path, profile,
+                             lambda: time.sleep(0.1), [])     # 0.1 s = 2 simulated s: 20 polls
+        finally:
+            stop_phone(phone)
+        trace = window.power
+        stamps = [b.ts_ns for b in trace.battery]
+        assert len(stamps) >= 10
+        steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert min(steps) >= 100e6 * ENERGY_SCALE * 0.99           # capped to 100 ms, not the 20 asked
+        assert all(b.current_ua is not None and b.charge_uah is not None and b.voltage_uv is None
+                   for b in trace.battery)                          # VOLTAGE was not asked for
+        packets = [p for _, p in PacketStream(window.path) if p.HasField("power_rails")]
+        if rails:
+            assert len(packets) == len(stamps) and len(packets[0].power_rails.rail_descriptor) == 8
+            assert not any(p.power_rails.rail_descriptor for p in packets[1:])
+            assert all(len(p.power_rails.energy_data) == 8 for p in packets)
+        else:
+            assert len(packets) == 1 and not packets[0].power_rails.rail_descriptor and not trace.rails
