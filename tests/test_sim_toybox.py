@@ -103,6 +103,7 @@ def test_ls_missing_is_toybox_error(phone):
     # cp.c (dir without -r is skipped, exit 1), mv.c, ln.c -s, readlink (toys/other/readlink.c)
     (f"cd {TMP} && cp d/f c && cat c && mv c m && ls m && ls c", (1, "b\na\nc\nm\n", "ls: c: No such file or directory\n")),
     (f"cd {TMP} && cp d d2", (1, "", "cp: Skipped dir 'd'\n")),
+    (f"cd {TMP} && cp nope x", (1, "", "cp: bad 'nope': No such file or directory\n")),
     (f"cd {TMP} && cp -r d d3 && ls d3 d3/e", (0, "d3:\ne\nf\n\nd3/e:\ng\n", "")),
     (f"cd {TMP} && ln -sf d/f lk && readlink lk && readlink -f lk && cat lk | head -1",
      (0, f"d/f\n{TMP}/d/f\nb\n", "")),
@@ -113,6 +114,7 @@ def test_ls_missing_is_toybox_error(phone):
     ("basename /a/b/model.tflite .tflite; dirname /a/b/c; dirname c", (0, "model\n/a/b\n.\n", "")),
     # xargs.c (-n, 123 when a run failed), printf.c (the format reused), env.c, date.c, toybox's multiplexer
     ("echo a b c | xargs -n 2 echo x; echo /nope | xargs ls 2>/dev/null; echo $?", (0, "x a b\nx c\n123\n", "")),
+    ("echo x | xargs sh -c 'exit 255'; echo $?", (0, "124\n", "xargs: sh: exited with status 255; aborting\n")),
     ("printf '%s=%d\\n' a 1 b 2; printf '%05.1f|%x\\n' 3.14159 255", (0, "a=1\nb=2\n003.1|ff\n", "")),
     ("env FOO=bar env | grep FOO; toybox basename /x/y; toybox nope", (1, "FOO=bar\ny\n", "toybox: Unknown command nope\n")),
 ])

@@ -133,8 +133,9 @@ def _copy(ctx: CommandContext, move: bool) -> int:
         src_host = ctx.fs.resolve(source, ctx.cwd, follow_last=False)
         target = dest_host / posixpath.basename(source.rstrip("/")) if dest_host.is_dir() else dest_host
         try:
-            if not src_host.exists() and not src_host.is_symlink():
-                raise FileNotFoundError(2, "No such file or directory")
+            if not src_host.exists() and not src_host.is_symlink():   # cp.c: perror_msg("bad '%s'", src)
+                status = ctx.error(f"bad '{source}': No such file or directory")
+                continue
             if move:
                 os.replace(src_host, target) if not target.is_dir() else shutil.move(src_host, target)
             elif src_host.is_dir():

@@ -296,8 +296,7 @@ def tr(ctx: CommandContext) -> int:
 # ------------------------------------------------------------------------------- xargs, printf, env, date, toybox
 @register("xargs")
 def xargs(ctx: CommandContext) -> int:
-    """xargs.c: words of stdin appended to the command (default echo); -n N per run, -I STR replaces STR; exit 123
-    when a run failed, 127 when the command is missing."""
+    """xargs.c: words of stdin appended to the command (default echo); -n N per run, -I STR replaces STR."""
     flags, args = flags_and_args(ctx.argv, "0rtp", "nIs")
     command = args or ["echo"]
     data = ctx.read_stdin().decode(errors="replace")
@@ -312,12 +311,12 @@ def xargs(ctx: CommandContext) -> int:
         runs = [command + words[i:i + step] for i in range(0, len(words), step)] or [command]
     status = 0
     assert ctx.run_argv is not None
-    for argv in runs:
+    for argv in runs:   # xargs.c waitchild: 255 aborts (124), 126/127 as is, a signal 125, other failures 123
         code = ctx.run_argv(argv)
-        if code == 127:
-            return 127
-        if code:
-            status = 123
+        if code == 255:
+            ctx.error(f"{command[0]}: exited with status 255; aborting")
+            return 124
+        status = code if code in (126, 127) else 125 if code > 127 else 123 if code else status
     return status
 
 
