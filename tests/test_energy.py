@@ -234,6 +234,7 @@ def test_energy_on_android_12_whose_perfetto_settles_before_the_run(adb_server, 
     assert energy["excess_power_mw"] == pytest.approx(_expected_excess_mw(model), rel=0.15)
 
 
+@pytest.mark.slow
 def test_the_simulated_data_source_polls_as_traced_probes_does(adb_server, tmp_path, monkeypatch):
     """Through the real adb server: a poll under 100 ms is capped to 100 ms (of simulated time), rail descriptors
     come in the first rails packet only, a phone without rails writes one empty rails packet, and the battery
