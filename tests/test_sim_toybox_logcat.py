@@ -26,7 +26,16 @@ def test_log_writes_the_main_buffer_and_logcat_filters_it(sim_phone):
 
 def test_log_refuses_a_bad_priority(sim_phone):
     result = sim_phone.shell("log -p x -t T msg")
-    assert result.returncode == 1 and result.stderr == "log: -p x not one of vdiwef\n"
+    assert result.returncode == 1 and result.stderr == "log: bad -p 'x'\n"   # log.c error_exit
+
+
+def test_log_reads_stdin_lines_and_cuts_long_messages(sim_phone):
+    sim_phone.shell("logcat -c")
+    assert sim_phone.shell("printf 'one\\ntwo\\n' | log -t Lines").returncode == 0
+    long = sim_phone.shell("log -t Long " + "x" * 1100)
+    assert long.returncode == 1 and long.stderr == "log: log cut at 1024 bytes\n"
+    lines = [THREADTIME.fullmatch(line).group(3, 4) for line in sim_phone.shell("logcat -d").stdout.splitlines()]
+    assert lines == [("Lines", "one"), ("Lines", "two"), ("Long", "x" * 1024)]
 
 
 def test_logcat_without_d_follows_until_the_stream_closes(sim_phone):

@@ -1,7 +1,6 @@
 """The simulated phone's main log buffer, `log` and `logcat`.
 
-`log [-p PRIORITY] [-t TAG] MESSAGE...` (toybox toys/android/log.c: priority default `i`, tag default `log`) writes
-one entry; `logcat` (system/logging/logcat/logcat.cpp) reads it: -d dumps and exits (without it logcat keeps
+`log [-p PRIORITY] [-t TAG] [MESSAGE...]` (toybox toys/android/log.c) writes one entry (or one per stdin line); `logcat` (system/logging/logcat/logcat.cpp) reads it: -d dumps and exits (without it logcat keeps
 following until the stream closes), -c clears, -v brief|time|threadtime (the default), -s and TAG:LEVEL filters
 (`*:S` silences the rest, a bare TAG means TAG:V). Programs of the phone (the simulated benchmark_model, tag
 `tflite`, as TFLite's logging_internal writes on Android) write through `write_log`."""
@@ -51,26 +50,41 @@ def buffer_of(device: DeviceState) -> LogBuffer:
 def write_log(device: DeviceState, priority: str, tag: str, message: str, pid: int = 0) -> None:
     """One entry per line of `message` (liblog splits nothing; logcat shows one line per entry, so we do)."""
     for line in message.splitlines() or [""]:
-        buffer_of(device).append(LogEntry(time.time(), pid, priority.upper(), tag, line))
+        _write_entry(device, priority.upper(), tag, line, pid)
 
 
 @register("log")
 def log(ctx: CommandContext) -> int:
+    """toybox log.c: -p one of d e f i s v w (default i), -t TAG (default `log`); the arguments joined by spaces
+    (cut at 1024 bytes with an error line) or, with none, one entry per stdin line."""
     args = ctx.argv[1:]
     priority, tag = "I", "log"
     while args and args[0] in ("-p", "-t") and len(args) > 1:
         option, value = args[0], args[1]
         args = args[2:]
         if option == "-p":
-            if value.upper()[:1] not in PRIORITIES or len(value) != 1:
-                return ctx.error(f"-p {value} not one of vdiwef")
+            if len(value) != 1 or value.lower() not in "defisvw":
+                return ctx.error(f"bad -p '{value}'")
             priority = value.upper()
         else:
             tag = value
+    pid = ctx.fs.current_pid() or 0
     if not args:
-        return ctx.error("Needs 1 argument")
-    write_log(ctx.device, priority, tag, " ".join(args), ctx.fs.current_pid() or 0)
-    return 0
+        for line in ctx.read_stdin().decode(errors="replace").splitlines():
+            _write_entry(ctx.device, priority, tag, line, pid)
+        return 0
+    message = " ".join(args)
+    status = 0
+    if len(message.encode()) >= 1024:
+        message = message.encode()[:1024].decode(errors="ignore")
+        status = ctx.error("log cut at 1024 bytes")
+    _write_entry(ctx.device, priority, tag, message, pid)
+    return status
+
+
+def _write_entry(device: DeviceState, priority: str, tag: str, message: str, pid: int) -> None:
+    if priority != "S":   # SILENT is a filter level, never a message's (**guess**: liblog drops such a write)
+        buffer_of(device).append(LogEntry(time.time(), pid, priority, tag, message))
 
 
 def _format(entry: LogEntry, style: str) -> str:
