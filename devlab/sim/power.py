@@ -137,6 +137,17 @@ class PowerModel:
         self._write_devfreq(factor)
         return factor
 
+    def busy_for(self, sim_us: float, gpu: float, cpu: float) -> None:
+        """A phase starting now that lasts sim_us of simulated time."""
+        start = time.monotonic_ns()
+        self.busy(start, start + int(sim_us * 1000 * (self.device.time_scale or 1.0)), gpu, cpu)
+
+    def throttled_us(self, run_us: float, gpu_us: float) -> tuple[float, float]:
+        """(a run's time at the clock the governor allows now, that clock factor): its GPU time / the factor, its
+        CPU time / half that cut."""
+        factor = self.gpu_factor(time.monotonic_ns())
+        return run_us + gpu_us * (1 / factor - 1) + (run_us - gpu_us) * (2 / (1 + factor) - 1), factor
+
     def _intervals(self, until_ns: int) -> list[Busy]:
         with self._lock:
             return [b for b in self._busy if b.start_ns < until_ns]

@@ -184,6 +184,8 @@ class _Run(LiteRtTool):
         self.pid = ctx.device.new_pid()
         self.delegate_node = len(graph.ops)
         self.delegate_name = "LITERT_CL" if self.litert else "TfLiteGpuDelegateV2"
+        self.power = power_model(ctx.device)   # load, heat and throttling (devlab/sim/power.py)
+        self.freq_factor = 1.0                  # the GPU clock factor of the current phase
 
     # -- phases ---------------------------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -223,7 +225,7 @@ class _Run(LiteRtTool):
             fp16 = self.flags.flag("gpu_precision_loss_allowed")
         costs = plan_costs(self.graph, plan, self.cost, self.threads, fp16)
         init_ms = self._init_ms(costs, plan is not None)
-        self._busy(init_ms * 1000, gpu=0.0, cpu=1.0)     # the delegate compiles its programs on a CPU core
+        self.power.busy_for(init_ms * 1000, gpu=0.0, cpu=1.0)     # the delegate compiles its programs on a CPU core
         if not self._sleep_ms(init_ms):
             return 130
         self.log.info(f"The input model file size (MB): {self.model_mb:g}")
@@ -326,11 +328,6 @@ class _Run(LiteRtTool):
             init += compile_ms
         return init * (1.0 + self.cost.noise_rel * self.rng.uniform(-1, 1))
 
-    def _busy(self, sim_us: float, gpu: float, cpu: float) -> None:
-        """Tell the power model (devlab/sim/power.py) what the next sim_us of simulated time loads."""
-        start = time.monotonic_ns()
-        power_model(self.ctx.device).busy(start, start + int(sim_us * 1000 * self.scale), gpu, cpu)
-
     def _sleep_ms(self, ms: float) -> bool:
         return self.ctx.sleep(ms / 1000.0 * self.scale)
 
@@ -342,8 +339,7 @@ class _Run(LiteRtTool):
                       f"terminate if exceeding {self.flags.number('max_secs'):g} seconds.")
         # a phone the thermal governor throttles runs slower: its GPU at the allowed clock, the CPU half as cut
         gpu_part = costs.gpu_us * (2.0 if (self.profiling or self.tracing) else 1.0)
-        factor = power_model(self.ctx.device).gpu_factor(time.monotonic_ns())
-        base_us = base_us + gpu_part * (1 / factor - 1) + (base_us - gpu_part) * (2 / (1 + factor) - 1)
+        base_us, self.freq_factor = self.power.throttled_us(base_us, gpu_part)
         runs: list[tuple[float, float]] = []
         elapsed = 0.0
         while (len(runs) < max(1, min_runs) or elapsed < min_secs * 1e6) and elapsed < max_us:
@@ -353,8 +349,8 @@ class _Run(LiteRtTool):
             runs.append((base_us * factor, factor))
             elapsed += base_us * factor
         start_ns = time.monotonic_ns()
-        self._busy(elapsed, gpu=gpu_part / base_us if base_us else 0.0,
-                   cpu=1.0 - gpu_part / base_us if base_us else 1.0)
+        self.power.busy_for(elapsed, gpu=gpu_part / base_us if base_us else 0.0,
+                            cpu=1.0 - gpu_part / base_us if base_us else 1.0)
         if not self._sleep_ms(elapsed / 1000.0):
             return None
         if self.tracing:
@@ -442,11 +438,12 @@ class _Run(LiteRtTool):
         events: list[SimEvent] = []
         items = self._items(costs)
         ns = 1000.0 * self.scale  # simulated us -> wall ns
+        gpu_hz = self.power.gpu_freq_hz(self.freq_factor)   # the clock the governor allowed
         t = float(start_ns)
         pid = self.pid
         for run_us, factor in runs:
             events.append(SimEvent("slice", atrace_name("Invoke", 0, 0), int(t), int(run_us * ns), pid, pid, None, 0))
-            events.append(SimEvent("counter", "gpufreq", int(t), 0, pid, 0, float(self.cost.gpu_freq_hz), 0))
+            events.append(SimEvent("counter", "gpufreq", int(t), 0, pid, 0, float(gpu_hz), 0))
             cursor = t
             for kind, node, us in items:
                 dur = us * factor * ns
