@@ -48,6 +48,11 @@ def phone(sim_phone):
     ("echo a > /data/local/tmp/toybox/h; echo b >> /data/local/tmp/toybox/h; cat < /data/local/tmp/toybox/h",
      "a\nb\n"),
     ("command -v ls; test -x /system/bin/sh && echo sh", "/system/bin/ls\nsh\n"),
+    # command substitution: $(..) and `..`, field-split unquoted, kept whole in "..", trailing newlines cut
+    ("x=$(echo hi there); echo \"[$x]\"; for w in $(echo a b); do echo $w; done", "[hi there]\na\nb\n"),
+    ("echo `echo back` \"$(printf 'a\\nb\\n')\" $(echo $(echo nested))", "back a\nb nested\n"),
+    ("v=$(false); echo $?; n=$(ls /data/local/tmp/toybox/d | wc -l); echo $n", "1\n2\n"),
+    ("echo 'a$(no)' \"$(echo ')')\"", "a$(no) )\n"),
 ])
 def test_control_flow(phone, script, out):
     assert sh(phone, script)[:2] == (0, out)
@@ -101,7 +106,8 @@ def test_ls_missing_is_toybox_error(phone):
     ("printf '10\\n9\\n9\\n100\\n' | sort -n -u; printf 'b\\na\\n' | sort -r", (0, "9\n10\n100\nb\na\n", "")),
     ("echo Hello | tr a-z A-Z; echo a-b-c | tr -d -; echo 'a  b' | tr -s ' '", (0, "HELLO\nabc\na b\n", "")),
     # cp.c (dir without -r is skipped, exit 1), mv.c, ln.c -s, readlink (toys/other/readlink.c)
-    (f"cd {TMP} && cp d/f c && cat c && mv c m && ls m && ls c", (1, "b\na\nc\nm\n", "ls: c: No such file or directory\n")),
+    (f"cd {TMP} && cp d/f c && cat c && mv c m && ls m && ls c",
+     (1, "b\na\nc\nm\n", "ls: c: No such file or directory\n")),
     (f"cd {TMP} && cp d d2", (1, "", "cp: Skipped dir 'd'\n")),
     (f"cd {TMP} && cp nope x", (1, "", "cp: bad 'nope': No such file or directory\n")),
     (f"cd {TMP} && cp -r d d3 && ls d3 d3/e", (0, "d3:\ne\nf\n\nd3/e:\ng\n", "")),
@@ -116,7 +122,8 @@ def test_ls_missing_is_toybox_error(phone):
     ("echo a b c | xargs -n 2 echo x; echo /nope | xargs ls 2>/dev/null; echo $?", (0, "x a b\nx c\n123\n", "")),
     ("echo x | xargs sh -c 'exit 255'; echo $?", (0, "124\n", "xargs: sh: exited with status 255; aborting\n")),
     ("printf '%s=%d\\n' a 1 b 2; printf '%05.1f|%x\\n' 3.14159 255", (0, "a=1\nb=2\n003.1|ff\n", "")),
-    ("env FOO=bar env | grep FOO; toybox basename /x/y; toybox nope", (1, "FOO=bar\ny\n", "toybox: Unknown command nope\n")),
+    ("env FOO=bar env | grep FOO; toybox basename /x/y; toybox nope",
+     (1, "FOO=bar\ny\n", "toybox: Unknown command nope\n")),
 ])
 def test_toybox_commands(phone, script, expected):
     assert sh(phone, script) == expected
@@ -154,6 +161,9 @@ def test_ps_lists_the_shell_and_a_running_benchmark(phone):
     try:
         names = {row.split()[1]: row.split()[-1] for row in sh(phone, "ps -A")[1].splitlines()[1:]}
         assert names[bench.strip()] == "benchmark_model" and names[traced.strip()] == "perfetto"
+        # what CI scripts do with it: pid=$(pidof NAME) (toys/lsb/pidof.c), 1 when none runs
+        assert sh(phone, "pid=$(pidof benchmark_model); echo $pid") == (0, bench, "")
+        assert sh(phone, "pidof nothing_runs")[0] == 1
         status, out, _ = sh(phone, "ps -A")
         header, *rows = out.splitlines()
         assert status == 0 and header.split() == ["USER", "PID", "PPID", "VSZ", "RSS", "WCHAN", "ADDR", "S", "NAME"]

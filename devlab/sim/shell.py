@@ -76,12 +76,15 @@ class Shell:
         self.cancelled = cancelled or threading.Event()
         self.process: Job | None = None   # set for the shell adbd starts (services.run_shell): it owns a session
         self.sh = SH
-        self._unread: dict[object, bytearray] = {}   # what `read` has not consumed yet, per stdin
+        self.unread: dict[object, bytearray] = {}    # what `read` has not consumed yet, per stdin
         self.errexit = False      # `set -e`
+        self._stderr: Output = QuietOut(BufferOut())   # where a $(..)'s errors go: the running line's stderr
+        self._sub_status: int | None = None            # the last $(..)'s status while a command is expanded
         self.in_condition = 0     # inside an if/while/until condition, where `set -e` does not apply
 
     # -- public --------------------------------------------------------------------------------------------------
     def run(self, line: str, stdout: Output, stderr: Output, stdin_reader=lambda: b"") -> int:
+        self._stderr = stderr
         try:
             items = parse(line)
         except ShellSyntaxError as exc:
@@ -136,31 +139,6 @@ class Shell:
             del self.env[key]
         self.env.update({str(i): v for i, v in enumerate(values, 1)})
 
-    def read_line(self, stdin_reader) -> str | None:
-        """The next line of a stdin (`read`); None at its end."""
-        if stdin_reader not in self._unread:
-            self._unread[stdin_reader] = bytearray(stdin_reader())
-        pending = self._unread[stdin_reader]
-        if not pending:
-            return None
-        line, newline, rest = bytes(pending).partition(b"\n")
-        self._unread[stdin_reader] = bytearray(rest)
-        return (line + newline).decode(errors="replace")
-
-    def where(self, name: str) -> str | None:
-        """`command -v NAME`: the builtin's name or the program's path."""
-        if name in ("cd", "exit", "export", "exec", ":", "read", "break", "continue", "shift", "unset", "command"):
-            return name
-        if "/" in name:
-            return name if self.device.fs.resolve(name, self.cwd).is_file() else None
-        host = self.device.fs.resolve(f"/system/bin/{name}")
-        return f"/system/bin/{name}" if host.is_file() or commands.lookup(name) is not None else None
-
-    def pattern(self, word: Word) -> str:
-        """A case pattern: quoted parts match literally."""
-        return "".join(self._subst(t) if mode == "raw" else _glob_escape(t if mode == "lit" else self._subst(t))
-                       for t, mode in word.parts)
-
     # -- expansion -----------------------------------------------------------------------------------------------
     def _value(self, name: str) -> str:
         if name in ("@", "*"):
@@ -172,19 +150,35 @@ class Shell:
     def _subst(self, text: str) -> str:
         return substitute(text, self._value)
 
+    def expand_part(self, text: str, mode: str) -> str:
+        """A word part's text: quoted as is, `$` expanded, a substituted command's output (trailing newlines cut)."""
+        if mode in ("lit", "sub-done"):
+            return text
+        if mode in ("sub", "dqsub"):
+            out = BufferOut()
+            status = self.child().run(text, out, self._stderr)
+            self.env["?"] = str(status)
+            self._sub_status = status
+            return out.data.decode(errors="replace").rstrip("\n")
+        return self._subst(text)
+
     def expand(self, word: Word, glob: bool = True, split: bool = True) -> list[str]:
         if split and word.parts == [("$@", "dq")]:   # "$@": each positional parameter one field
             return self.positional()
-        text = "".join(t if mode == "lit" else self._subst(t) for t, mode in word.parts)
-        if split and any(mode == "raw" and "$" in t for t, mode in word.parts):
-            fields = split_fields(word, self._value)
+        if any(mode in ("sub", "dqsub") for _, mode in word.parts):   # run each substitution once
+            word = Word([(self.expand_part(t, mode), "sub-done" if mode == "sub" else "lit")
+                         if mode in ("sub", "dqsub") else (t, mode) for t, mode in word.parts])
+        text = "".join(self.expand_part(t, mode) for t, mode in word.parts)
+        if split and any((mode == "raw" and "$" in t) or mode == "sub-done" for t, mode in word.parts):
+            fields = split_fields(Word([(t, "sub" if mode == "sub-done" else mode) for t, mode in word.parts]),
+                                  self._value, lambda t, mode: t if mode == "sub" else self.expand_part(t, mode))
             if len(fields) != 1:
                 return fields
             text = fields[0]
         has_glob = glob and any(mode == "raw" and any(c in t for c in "*?[") for t, mode in word.parts)
         if has_glob:
-            pattern = "".join(self._subst(t) if mode == "raw" else _glob_escape(
-                t if mode == "lit" else self._subst(t)) for t, mode in word.parts)
+            pattern = "".join(self._subst(t) if mode == "raw" else _glob_escape(self.expand_part(t, mode))
+                              for t, mode in word.parts)
             matches = self.device.fs.glob(pattern, self.cwd)
             if matches:
                 return matches
@@ -271,6 +265,7 @@ class Shell:
 
     def _simple(self, cmd: Simple, stdout: Output, stderr: Output, stdin_reader) -> int:
         assignments: dict[str, str] = {}
+        self._sub_status: int | None = None
         words = list(cmd.words)
         while words:
             first = words[0].parts[0] if words[0].parts else ("", "lit")
@@ -286,9 +281,9 @@ class Shell:
             if isinstance(fds, int):
                 return fds
             out, err, reader = fds[1], fds[2], fds[0]
-            if not argv:
+            if not argv:   # `v=$(cmd)` alone: the status of its last command substitution (POSIX XCU 2.9.1)
                 self.env.update(assignments)
-                return 0
+                return self._sub_status or 0
             return self._command(argv, assignments, out, err, reader)  # type: ignore[arg-type]
         finally:
             for handle in handles:

@@ -8,7 +8,7 @@ import fnmatch
 from typing import TYPE_CHECKING, Callable
 
 from devlab.sim.commands import Output
-from devlab.sim.shell_syntax import Case, Command, For, Group, If, Loop
+from devlab.sim.shell_syntax import Case, Command, For, Group, If, Loop, Word
 
 if TYPE_CHECKING:
     from devlab.sim.shell import Shell
@@ -56,7 +56,7 @@ def run_compound(shell: "Shell", node: Command, stdout: Output, stderr: Output, 
     if isinstance(node, Case):
         subject = shell.expand(node.word, glob=False, split=False)[0]
         for patterns, body in node.arms:
-            if any(fnmatch.fnmatchcase(subject, shell.pattern(p)) for p in patterns):
+            if any(fnmatch.fnmatchcase(subject, _pattern(shell, p)) for p in patterns):
                 return shell.run_items(body, stdout, stderr, stdin_reader)
         return 0
     if isinstance(node, Group):
@@ -126,7 +126,7 @@ def builtin(shell: "Shell", argv: list[str], stdout: Output, stderr: Output, std
             shell.env.pop(key, None)
         return 0
     if name == "command" and len(argv) > 2 and argv[1] == "-v":
-        found = shell.where(argv[2])
+        found = _where(shell, argv[2])
         if found:
             stdout.write(found + "\n")
         return 0 if found else 1
@@ -155,7 +155,7 @@ def _read(shell: "Shell", argv: list[str], stdin_reader: Callable[[], bytes]) ->
     """`read [-r] NAME...`: one line of stdin, split on blanks, the last name takes the rest; 1 at end of input."""
     names = [a for a in argv[1:] if not a.startswith("-")] or ["REPLY"]
     raw = "-r" in argv[1:]
-    line = shell.read_line(stdin_reader)
+    line = _read_line(shell, stdin_reader)
     if line is None:
         for key in names:
             shell.env[key] = ""
@@ -167,3 +167,33 @@ def _read(shell: "Shell", argv: list[str], stdin_reader: Callable[[], bytes]) ->
     for index, key in enumerate(names):
         shell.env[key] = fields[index] if index < len(fields) else ""
     return 0
+
+
+def _read_line(shell: "Shell", stdin_reader) -> str | None:
+    """The next line of a stdin; None at its end. What `read` has not consumed stays with the shell, per stdin."""
+    if stdin_reader not in shell.unread:
+        shell.unread[stdin_reader] = bytearray(stdin_reader())
+    pending = shell.unread[stdin_reader]
+    if not pending:
+        return None
+    line, newline, rest = bytes(pending).partition(b"\n")
+    shell.unread[stdin_reader] = bytearray(rest)
+    return (line + newline).decode(errors="replace")
+
+
+def _where(shell: "Shell", name: str) -> str | None:
+    """`command -v NAME`: the builtin's name or the program's path."""
+    from devlab.sim import commands
+    if name in {"cd", "exit", "export", "exec", ":"} | FLOW_BUILTINS:
+        return name
+    if "/" in name:
+        return name if shell.device.fs.resolve(name, shell.cwd).is_file() else None
+    host = shell.device.fs.resolve(f"/system/bin/{name}")
+    return f"/system/bin/{name}" if host.is_file() or commands.lookup(name) is not None else None
+
+
+def _pattern(shell: "Shell", word: Word) -> str:
+    """A case pattern: quoted (and substituted) parts match literally."""
+    return "".join(shell.expand_part(t, mode) if mode == "raw" else
+                   "".join(f"[{c}]" if c in "*?[" else c for c in shell.expand_part(t, mode))
+                   for t, mode in word.parts)

@@ -1,7 +1,8 @@
 """The simulated phone's main log buffer, `log` and `logcat`.
 
-`log [-p PRIORITY] [-t TAG] [MESSAGE...]` (toybox toys/android/log.c) writes one entry (or one per stdin line); `logcat` (system/logging/logcat/logcat.cpp) reads it: -d dumps and exits (without it logcat keeps
-following until the stream closes), -c clears, -v brief|time|threadtime (the default), -s and TAG:LEVEL filters
+`log [-p PRIORITY] [-t TAG] [MESSAGE...]` (toybox toys/android/log.c) writes one entry (or one per stdin line);
+`logcat` (system/logging/logcat/logcat.cpp) reads it: -d dumps and exits (without it logcat keeps following until
+the stream closes), -c clears, -v brief|time|threadtime (the default), -s and TAG:LEVEL filters
 (`*:S` silences the rest, a bare TAG means TAG:V). Programs of the phone (the simulated benchmark_model, tag
 `tflite`, as TFLite's logging_internal writes on Android) write through `write_log`."""
 

@@ -62,3 +62,16 @@ def ps(ctx: CommandContext) -> int:
 def _cell(field: str, value: str) -> str:
     width = _WIDTHS[field]
     return value.ljust(-width) if width < 0 else value.rjust(width)
+
+
+@register("pidof")
+def pidof(ctx: CommandContext) -> int:
+    """toys/lsb/pidof.c: the pids of the processes with each NAME, newest first on one line; 1 when none."""
+    names = [a for a in ctx.argv[1:] if not a.startswith("-")]
+    if not names:
+        return ctx.error("Needs 1 argument")
+    pids = [row["PID"] for row in _rows(ctx) if row["NAME"] in names and row["PID"] != str(ctx.fs.current_pid())]
+    if not pids:
+        return 1
+    ctx.stdout.write(" ".join(sorted(pids, key=int, reverse=True)) + "\n")
+    return 0
