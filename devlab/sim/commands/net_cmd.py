@@ -82,7 +82,7 @@ def ping(ctx: CommandContext) -> int:
 
 @register("nc")
 def nc(ctx: CommandContext) -> int:
-    """`nc [-w SECS] HOST PORT`: connect to a port on the phone; only loopback ports `adb reverse` bound exist.
+    """`nc [-w SECS] HOST PORT` (toys/net/netcat.c): connect to a port on the phone; only loopback ports `adb reverse` bound exist.
     Sends stdin, prints what comes back until the other side closes (or -w seconds of silence)."""
     args = ctx.argv[1:]
     wait = None
