@@ -97,3 +97,38 @@ def test_a_simulated_s23_heats_up_and_throttles(adb_server, tmp_path, real_fixtu
     for curve in ("latency", "gpu-freq", "skin"):
         assert f'data-curve="{curve}" data-points="{len(points)}"' in page.dom
     assert page.dom.count('<path class="line"') >= 3
+
+
+@pytest.mark.slow
+def test_cooldown_waits_for_a_hot_phone_and_says_when_it_never_cools(adb_server, tmp_path, monkeypatch,
+                                                                      real_fixtures):
+    """A phone a long run has heated throttles (status light or worse); cool_down polls `dumpsys thermalservice`
+    until the status is none. One held hot by the thermal_status fault is reported as not cooled."""
+    from devlab.devices.adb import AdbDevice
+    from devlab.devices.resolve import resolve_device
+    from devlab.report.energy_console import energy_lines
+    from devlab.sim import faults
+    from devlab.sustained.run import cool_down, read_thermal
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    phone = start_phone(adb_server, tmp_path / "phone", time_scale=SUSTAINED_SCALE)
+    try:
+        device = resolve_device(phone.serial)
+        assert isinstance(device, AdbDevice)
+        device.push(real_fixtures / MODEL, "/data/local/tmp/m.tflite")
+        hot = device.shell(["benchmark_model", "--graph=/data/local/tmp/m.tflite", "--use_gpu=true",
+                            "--min_secs=150", "--max_secs=200"], timeout=120)
+        assert hot.ok, hot.stderr
+        status, temps = read_thermal(device)
+        assert status != "none" and temps["skin"] >= 37.0
+        cooled = cool_down(device, timeout_s=120)
+        assert cooled["cooled"] is True and cooled["status"] == "none" and cooled["waited_s"] > 0
+        assert cooled["temperatures_c"]["skin"] < temps["skin"]
+        phone.server.device.setprop(faults.THERMAL_STATUS, "3")
+        stuck = cool_down(device, timeout_s=3)
+        assert stuck["cooled"] is False and stuck["status"] == "severe" and stuck["waited_s"] >= 3
+    finally:
+        stop_phone(phone)
+    record = {"variants": [{"variant": "fp32", "accelerator": "gpu", "extra": {"sustained": {
+        "source": "simulated", "cooldown": stuck, "points": [], "sustained_to_peak": None}}}]}
+    assert energy_lines(record)[0] == (f"sustained: fp32 on gpu: started warm: thermal status severe after waiting "
+                                       f"{stuck['waited_s']:.0f} s for it to cool")

@@ -24,6 +24,10 @@ def energy_lines(record: dict[str, Any]) -> list[str]:
             if sustained.get("error"):
                 lines.append(f"sustained: {label}: {sustained['error']}")
                 continue
+            cooldown = sustained.get("cooldown") or {}
+            if cooldown.get("cooled") is False:   # MLPerf Mobile waits for a cool phone: say it did not get one
+                lines.append(f"sustained: {label}: started warm: thermal status {cooldown.get('status')} after "
+                             f"waiting {cooldown.get('waited_s', 0):.0f} s for it to cool")
             ratio, onset = sustained.get("sustained_to_peak"), sustained.get("throttling_onset_s")
             start = sustained.get("sustained_to_start")
             lines.append(f"sustained: {label}: sustained/peak {'-' if ratio is None else f'{ratio:.3f}'} "

@@ -90,6 +90,11 @@ def sustained_section(record: dict[str, Any]) -> list[str]:
         parts.append(f'<h3>{escape(label)}</h3>')
         if block.get("error"):
             parts.append(f'<div class="banner note">{escape(block["error"])}</div>')
+        cooldown = block.get("cooldown") or {}
+        if cooldown.get("cooled") is False:
+            parts.append(f'<div class="banner note sustained-warm">started warm: thermal status '
+                         f'{escape(str(cooldown.get("status")))} after waiting {cooldown.get("waited_s", 0):.0f} s '
+                         "for the phone to cool</div>")
         ratio = block.get("sustained_to_peak")
         parts.append(
             f'<div class="sustained-summary" data-variant="{escape(row["variant"])}" '

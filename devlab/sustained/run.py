@@ -60,7 +60,7 @@ def cool_down(device: Device, timeout_s: float = COOLDOWN_S, sleep: Callable[[fl
     started = time.monotonic()
     status, temps = read_thermal(device)
     while status not in (None, "none") and time.monotonic() - started < timeout_s:
-        sleep(POLL_S)
+        sleep(min(POLL_S, max(0.0, timeout_s - (time.monotonic() - started))))
         status, temps = read_thermal(device)
     return {"waited_s": round(time.monotonic() - started, 3), "status": status, "temperatures_c": temps,
             "cooled": status in (None, "none")}
