@@ -24,6 +24,9 @@ SH = "/system/bin/sh"
 _SIM_MARKER = b"#!devlab-sim "
 
 
+_SPECIAL = __import__("re").compile(r"[$*?\[]")   # what makes an unquoted word need expansion
+
+
 class ShellExit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -163,6 +166,10 @@ class Shell:
         return self._subst(text)
 
     def expand(self, word: Word, glob: bool = True, split: bool = True) -> list[str]:
+        if len(word.parts) == 1:   # the common words (names, flags, quoted text) need no expansion at all
+            text, mode = word.parts[0]
+            if mode == "lit" or (mode == "raw" and not _SPECIAL.search(text)):
+                return [text]
         if split and word.parts == [("$@", "dq")]:   # "$@": each positional parameter one field
             return self.positional()
         if any(mode in ("sub", "dqsub") for _, mode in word.parts):   # run each substitution once

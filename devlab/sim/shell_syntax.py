@@ -79,6 +79,7 @@ Command = Simple | If | Loop | For | Case | Group
 _RESERVED = {"if", "then", "elif", "else", "fi", "for", "in", "do", "done", "while", "until", "case", "esac", "{",
              "}", "!"}
 _SEPARATORS = (";", "&", "\n")
+_COMPOUND_STARTS = frozenset({"{", "if", "while", "until", "for", "case"})
 
 
 def parse(line: str) -> Items:
@@ -158,6 +159,8 @@ class _Parser:
     def command(self) -> Command:
         tok = self.peek()
         node: Command
+        if isinstance(tok, Word) and tok.plain not in _COMPOUND_STARTS:
+            return self.simple()
         if tok == "(":
             self.i += 1
             node = Group(self.list_until(set()), subshell=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
+# an unquoted run up to the next blank, quote, operator, backquote or `$(` (one regex: the tokenizer is on the path
+# of every command devlab sends)
+_RAW_RUN = re.compile(r"(?:[^ \t'\"\\<>;&|\n()`$]|\$(?!\())+")
 
 
 class ShellSyntaxError(Exception):
@@ -23,8 +27,11 @@ class Word:
     @property
     def plain(self) -> str | None:
         """The text when the word is unquoted and has no `$` (for operators like `2>&1` and assignments)."""
-        if all(mode == "raw" for _, mode in self.parts):
-            return "".join(text for text, _ in self.parts)
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0][0] if parts[0][1] == "raw" else None
+        if all(mode == "raw" for _, mode in parts):
+            return "".join(text for text, _ in parts)
         return None
 
 
@@ -107,17 +114,17 @@ def tokenize(line: str) -> list[object]:
                 op = ch + "&"
             i += len(op)
             tokens.append((fd or ("0" if ch == "<" else "1")) + op)
-        elif any(line.startswith(op, i) for op in _OPERATORS):
+        elif ch in "&|;\n()":   # every operator starts with one of these
             finish()
             op = next(op for op in _OPERATORS if line.startswith(op, i))
             tokens.append(op)
             i += len(op)
         else:
-            start = i
-            while i < n and line[i] not in " \t'\"\\<>;&|\n()`" and not line.startswith("$(", i):
-                i += 1
+            end = _RAW_RUN.match(line, i)
+            stop = end.end() if end and end.end() > i else i + 1
             word = word or Word()
-            word.add(line[start:i], "raw")
+            word.add(line[i:stop], "raw")
+            i = stop
     finish()
     return tokens
 
