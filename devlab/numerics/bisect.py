@@ -116,6 +116,9 @@ def _with_fix(c: Culprit, accelerator: str, tolerance: float, on_gpu_fp16: bool)
             fix = "a normalization's statistics in fp16: the groupnorm-4d rewrite, or keep it in fp32"
         elif accelerator == "gpu" and on_gpu_fp16:
             fix = "beyond tolerance in fp16: `--gpu-precision fp32`, or keep this op in fp32"
+        elif accelerator == "gpu":   # fp32 on the GPU and still off: the GPU's kernel, not precision (docs/numerics.md)
+            fix = ("off even in fp32: the GPU's kernel disagrees with the CPU reference, not a precision issue; "
+                   "report it to the runtime with the model, or keep this op off the GPU")
         else:
             fix = "beyond tolerance: compare the variant's recipe (quantization) with fp32"
     return Culprit(**{**asdict(c), "fix": fix})
