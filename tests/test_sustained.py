@@ -94,9 +94,9 @@ def test_a_simulated_s23_heats_up_and_throttles(adb_server, tmp_path, real_fixtu
     assert not page.console, page.console
     assert 'id="sustained"' in page.dom
     assert f'data-ratio="{sustained["sustained_to_peak"]}"' in page.dom
-    for curve in ("latency", "gpu-freq", "skin"):
+    for curve in ("latency", "gpu-freq", "skin", "gpu"):
         assert f'data-curve="{curve}" data-points="{len(points)}"' in page.dom
-    assert page.dom.count('<path class="line"') >= 3
+    assert page.dom.count('<path class="line"') >= 4
 
 
 @pytest.mark.slow

@@ -108,8 +108,8 @@ def sustained_section(record: dict[str, Any]) -> list[str]:
         curves = [("latency", [(p["t_s"], p["latency_ms"]) for p in points], "ms per inference"),
                   ("gpu-freq", [(p["t_s"], p["gpu_freq_hz"] / 1e6) for p in points if p.get("gpu_freq_hz")],
                    "GPU MHz"),
-                  ("skin", [(p["t_s"], p["temperatures_c"]["skin"]) for p in points
-                            if "skin" in (p.get("temperatures_c") or {})], "skin °C")]
+                  *((kind, [(p["t_s"], p["temperatures_c"][kind]) for p in points
+                            if kind in (p.get("temperatures_c") or {})], f"{kind} °C") for kind in ("skin", "gpu"))]
         for name, series, unit in curves:
             svg = series_svg(series, x_unit="s (benchmark time)", y_unit=unit, title=f"{label}: {unit} over time")
             if svg:
