@@ -63,6 +63,15 @@ def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write_text(path, json.dumps(value, separators=(",", ":"), allow_nan=False) + "\n")
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object a child process wrote, or {} when it never wrote one (it died first) or left it half-written."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

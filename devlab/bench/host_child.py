@@ -29,7 +29,7 @@ from devlab.bench.host_runtime import (Accelerator, HostBenchOptions, HostBenchR
                                        Stage, check_model_file, measure, result_of, runtime_error)
 from devlab.bench.runtime_errors import last_error_line
 from devlab.errors import ToolError
-from devlab.fsutil import atomic_write_json
+from devlab.fsutil import atomic_write_json, read_json_object
 
 CHILD_MODULE = "devlab.bench.host_child"
 # Loading and preparing a big model (GPU kernel compilation of a full-size UNet) takes minutes, and the timed
@@ -60,7 +60,7 @@ def run_in_child(model_path: Path, accelerator: Accelerator, options: HostBenchO
             returncode = _run(child_argv(model_path, accelerator, options, result_path), log,
                               timeout_s or child_timeout_s(options), f"{model_path.name} on {accelerator}",
                               result_path)
-        outcome = _read_outcome(result_path)
+        outcome = read_json_object(result_path)
     log_text = log_path.read_text("utf-8", "replace")
     if "measured" in outcome:
         measured = outcome["measured"]
@@ -83,7 +83,7 @@ def _run(argv: list[str], log, timeout_s: float, what: str, result_path: Path) -
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
-        stage = _read_outcome(result_path).get("stage", "load")
+        stage = read_json_object(result_path).get("stage", "load")
         raise ToolError(f"LiteRT did not finish {_STAGE_WORDS.get(stage, stage)} {what} within "
                         f"{timeout_s:g} s; the benchmark process was stopped",
                         "lower --max-secs, or check the runtime's log in the run folder for where it hung",
@@ -93,12 +93,6 @@ def _run(argv: list[str], log, timeout_s: float, what: str, result_path: Path) -
             child.kill()
             child.wait()
 
-
-def _read_outcome(result_path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(result_path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _death(model_path: Path, accelerator: Accelerator, stage: Stage, returncode: int, log_text: str,

@@ -6,7 +6,6 @@ numerics with the signal named, never devlab. The feeds go to the child and the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from devlab.build.pipeline import BuiltVariant
 from devlab.errors import DevlabError, ToolError
 from devlab.numerics.check import OutputCheck, unavailable
 from devlab.provenance import MEASURED
-from devlab.fsutil import atomic_write_json
+from devlab.fsutil import atomic_write_json, read_json_object
 from devlab.numerics.model_io import read_model_io
 from devlab.numerics.reference import run_compiled
 
@@ -48,7 +47,7 @@ def outputs_on_host(model_path: Path, accelerator: Accelerator, feeds: dict[str,
                 "--threads", str(options.num_threads), *(["--enforce-f32"] if enforce_f32 else [])]
         with log_path.open("wb") as log:
             returncode = _run(argv, log, child_timeout_s(options), f"{model_path.name} on {accelerator}")
-        outcome = _read(status_path)
+        outcome = read_json_object(status_path)
         if outcome.get("stage") == "done" and result_path.is_file():
             with np.load(result_path, allow_pickle=False) as data:
                 return {name: np.array(data[name]) for name in data.files}
@@ -79,12 +78,6 @@ def _run(argv: list[str], log, timeout_s: float, what: str) -> int:
             child.kill()
             child.wait()
 
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def check_on_host(check: OutputCheck, variant: BuiltVariant, accelerator: Accelerator, options: HostBenchOptions,
