@@ -31,7 +31,7 @@ from devlab.energy.energy import Context, RunShare, energy_per_inference
 from devlab.energy.power_trace import PowerData, read_power
 from devlab.errors import DevlabError, ToolError
 from devlab.trace.config import parse_config, resolve_name
-from devlab.trace.record import CONFIG_DIR, RECORD_CAP_MS, TRACE_DIR, _start, stop_perfetto
+from devlab.trace.record import CONFIG_DIR, RECORD_CAP_MS, TRACE_DIR, start_perfetto, stop_perfetto
 from devlab.trace.service_query import query_service
 
 POWER = "android.power"
@@ -65,7 +65,7 @@ def _record(device: Device, label: str, remote_config: str, run_dir: Path, name:
             action: Callable[[], ShellResult | None], errors: list[str]) -> Window:
     remote_trace = f"{TRACE_DIR}/{name}.perfetto-trace"
     device.shell(["rm", "-f", remote_trace])
-    pid, _ = _start(device, ["-c", remote_config, "--txt", "-o", remote_trace], label, errors)
+    pid, _ = start_perfetto(device, ["-c", remote_config, "--txt", "-o", remote_trace], label, errors)
     started = time.monotonic()
     try:
         result = action()

@@ -153,7 +153,7 @@ def record_trace(device: Device, benchmark_argv: list[str], run_dir: Path, *, na
     try:
         _check(device.shell(["setprop", TRACE_PROP, "1"]), f"setprop {TRACE_PROP} 1",
                "the shell user must be allowed to set debug.* properties", label)
-        pid, started_with = _start(device, ["-c", remote_config, "--txt", "-o", remote_trace], label, errors)
+        pid, started_with = start_perfetto(device, ["-c", remote_config, "--txt", "-o", remote_trace], label, errors)
         bench = device.shell(benchmark_argv, timeout=benchmark_timeout)
         if not bench.ok:
             errors.append(f"benchmark exited {bench.exit_code} while tracing")
@@ -190,7 +190,7 @@ def _pid(result: ShellResult) -> int | None:
     return int(numbers[-1]) if numbers else None
 
 
-def _start(device: Device, args: list[str], label: str, errors: list[str]) -> tuple[int, str]:
+def start_perfetto(device: Device, args: list[str], label: str, errors: list[str]) -> tuple[int, str]:
     """Start perfetto in the background; (pid, the option that did it)."""
     started = device.shell(["perfetto", BACKGROUND_WAIT, *args])
     pid = _pid(started)
