@@ -257,3 +257,17 @@ def test_features_are_what_the_simulated_adbd_implements(sim_phone):
     assert features == {"shell_v2", "cmd", "fixed_push_mkdir", "stat_v2", "ls_v2", "abb", "abb_exec"}
     # abb (shell protocol) runs the service's shell command: what `adb shell cmd` would
     assert _service(sim_phone, "abb:window\0size").endswith(b"Physical size: 1080x2316\n" + b"\x03\x01\0\0\0\0")
+
+
+def test_svc_power_stayon_sets_the_setting_dumpsys_power_reads(sim_phone):
+    """PowerCommand.java: stayon usb = BATTERY_PLUGGED_USB (2), true = 7, false = 0."""
+    try:
+        assert sim_phone.shell("svc power stayon usb && settings get global stay_on_while_plugged_in").stdout == "2\n"
+        power = sim_phone.shell("dumpsys power").stdout
+        assert "mStayOnWhilePluggedInSetting=2" in power and "mStayOn=true" in power
+        assert sim_phone.shell("svc power stayon true; settings get global stay_on_while_plugged_in").stdout == "7\n"
+        bad = sim_phone.shell("svc power stayon sometimes")
+        assert bad.returncode == 1 and "usage: svc power stayon" in bad.stderr
+    finally:
+        sim_phone.shell("svc power stayon false")
+    assert "mStayOnWhilePluggedInSetting=0" in sim_phone.shell("dumpsys power").stdout
