@@ -15,6 +15,7 @@ import pytest
 
 from cli_helpers import REPO, devlab_script
 from devlab.devices.leases import lease_path
+from devlab.trace.atrace import is_main_invoke
 from sim_fixtures import start_phone, stop_phone
 
 pytestmark = pytest.mark.timeout(180)
