@@ -101,6 +101,9 @@ def test_ls_missing_is_toybox_error(phone):
     ("echo 'hello world' | sed 's/\\(hello\\) \\(world\\)/\\2 \\1/; s/o/0/g'; echo abc | sed 's/b/[&]/'",
      (0, "w0rld hell0\na[b]c\n", "")),
     (f"cd {TMP} && printf 'k=1\\n' > s && sed -i 's/1/2/' s && cat s", (0, "k=2\n", "")),
+    ("echo 'a;b' | sed 's/;/,/'; echo abc | sed 's/b/[&]/;s/a/\\&/'; echo /x/y | sed 's|/|:|g'",
+     (0, "a,b\n&[b]c\n:x:y\n", "")),
+    ("echo a | sed 's/a/b'", (1, "", "sed: unmatched 's'\n")),
     # cut.c, sort.c, tr.c
     ("echo a:b:c | cut -d: -f2,3; echo abcdef | cut -c2-4", (0, "b:c\nbcd\n", "")),
     ("printf '10\\n9\\n9\\n100\\n' | sort -n -u; printf 'b\\na\\n' | sort -r", (0, "9\n10\n100\nb\na\n", "")),

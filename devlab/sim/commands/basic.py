@@ -9,20 +9,12 @@ import stat as stat_module
 import time
 
 from devlab.sim.commands import CommandContext, register
+from devlab.sim.commands.toybox_files import flags_and_args
 
 
 def _flags_and_args(argv: list[str], known: str) -> tuple[set[str], list[str]]:
-    flags: set[str] = set()
-    args: list[str] = []
-    only_args = False
-    for arg in argv[1:]:
-        if not only_args and arg == "--":
-            only_args = True
-        elif not only_args and arg.startswith("-") and len(arg) > 1 and all(c in known for c in arg[1:]):
-            flags.update(arg[1:])
-        else:
-            args.append(arg)
-    return flags, args
+    flags, args = flags_and_args(argv, known)
+    return set(flags), args
 
 
 @register("true")

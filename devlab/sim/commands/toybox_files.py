@@ -17,7 +17,8 @@ from devlab.sim.commands import CommandContext, register
 
 
 def flags_and_args(argv: list[str], known: str, with_value: str = "") -> tuple[dict[str, str], list[str]]:
-    """Single-letter options (grouped, `--` ends them); those in `with_value` take the next word (or the rest)."""
+    """Single-letter options (grouped, `--` ends them); those in `with_value` take the next word (or the rest). A
+    word with a letter that is not an option is an operand (`grep -x PAT` with no -x stays the pattern)."""
     flags: dict[str, str] = {}
     args: list[str] = []
     words = argv[1:]
@@ -27,7 +28,9 @@ def flags_and_args(argv: list[str], known: str, with_value: str = "") -> tuple[d
         if word == "--":
             args.extend(words[i + 1:])
             break
-        if word.startswith("-") and len(word) > 1 and word[1] in known + with_value:
+        letters = word[1:]
+        cut = next((k for k, c in enumerate(letters) if c in with_value), len(letters))
+        if word.startswith("-") and letters and all(c in known for c in letters[:cut]):
             for position, letter in enumerate(word[1:], 1):
                 if letter in with_value:
                     rest = word[position + 1:]

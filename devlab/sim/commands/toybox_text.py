@@ -1,4 +1,4 @@
-"""toybox's text filters on the simulated phone: head, tail, wc, sed, cut, sort, tr, xargs, printf, env, date and the
+"""toybox's text filters on the simulated phone: head, tail, wc, cut, sort, tr, xargs, printf, env, date and the
 `toybox` multiplexer (landley/toybox toys/posix/<name>.c, toys/other/toybox's main.c; error lines are toybox's
 `<cmd>: <message>`, exit 1 on a failed operand)."""
 
@@ -13,7 +13,7 @@ from devlab.sim.commands import CommandContext, register
 from devlab.sim.commands.toybox_files import flags_and_args
 
 
-def _read_inputs(ctx: CommandContext, args: list[str]) -> tuple[list[tuple[str, bytes]], int]:
+def read_inputs(ctx: CommandContext, args: list[str]) -> tuple[list[tuple[str, bytes]], int]:
     """(name, data) per readable operand (stdin for none or `-`) and the status so far."""
     got: list[tuple[str, bytes]] = []
     status = 0
@@ -42,7 +42,7 @@ def head(ctx: CommandContext) -> int:
     count = _count(flags)
     if count is None:
         return ctx.error(f"Invalid -n: {flags['n']}")
-    inputs, status = _read_inputs(ctx, args)
+    inputs, status = read_inputs(ctx, args)
     for index, (name, data) in enumerate(inputs):
         if len(inputs) > 1:
             ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
@@ -60,7 +60,7 @@ def tail(ctx: CommandContext) -> int:
     count = _count(flags)
     if count is None:
         return ctx.error(f"Invalid -n: {flags['n']}")
-    inputs, status = _read_inputs(ctx, args)
+    inputs, status = read_inputs(ctx, args)
     for index, (name, data) in enumerate(inputs):
         if len(inputs) > 1:
             ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
@@ -79,7 +79,7 @@ def wc(ctx: CommandContext) -> int:
     """wc.c: lines, words, bytes; with one input and one count the number alone (as on a phone: `wc -l < f`)."""
     flags, args = flags_and_args(ctx.argv, "lwcm")
     chosen = [f for f in "lwc" if f in flags or (f == "c" and "m" in flags)] or ["l", "w", "c"]
-    inputs, status = _read_inputs(ctx, args)
+    inputs, status = read_inputs(ctx, args)
     totals = {"l": 0, "w": 0, "c": 0}
     for name, data in inputs:
         counts = {"l": data.count(b"\n"), "w": len(data.split()), "c": len(data)}
@@ -90,111 +90,6 @@ def wc(ctx: CommandContext) -> int:
                          + ("" if name == "-" else f" {name}") + "\n")
     if len(inputs) > 1:
         ctx.stdout.write(" ".join(str(totals[f]).rjust(7) for f in chosen) + " total\n")
-    return status
-
-
-# ------------------------------------------------------------------------------------------------------------ sed
-_SED = re.compile(r"(?:(?P<addr>\d+|\$|/(?:[^/\\]|\\.)*/))?(?P<cmd>[spdq])(?P<rest>.*)\Z", re.S)
-
-
-def _sed_script(text: str) -> list[tuple[str | None, str, tuple[str, str, str] | None]]:
-    """[(address, command, (pattern, replacement, flags) for s)] of `;`/newline-separated commands."""
-    script = []
-    for part in [p.strip() for p in re.split(r";(?![^/]*/[^/]*/?\w*$)|\n", text) if p.strip()]:
-        match = _SED.match(part)
-        if not match:
-            raise ValueError(f"bad command '{part}'")
-        subst = None
-        if match["cmd"] == "s":
-            rest = match["rest"]
-            if not rest:
-                raise ValueError("unterminated s")
-            delim = rest[0]
-            pieces = re.split(rf"(?<!\\){re.escape(delim)}", rest[1:])
-            if len(pieces) != 3:
-                raise ValueError(f"unmatched '{match['cmd']}'")
-            subst = (pieces[0], re.sub(r"\\(\d)", r"\\\1", pieces[1]).replace("&", r"\g<0>"), pieces[2])
-        script.append((match["addr"], match["cmd"], subst))
-    return script
-
-
-def _addressed(address: str | None, number: int, last: bool, line: str) -> bool:
-    if address is None:
-        return True
-    if address == "$":
-        return last
-    if address.startswith("/"):
-        return re.search(_ere(address[1:-1]), line) is not None
-    return number == int(address)
-
-
-def _ere(pattern: str) -> str:
-    """A basic regular expression (sed's default) as Python's: \\( \\) \\{ \\} \\+ \\? are the operators."""
-    out = pattern.replace(r"\(", "\0(").replace(r"\)", "\0)").replace("(", r"\(").replace(")", r"\)")
-    return out.replace("\0\\(", "(").replace("\0\\)", ")").replace(r"\+", "+").replace(r"\?", "?")
-
-
-def _sed_text(script, text: str, quiet: bool) -> str:
-    lines = text.splitlines()
-    out: list[str] = []
-    for number, line in enumerate(lines, 1):
-        deleted = False
-        for address, cmd, subst in script:
-            if not _addressed(address, number, number == len(lines), line):
-                continue
-            if cmd == "d":
-                deleted = True
-                break
-            if cmd == "p":
-                out.append(line)
-            elif cmd == "q":
-                out.append(line) if not quiet else None
-                return "".join(f"{x}\n" for x in out)
-            elif cmd == "s" and subst:
-                pattern, replacement, sflags = subst
-                line = re.sub(_ere(pattern), replacement, line, count=0 if "g" in sflags else 1,
-                              flags=re.I if "I" in sflags or "i" in sflags else 0)
-        if not deleted and not quiet:
-            out.append(line)
-    return "".join(f"{x}\n" for x in out)
-
-
-@register("sed")
-def sed(ctx: CommandContext) -> int:
-    """sed.c: -n, -e, -i, commands s///[gI], p, d, q with a line number, `$` or /regex/ address."""
-    args = ctx.argv[1:]
-    quiet, in_place, scripts, files = False, False, [], []
-    while args:
-        arg = args.pop(0)
-        if arg in ("-n", "--quiet"):
-            quiet = True
-        elif arg.startswith("-i"):
-            in_place = True
-        elif arg == "-e" and args:
-            scripts.append(args.pop(0))
-        elif arg in ("-E", "-r"):
-            continue
-        elif not scripts:
-            scripts.append(arg)
-        else:
-            files.append(arg)
-    if not scripts:
-        return ctx.error("Need script")
-    try:
-        script = [step for text in scripts for step in _sed_script(text)]
-    except (ValueError, re.error) as exc:
-        return ctx.error(str(exc))
-    if in_place:
-        status = 0
-        for name in files:
-            host = ctx.fs.resolve(name, ctx.cwd)
-            try:
-                host.write_text(_sed_text(script, host.read_text(errors="replace"), quiet))
-            except OSError as exc:
-                status = ctx.error(f"{name}: {exc.strerror}")
-        return status
-    inputs, status = _read_inputs(ctx, files)
-    ctx.stdout.write(_sed_text(script, b"".join(d for _, d in inputs).decode(errors="replace"), quiet))
     return status
 
 
@@ -218,7 +113,7 @@ def cut(ctx: CommandContext) -> int:
     except ValueError:
         return ctx.error(f"bad list '{spec}'")
     delim = flags.get("d", "\t") or "\t"
-    inputs, status = _read_inputs(ctx, args)
+    inputs, status = read_inputs(ctx, args)
     for _, data in inputs:
         for line in data.decode(errors="replace").splitlines():
             if "f" in flags:
@@ -238,7 +133,7 @@ def cut(ctx: CommandContext) -> int:
 @register("sort")
 def sort(ctx: CommandContext) -> int:
     flags, args = flags_and_args(ctx.argv, "nrufb", "kt")
-    inputs, status = _read_inputs(ctx, args)
+    inputs, status = read_inputs(ctx, args)
     lines = [line for _, data in inputs for line in data.decode(errors="replace").splitlines()]
 
     def key(line: str):
