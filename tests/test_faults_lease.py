@@ -61,7 +61,7 @@ def test_two_runs_on_one_phone_never_interleave(adb_server, tmp_path, real_fixtu
 
     spans: dict[int, list[int]] = {}
     for event in phone.server.device.timeline.between(0, time.monotonic_ns()):
-        if event.kind == "slice" and event.name == "Invoke":
+        if event.kind == "slice" and is_main_invoke(event.name):   # Invoke@m1/0, as TFLite names it
             span = spans.setdefault(event.pid, [event.ts_ns, event.ts_ns + event.dur_ns])
             span[0], span[1] = min(span[0], event.ts_ns), max(span[1], event.ts_ns + event.dur_ns)
     ordered = sorted(spans.values())
