@@ -27,3 +27,13 @@ def test_the_wheel_carries_every_data_file_of_the_package(tmp_path: Path) -> Non
                   if p.is_file() and p.suffix in DATA_SUFFIXES and "__pycache__" not in p.parts}
     assert data_files, "devlab has data files (schemas, report assets, pipeline definitions)"
     assert not data_files - shipped, f"left out of the wheel: {sorted(data_files - shipped)}"
+
+
+def test_no_package_source_is_ignored_by_git() -> None:
+    """devlab/build/ is named like a build-output folder: the standard Python .gitignore template's unanchored
+    `build/` would silently drop the whole package from commits. Our .gitignore anchors it (`/build/`); this fails
+    the day a pattern that swallows package sources is added."""
+    sources = sorted(str(p.relative_to(REPO)) for p in (REPO / "devlab").rglob("*.py") if "__pycache__" not in p.parts)
+    checked = subprocess.run(["git", "check-ignore", "--no-index", *sources], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 1 and checked.stdout == "", f"ignored by .gitignore: {checked.stdout.split()}"
