@@ -17,12 +17,17 @@ ending in .toml is read as given. Every mistake is a UsageError naming the file 
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devlab.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (pyproject allows it; tomli is its dependency there)
+    import tomli as tomllib
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
 ROLES = ("text_encoder", "unet", "vae_decoder")
