@@ -127,7 +127,7 @@ def test_screencap_png_and_framebuffer_service(sim_phone, tmp_path):
     import struct
     data = _service(sim_phone, "framebuffer:")
     fields = struct.unpack("<14I", data[:56])
-    assert fields[:6] == (2, 32, 0, 1080 * 2316 * 4, 1080, 2316)
+    assert fields[:6] == (2, 32, 1, 1080 * 2316 * 4, 1080, 2316)   # colorSpace 1: sRGB
     assert fields[6:] == (0, 8, 16, 8, 8, 8, 24, 8)
     assert len(data) == 56 + 1080 * 2316 * 4
 

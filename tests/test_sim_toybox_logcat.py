@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from sim_fixtures import adb_server, sim_phone  # noqa: F401  (fixtures)
 
 THREADTIME = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} +(\d+) +\d+ ([VDIWEF]) (\S+) *: (.*)")
@@ -59,3 +61,26 @@ def test_benchmark_model_writes_its_lines_to_logcat(sim_phone, real_fixtures):
     printed = [line[len("INFO: "):] for line in run.stdout.splitlines() if line.startswith("INFO: ")]
     assert [m for p, m in messages if p == "I" and m in printed] == printed
     assert sim_phone.shell("logcat -d -s DevlabCI").stdout == ""
+
+
+@pytest.mark.timeout(60)   # without the background lines the readline below would wait forever
+def test_a_follower_is_never_left_without_lines(sim_phone):
+    """A phone's log is never quiet: a client that reads `logcat` until it stops it (adbutils' logcat copier blocks
+    in readline) gets a line within about a second even when nothing else logs; `--clear` is logcat's long -c."""
+    import subprocess
+    import time
+    assert sim_phone.shell("logcat --clear").returncode == 0
+    follower = subprocess.Popen([str(sim_phone.adb.binary), "-P", str(sim_phone.adb.port), "-s", sim_phone.serial,
+                                 "shell", "logcat", "-v", "brief"], stdout=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        line = follower.stdout.readline()
+        assert line.startswith("D/devlab.sim") and time.monotonic() - started < 10
+    finally:
+        follower.kill()
+        follower.wait(10)
+    # the follower ends once its reader is gone (its next write would fail on a phone): no logcat left running
+    deadline = time.monotonic() + 10
+    while "logcat" in sim_phone.shell("ps -A -o NAME").stdout.split() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "logcat" not in sim_phone.shell("ps -A -o NAME").stdout.split()

@@ -52,6 +52,10 @@ class _Out:
     def __init__(self, stream: Stream, packet_id: int | None, pty: bool = False) -> None:
         self.stream, self.packet_id, self.pty = stream, packet_id, pty
 
+    def closed(self) -> bool:
+        """The host went away: the program's next write fails (EPIPE / SIGPIPE on a phone)."""
+        return self.stream.closed.is_set()
+
     def write(self, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         if not raw:
@@ -112,7 +116,8 @@ def run_framebuffer(stream: Stream, device: DeviceState) -> None:
     fbinfo header of DDMS_RAWIMAGE_VERSION 2: version, bpp, colorSpace, size, width, height, then offset/length of
     red, blue, green, alpha."""
     width, height, rgba = screen_rgba(device)
-    stream.write(struct.pack("<14I", 2, 32, 0, width * height * 4, width, height, 0, 8, 16, 8, 8, 8, 24, 8))
+    # colorSpace 1 = COLORSPACE_SRGB (screencap.cpp dataSpaceToInt of the display's V0_SRGB dataspace)
+    stream.write(struct.pack("<14I", 2, 32, 1, width * height * 4, width, height, 0, 8, 16, 8, 8, 8, 24, 8))
     stream.write(rgba)
 
 

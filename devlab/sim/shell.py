@@ -64,6 +64,10 @@ class QuietOut:
         except Exception:
             pass
 
+    def closed(self) -> bool:
+        closed = getattr(self.inner, "closed", None)
+        return bool(closed()) if callable(closed) else False
+
 
 _NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -46,8 +46,11 @@ class DeviceState:
         self._next_pid = _FIRST_PID
         self.on_prop_change: list[Callable[[str, str], None]] = []
         # `settings get/put <namespace> <key>` (Settings.Global / System / Secure), as a fresh phone has them
+        # (system: SettingsProvider's res/values/defaults.xml def_screen_brightness 102, automatic mode false)
         self.settings: dict[str, dict[str, str]] = {"global": {"stay_on_while_plugged_in": "0", "low_power": "0"},
-                                                    "system": {}, "secure": {}}
+                                                    "system": {"screen_brightness": "102",
+                                                               "screen_brightness_mode": "0"},
+                                                    "secure": {}}
 
     # --- system properties -------------------------------------------------------------------------------------
     def getprop(self, key: str, default: str = "") -> str:

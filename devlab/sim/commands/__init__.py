@@ -74,6 +74,12 @@ class CommandContext:
         """Sleep `seconds` of real time; False (early) when the stream closed or the command was cancelled."""
         return not self.cancelled.wait(max(0.0, seconds))
 
+    def output_closed(self) -> bool:
+        """Whether stdout's reader went away (the adb stream closed): a program that only waits for something to
+        write (logcat following) ends, as its next write would fail on a phone."""
+        closed = getattr(self.stdout, "closed", None)
+        return bool(closed()) if callable(closed) else False
+
     def error(self, message: str, code: int = 1) -> int:
         """Print `<argv0>: <message>` on stderr and return `code` (toybox style)."""
         self.stderr.write(f"{self.argv[0].rsplit('/', 1)[-1]}: {message}\n")

@@ -4,7 +4,7 @@ the simulated phone's display (devlab/sim/framework.py).
 wm: frameworks/base WindowManagerShellCommand.java (`Physical size: WxH`, `Override size: ...`, `Physical density:
 N`); input: InputShellCommand.java (events injected; the simulated phone records them for `dumpsys input`);
 screencap: frameworks/base cmds/screencap/screencap.cpp (-p: PNG, else the raw header w, h, format (1 =
-RGBA_8888), [dataspace from Android 10] then the pixels). The screen is one flat colour: no app draws here."""
+RGBA_8888), [dataspace from Android 10: 1 = COLORSPACE_SRGB] then the pixels). The screen is one flat colour: no app draws here."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def screencap(ctx: CommandContext) -> int:
     width, height, rgba = screen_rgba(ctx.device)
     sdk = int(ctx.getprop("ro.build.version.sdk", "34") or 34)
     data = png(width, height, rgba) if as_png else (
-        struct.pack("<IIII" if sdk >= 29 else "<III", width, height, 1, *([0] if sdk >= 29 else [])) + rgba)
+        struct.pack("<IIII" if sdk >= 29 else "<III", width, height, 1, *([1] if sdk >= 29 else [])) + rgba)
     if args:
         try:
             ctx.fs.resolve(args[-1], ctx.cwd).write_bytes(data)
