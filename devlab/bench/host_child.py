@@ -74,25 +74,29 @@ def run_in_child(model_path: Path, accelerator: Accelerator, options: HostBenchO
     raise _death(model_path, accelerator, stage, returncode, log_text, log_path)
 
 
-def _run(argv: list[str], log, timeout_s: float, what: str, result_path: Path) -> int:
+def run_devlab_child(argv: list[str], log, timeout_s: float) -> int:
+    """Run a devlab child (`python -m devlab...`) with devlab importable, its output into `log`, and never leave it
+    running: on a timeout, Ctrl-C or any error in devlab it is killed and reaped. Raises TimeoutExpired after that."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(devlab.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
     child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
     try:
         return child.wait(timeout=timeout_s)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _run(argv: list[str], log, timeout_s: float, what: str, result_path: Path) -> int:
+    try:
+        return run_devlab_child(argv, log, timeout_s)
     except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
         stage = read_json_object(result_path).get("stage", "load")
         raise ToolError(f"LiteRT did not finish {_STAGE_WORDS.get(stage, stage)} {what} within "
                         f"{timeout_s:g} s; the benchmark process was stopped",
                         "lower --max-secs, or check the runtime's log in the run folder for where it hung",
                         stage=stage) from None
-    finally:
-        if child.poll() is None:   # Ctrl-C (or any error) in devlab while the child runs: never leave it behind
-            child.kill()
-            child.wait()
-
 
 
 def _death(model_path: Path, accelerator: Accelerator, stage: Stage, returncode: int, log_text: str,

@@ -6,7 +6,6 @@ numerics with the signal named, never devlab. The feeds go to the child and the 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -16,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-import devlab
-from devlab.bench.host_child import child_timeout_s
+from devlab.bench.host_child import child_timeout_s, run_devlab_child
 from devlab.bench.runtime_errors import last_error_line
 from devlab.bench.host_runtime import Accelerator, HostBenchOptions
 from devlab.build.pipeline import BuiltVariant
@@ -64,20 +62,11 @@ def outputs_on_host(model_path: Path, accelerator: Accelerator, feeds: dict[str,
 
 
 def _run(argv: list[str], log, timeout_s: float, what: str) -> int:
-    """The child with devlab importable, its output into `log`; never left running (timeout, Ctrl-C)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(devlab.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
     try:
-        return child.wait(timeout=timeout_s)
+        return run_devlab_child(argv, log, timeout_s)
     except subprocess.TimeoutExpired:
         raise ToolError(f"LiteRT did not finish the outputs run of {what} within {timeout_s:.0f} s; it was stopped",
                         "lower --max-secs, or check the outputs log in the run folder", stage="numerics") from None
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-
 
 
 def check_on_host(check: OutputCheck, variant: BuiltVariant, accelerator: Accelerator, options: HostBenchOptions,
