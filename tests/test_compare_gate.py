@@ -373,3 +373,21 @@ def test_a_failed_round_is_left_out_and_said(baseline_dir: Path) -> None:
     assert fp32["status"] == "ok" and fp32["merge_note"] == "merged 1 of 2 rounds (1 failed, left out)"
     record["variants"][2].update(status="failed", timing=None, error="device offline")
     assert merge_rounds(record["variants"])[0]["status"] == "failed"
+
+
+def test_compare_html_page_shows_both_headlines_and_every_delta(baseline_dir: Path, tmp_path: Path) -> None:
+    from report_helpers import load_in_chromium
+    slower = _derived(baseline_dir, tmp_path, "slower-html", _scaled(1.2))
+    html_path = tmp_path / "compare.html"
+    result = devlab("compare", str(baseline_dir), str(slower), "--html", str(html_path), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    page = load_in_chromium(html_path, tmp_path)
+    assert page.console == []
+    assert 'id="headline-baseline"' in page.dom and 'id="headline-candidate"' in page.dom
+    assert page.dom.count('class="card"') == 2          # one cpu headline card per run
+    for delta in data["variants"]:
+        row = page.dom.split(f'id="delta-{delta["variant"]}-{delta["accelerator"]}"')[1].split("</tr>")[0]
+        assert f'{delta["delta_pct"]:.1f} %' in row and delta["verdict"] in row
+        assert f'{delta["ci_low_pct"]:+.1f} %' in row and f'{delta["ci_high_pct"]:+.1f} %' in row
+    assert "http://" not in page.dom.replace("http://www.w3.org/2000/svg", "")

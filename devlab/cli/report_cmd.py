@@ -51,6 +51,8 @@ def compare_command(
                                                 "(the output says so)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (same seed, same intervals)."),
     json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON on stdout."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Also write the comparison as a self-contained "
+                                                                "HTML page (opens offline)."),
 ) -> None:
     """Per-variant and per-kernel deltas of RUN_B against RUN_A, with bootstrap confidence intervals."""
     from devlab.report.compare import compare_runs, parse_fraction
@@ -60,9 +62,15 @@ def compare_command(
     margin = parse_fraction(equivalence_margin, "--equivalence-margin", upper=1.0)
     baseline = load_run(run_a)
     candidate_dir, picked = _candidate(run_a, baseline, run_b, out)
-    comparison = compare_runs(baseline, load_run(candidate_dir), confidence=confidence, seed=seed,
+    candidate = load_run(candidate_dir)
+    comparison = compare_runs(baseline, candidate, confidence=confidence, seed=seed,
                               equivalence_margin=margin, allow_different_models=allow_different_models)
     print_comparison(console, comparison)
+    if html_out is not None:
+        from devlab.fsutil import atomic_write_text
+        from devlab.report.compare_html import render_comparison
+        atomic_write_text(html_out, render_comparison(comparison, baseline, candidate))
+        console.print(f"comparison page: {html_out}", markup=False)
     if json_out:
         emit_json({**comparison.to_json(), "candidate": _candidate_json(candidate_dir, picked)})
 

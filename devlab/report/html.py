@@ -50,7 +50,7 @@ def render_report(record: dict[str, Any], run_dir: Path | None = None) -> str:
         body.append('<div class="banner simulated" id="simulated-banner">SIMULATED phone: every timing on this '
                     'page comes from the simulator\'s cost model, not from a phone.</div>')
     body += [f'<div class="banner note">{escape(note)}</div>' for note in record.get("notes", [])]
-    body += _headline_section(record)
+    body += headline_section(record)
     body += _latency_section(record)
     body += energy_section(record) + sustained_section(record)   # phones with --energy / --sustained
     body += _kernels_section(record)
@@ -60,10 +60,10 @@ def render_report(record: dict[str, Any], run_dir: Path | None = None) -> str:
     body.append(f"<footer>written by devlab {escape(__version__)} from run.json (schema "
                 f"{record['schema_version']}). Sources: measured = timed on the target; op-profile / trace = from a "
                 f"profiled run; estimated = derived by devlab; simulated = the simulated phone's cost model.</footer>")
-    return _page(name, "\n".join(body))
+    return page(name, "\n".join(body))
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     assets = files("devlab.report") / "assets"
     css = (assets / "report.css").read_text(encoding="utf-8")
     js = (assets / "report.js").read_text(encoding="utf-8")
@@ -75,7 +75,7 @@ def _page(title: str, body: str) -> str:
             f"<style>{css}</style></head>\n<body>\n{body}\n<script>{js}</script>\n</body></html>\n")
 
 
-def _headline_section(record: dict[str, Any]) -> list[str]:
+def headline_section(record: dict[str, Any]) -> list[str]:
     cards = [_headline_card(h) for h in headlines(record)]
     if not cards:
         return ['<p class="sub" id="headline">No variant was measured in this run.</p>']
@@ -113,7 +113,7 @@ _SEGMENT_CLASS = {"GPU kernels": "gpu", "CPU fallback": "cpu", "CPU<->GPU copies
                   "unattributed": "unattributed"}
 
 
-def _breakdown_section(record: dict[str, Any]) -> list[str]:
+def breakdown_section(record: dict[str, Any]) -> list[str]:
     rows = breakdowns(record)
     if not rows:
         return []
@@ -183,7 +183,7 @@ def _kernels_section(record: dict[str, Any]) -> list[str]:
         return ["<h2 id=\"kernels\">Kernels</h2>",
                 '<p class="sub">No kernel attribution in this run: it needs an op-profile run or a trace '
                 "(phones: <code>devlab run --device PHONE</code>).</p>"]
-    out = ["<h2 id=\"kernels\">Kernels: where the latency went</h2>", *_breakdown_section(record)]
+    out = ["<h2 id=\"kernels\">Kernels: where the latency went</h2>", *breakdown_section(record)]
     for v in with_kernels:
         out += _kernel_table(v)
     return out
