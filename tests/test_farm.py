@@ -162,3 +162,21 @@ def test_rounds_are_merged_per_variant_by_compare_and_gate(adb_server, tmp_path:
         assert "baseline: 2 rounds merged" in delta.note and len(counts) == 2
         assert delta.baseline_runs == sum(counts) and min(counts) >= 10
     assert evaluate_gate(device.record, device.record, 0.05).passed
+
+
+def test_farm_report_shows_every_phone_side_by_side(farm, tmp_path: Path) -> None:
+    from report_helpers import load_in_chromium
+    data = json.loads((farm.outcome.run_dir / FARM_JSON).read_text())
+    page = load_in_chromium(farm.outcome.run_dir / "report.html", tmp_path)
+    assert page.console == []
+    assert 'id="simulated-banner"' in page.dom
+    for row in data["devices"]:
+        matrix_row = page.dom.split(f'id="farm-{row["device"]}"')[1].split("</tr>")[0]
+        for cell in row["variants"]:
+            if cell["status"] == "ok":
+                value = cell["median_ms"] if cell["median_ms"] is not None else cell["mean_ms"]
+                assert f"{value:.3f}" in matrix_row and "simulated" in matrix_row
+            else:
+                assert cell["status"] in matrix_row            # the dropped phone's failed step is shown, not hidden
+        assert f'href="{row["run_dir"]}/report.html"' in page.dom
+    assert page.dom.count('class="card"') >= len(data["devices"]) - 1   # a headline per phone that measured

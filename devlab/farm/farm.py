@@ -25,6 +25,7 @@ from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import Step, interleaved_steps
 from devlab.farm.thermal import battery_temp_c, wait_until_cool
 from devlab.fsutil import atomic_write_json, path_slug
+from devlab.report.farm_html import write_farm_report
 from devlab.report.html import write_report
 from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
 
@@ -170,7 +171,9 @@ def run_farm(request: FarmRequest, manifest: Manifest,
     devices = tuple(o.value if o.value is not None else DeviceResult(o.item, None, None, None, o.error)
                     for o in outcomes)
     outcome = FarmOutcome(farm_dir, devices)
-    atomic_write_json(farm_dir / FARM_JSON, farm_json(outcome))
+    summary = farm_json(outcome)
+    atomic_write_json(farm_dir / FARM_JSON, summary)
+    write_farm_report(farm_dir, summary, {d.name: d.record for d in devices})
     return outcome
 
 
