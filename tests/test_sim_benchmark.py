@@ -279,3 +279,25 @@ def test_sim_start_offers_both_builds(adb_server, tmp_path):
         finally:
             adb_server.run("disconnect", serial)
             assert run_devlab("sim", "stop", "--port", str(port), cwd=tmp_path, env=env, timeout=60).exit_code == 0
+
+
+def test_each_simulated_build_is_its_own_binary_so_the_dialect_cache_never_mixes_them(adb_server, tmp_path,
+                                                                                      real_fixtures):
+    """devlab asks a benchmark_model what it is once per sha256. Two builds on two phones, one DEVLAB_HOME: each run
+    must be built for its own phone's tool (before, both builds hashed the same and the second phone was driven
+    with the first one's flags: every LiteRT run failed on `Unconsumed cmdline flags`)."""
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
+           "DEVLAB_BENCHMARK_MODEL": ""}
+    phones = [start_phone(adb_server, tmp_path / tool, benchmark_tool=tool) for tool in ("classic", "litert")]
+    try:
+        sums = {p.shell("sha256sum", "/system/bin/benchmark_model").stdout.split()[0] for p in phones}
+        assert len(sums) == 2
+        for phone, kind in zip(phones, ("classic", "litert")):
+            result = run_devlab("run", "--device", phone.serial, "--model", str(real_fixtures / MNV3), "--variants",
+                                "as-is", *QUICK, "--no-op-profile", "--no-trace", "--json", cwd=tmp_path, env=env,
+                                timeout=300)
+            assert result.exit_code == 0, result.stderr
+            assert json.loads(result.stdout)["tools"]["benchmark_model"]["tool"]["kind"] == kind
+    finally:
+        for phone in phones:
+            stop_phone(phone)

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from devlab.sim import commands
 from devlab.sim.power import power_model
+from devlab.sim.profiles import BENCHMARK_TOOL_PROP, SIM_BENCHMARK_MODEL
 from devlab.sim.shell import sim_marker
 from devlab.sim.state import DeviceState
+
+
+def _build_line(device: DeviceState, name: str) -> bytes:
+    """Different builds of a tool are different bytes, so a different sha256: devlab caches what a benchmark_model
+    is (its `--help`) per sha256, and a litert and a classic simulated build must never share that entry."""
+    if name != SIM_BENCHMARK_MODEL.rsplit("/", 1)[-1]:
+        return b""
+    return f"build {device.getprop(BENCHMARK_TOOL_PROP) or 'litert'}\n".encode()
 
 
 def populate(device: DeviceState) -> None:
@@ -19,7 +28,7 @@ def populate(device: DeviceState) -> None:
     for name in commands.names():
         if name.isidentifier() or name.replace("_", "").isalnum():
             binary = fs.resolve(f"/system/bin/{name}")
-            binary.write_bytes(sim_marker(name))
+            binary.write_bytes(sim_marker(name) + _build_line(device, name))
             binary.chmod(0o755)
     # cpufreq policies (one per cluster: 4 little, 3 mid, 1 big cores), their governor readable by the shell user
     for policy in (0, 4, 7):
