@@ -86,3 +86,15 @@ def test_fp16_model_fully_supported_is_delegated_whole_dequantizes_included():
     plan = plan_gpu_delegation(graph)
     assert any(node.op == "DEQUANTIZE" for node in graph.ops)
     assert plan.applied == "full" and plan.ops_on_gpu == len(graph.ops)
+
+
+def test_every_suggested_fix_names_a_rewrite_devlab_has_or_an_option():
+    """The fix column of --explain and the report names rewrites by name: they must exist, or the advice is stale."""
+    import re
+    from devlab.build import gpu_compat
+    from devlab.build.variants import available_rewrites
+    rewrites = set(available_rewrites())
+    for start, fix in gpu_compat._FIX_BY_REASON:
+        named = set(re.findall(r"\b[a-z0-9]+(?:-[a-z0-9]+)+\b", fix)) - {"1-d", "4-d"}
+        assert named <= rewrites | {"input-shape"}, (start, named - rewrites)
+        assert gpu_compat.rewrite_for(start + " (details)") == fix

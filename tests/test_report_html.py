@@ -39,6 +39,9 @@ def test_host_run_report_renders_without_console_errors(host_run_dir: Path, tmp_
     assert 'href="logs/fp32-cpu.log"' in page.dom
     assert "SIMULATED" not in page.dom
     assert "Delegation map" in page.dom and "Tensor dimensions must be less than 5" in page.dom
+    reasons = page.dom.split("and the rewrite that fixes it")[1].split("</table>")[0]
+    five_d = reasons.split("Tensor dimensions must be less than 5", 1)[1].split("</tr>")[0]
+    assert 'class="fix">groupnorm-4d' in five_d          # the rejected-op group names the rewrite that fixes it
     assert "http://" not in page.dom.replace("http://www.w3.org/2000/svg", "")   # nothing to fetch
     assert "https://" not in page.dom
 

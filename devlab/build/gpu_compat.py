@@ -110,6 +110,24 @@ def constant_like_tensors(graph: TfliteGraph) -> frozenset[int]:
     return frozenset(constant)
 
 
+# The rewrite (devlab/build/rewrites.py) that removes a rejection, by the start of the reason's text: what
+# `build --explain` and the report show beside each group of rejected ops. None: devlab knows no rewrite for it.
+_FIX_BY_REASON: tuple[tuple[str, str], ...] = (
+    ("Tensor dimensions must be less than 5", "groupnorm-4d (Keras GroupNormalization) or upsample-resize "
+                                              "(Keras UpSampling2D): both keep the tensors 4-D"),
+    ("Only support 1D indices", "gather-1d (token ids flattened to 1-D)"),
+    ("Softmax.beta != 1", "attention-4d (the scale folded into the query weights, softmax beta 1)"),
+    ("Not supported op ERF", "gelu-builtin (one GELU op) or gelu-tanh (no erf)"),
+    ("Dynamic shapes are not supported", "--input-shape NAME=1x... (a Keras None batch is fixed to 1 already)"),
+    (FP16_DEQUANTIZE_REASON[:24], "none of its own: it is folded once the rest of the graph is whole on the GPU"),
+)
+
+
+def rewrite_for(reason: str | None) -> str | None:
+    """The rewrite or option that removes this rejection, when devlab has one."""
+    return next((fix for start, fix in _FIX_BY_REASON if (reason or "").startswith(start)), None)
+
+
 def check_op(graph: TfliteGraph, node: OpNode, constants: frozenset[int] | None = None) -> str | None:
     """The reason the delegate rejects this op, or None when it accepts it."""
     constants = constant_like_tensors(graph) if constants is None else constants

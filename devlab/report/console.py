@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from devlab.build.gpu_compat import rewrite_for
 from devlab.build.pipeline import Manifest
 
 
@@ -118,13 +119,14 @@ def explain_table(name: str, delegation: dict[str, Any]) -> Table:
     table.add_column("node", justify="right")
     table.add_column("op")
     table.add_column("why not on the GPU")
+    table.add_column("fix")
     for op in rejected:
-        table.add_row(str(op["node"]), op["op"], op["reason"] or "")
+        table.add_row(str(op["node"]), op["op"], op["reason"] or "", rewrite_for(op["reason"]) or "-")
     if stranded:
         nodes = ", ".join(str(op["node"]) for op in stranded[:12]) + (" ..." if len(stranded) > 12 else "")
         table.add_row(nodes, f"{len(stranded)} supported ops",
                       "outside the one delegated partition: the delegate takes only the largest partition, "
-                      "and the rejected ops above split the graph")
+                      "and the rejected ops above split the graph", "-")
     return table
 
 

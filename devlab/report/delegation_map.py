@@ -11,6 +11,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
+from devlab.build.gpu_compat import rewrite_for
 from devlab.report.html_parts import num, src, table
 
 MAX_NODES_IN_MAP = 2000   # beyond this the map is a blur; the reasons table still lists everything
@@ -72,9 +73,10 @@ def _predicted(pred: dict[str, Any]) -> list[str]:
         example = ops[0].get("reason") or ""
         rows.append(f'<tr>{num(len(ops))}<td>{escape(", ".join(types))}</td><td>{escape(nodes)}</td>'
                     f'<td>{escape(reason)}<br><span class="sub">e.g. node {ops[0]["node"]}: {escape(example)}</span>'
-                    f'</td></tr>')
+                    f'</td><td class="fix">{escape(rewrite_for(example) or "-")}</td></tr>')
     if rows:
-        out += ["<p>Why not on the GPU (predicted):</p>", table(["ops", "op types", "nodes", "reason"], rows)]
+        out += ["<p>Why not on the GPU (predicted), and the rewrite that fixes it:</p>",
+                table(["ops", "op types", "nodes", "reason", "fix"], rows)]
     return out
 
 
