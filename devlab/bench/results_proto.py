@@ -121,21 +121,21 @@ def decode_benchmark_result(data: bytes, what: str = "results.pb") -> BenchmarkR
 
 
 def decode_runtime_info(data: bytes, what: str = "runtime_info.pb") -> tuple[SubgraphDelegation, ...]:
-    from ai_edge_litert import model_runtime_info_pb2
     from google.protobuf.message import DecodeError
-    details = model_runtime_info_pb2.ModelRuntimeDetails()
+
+    from devlab.bench.litert_protos import enum_value_name, message_class
+    details = message_class("ModelRuntimeDetails")()
     try:
         details.ParseFromString(data)
     except DecodeError as exc:
         raise ParseError(f"{what} is not a ModelRuntimeDetails proto ({exc})",
                          "keep the file and the log", stage="results") from None
-    kinds = model_runtime_info_pb2.RuntimeSubgraph.SubgraphType
     out = []
     for subgraph in details.subgraphs:
         delegates = tuple((node.delegate_node_details.delegate_name, node.id,
                            tuple(node.delegate_node_details.tflite_node_ids_replaced))
                           for node in subgraph.nodes if node.HasField("delegate_node_details"))
         out.append(SubgraphDelegation(subgraph_id=subgraph.subgraph_id, name=subgraph.name,
-                                      subgraph_type=kinds.Name(subgraph.subgraph_type), nodes=len(subgraph.nodes),
+                                      subgraph_type=enum_value_name("RuntimeSubgraph.SubgraphType", subgraph.subgraph_type), nodes=len(subgraph.nodes),
                                       delegates=delegates, execution_plan=tuple(subgraph.execution_plan)))
     return tuple(out)

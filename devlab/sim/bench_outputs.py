@@ -68,9 +68,10 @@ def benchmark_result(init_us: float, warmup_us: list[float], runs_us: list[float
 
 
 def runtime_info(graph: TfliteGraph, delegated: tuple[int, ...], delegate_name: str, model_name: str) -> bytes:
-    from ai_edge_litert import model_runtime_info_pb2 as pb
-    details = pb.ModelRuntimeDetails(model_name=model_name)
-    subgraph = details.subgraphs.add(subgraph_id=0, subgraph_type=pb.RuntimeSubgraph.TFLITE_SUBGRAPH, name="main")
+    from devlab.bench.litert_protos import enum_value, message_class   # private pool: TF may be loaded too
+    details = message_class("ModelRuntimeDetails")(model_name=model_name)
+    subgraph = details.subgraphs.add(subgraph_id=0, name="main",
+                                     subgraph_type=enum_value("RuntimeSubgraph.SubgraphType", "TFLITE_SUBGRAPH"))
     delegate_id = len(graph.ops)
     inside = set(delegated)
     for node in graph.ops:
