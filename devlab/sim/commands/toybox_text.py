@@ -35,14 +35,23 @@ def _count(flags: dict[str, str], default: int = 10) -> int | None:
     return int(raw.lstrip("+-")) if raw.lstrip("+-").isdigit() else None
 
 
-@register("head")
-def head(ctx: CommandContext) -> int:
+def _lines_args(ctx: CommandContext, bool_flags: str):
+    """head/tail's shared front: `-5` as `-n5`, -n/-c parsed, the inputs read; an int is the error's exit code."""
     argv = [f"-n{a[1:]}" if re.fullmatch(r"-\d+", a) else a for a in ctx.argv]
-    flags, args = flags_and_args(argv, "qv", "nc")
+    flags, args = flags_and_args(argv, bool_flags, "nc")
     count = _count(flags)
     if count is None:
         return ctx.error(f"Invalid -n: {flags['n']}")
     inputs, status = read_inputs(ctx, args)
+    return flags, count, inputs, status
+
+
+@register("head")
+def head(ctx: CommandContext) -> int:
+    parsed = _lines_args(ctx, "qv")
+    if isinstance(parsed, int):
+        return parsed
+    flags, count, inputs, status = parsed
     for index, (name, data) in enumerate(inputs):
         if len(inputs) > 1:
             ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
@@ -55,12 +64,10 @@ def head(ctx: CommandContext) -> int:
 
 @register("tail")
 def tail(ctx: CommandContext) -> int:
-    argv = [f"-n{a[1:]}" if re.fullmatch(r"-\d+", a) else a for a in ctx.argv]
-    flags, args = flags_and_args(argv, "fFqv", "nc")
-    count = _count(flags)
-    if count is None:
-        return ctx.error(f"Invalid -n: {flags['n']}")
-    inputs, status = read_inputs(ctx, args)
+    parsed = _lines_args(ctx, "fFqv")
+    if isinstance(parsed, int):
+        return parsed
+    flags, count, inputs, status = parsed
     for index, (name, data) in enumerate(inputs):
         if len(inputs) > 1:
             ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
