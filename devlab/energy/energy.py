@@ -10,10 +10,10 @@ Method (what run.json's `energy` block says it did):
   this measure the charger, not the load: said loudly.
 - The run's inferences are the end of its window: perfetto is stopped right after benchmark_model returns, while
   the window may start seconds before the run (an old perfetto's start settle time) and the run starts with the
-  delegate's init. So the inference part is the last `wall_s x (1 - init share)` of the window, with wall_s the
-  benchmark's wall time seen by the host (device and host clocks tick alike; no shared origin is needed) and the
-  init share from the log's own init vs warm-up + timed runs time. Without wall_s, the init share of the whole
-  window is left out.
+  delegate's init. So the inference part is the last `inference_ms` of the window: the warm-up and timed runs'
+  time as the benchmark's own log reports it, on the phone's clock like the trace's timestamps (no host clock and
+  no shared origin needed; the tail after the last inference is one adb round trip). Without it, the init share of
+  the whole window is left out.
 - energy per inference = excess power x the clean run's mean latency (mW x s = mJ): for back-to-back runs that is
   the window's excess energy divided by its inference count.
 Too few samples in a window (MIN_SAMPLES), rails absent, charging, or no power data: the block says why, and its
@@ -39,7 +39,7 @@ class RunShare:
     inference_ms: float        # warm-up + timed runs
     mean_latency_ms: float
     inferences: int
-    wall_s: float | None = None  # the benchmark's wall time, as the host saw it
+    wall_s: float | None = None  # the benchmark's wall time, as the host saw it (recorded, not used for the window)
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,14 @@ class Context:
     dumpsys_voltage_mv: float | None
 
 
-def _window(samples_ts: list[int], init_share: float, wall_s: float | None) -> tuple[int, int] | None:
+def _window(samples_ts: list[int], init_share: float, inference_ms: float | None) -> tuple[int, int] | None:
+    """The inference part of the run's window, on the trace clock: its last `inference_ms` (the log's warm-up +
+    timed runs, phone time); without it, the window less its init share."""
     if len(samples_ts) < 2:
         return None
     first, last = min(samples_ts), max(samples_ts)
-    if wall_s is not None:
-        return max(first, last - int(wall_s * (1.0 - init_share) * 1e9)), last
+    if inference_ms:
+        return max(first, last - int(inference_ms * 1e6)), last
     return first + int((last - first) * init_share), last
 
 
@@ -111,7 +113,7 @@ def energy_per_inference(idle: PowerData, active: PowerData, share: RunShare, co
         rows, excess, idle_total, run_total = [], 0.0, 0.0, 0.0
         counts = []
         for name in rails:
-            window = _window([s.ts_ns for s in active.rails[name]], init_share, share.wall_s)
+            window = _window([s.ts_ns for s in active.rails[name]], init_share, share.inference_ms)
             p_idle, n_idle = rail_power_mw(idle.rails[name])
             p_run, n_run = rail_power_mw(active.rails[name], window)
             counts.append((n_idle, n_run))
@@ -137,7 +139,7 @@ def energy_per_inference(idle: PowerData, active: PowerData, share: RunShare, co
         else:
             warnings.append("power rails not recorded: the energy is the whole phone's, from the battery counters")
         voltage = context.dumpsys_voltage_mv
-        window = _window([s.ts_ns for s in active.battery], init_share, share.wall_s)
+        window = _window([s.ts_ns for s in active.battery], init_share, share.inference_ms)
         p_idle, n_idle = battery_power_mw(idle.battery, voltage)
         p_run, n_run = battery_power_mw(active.battery, voltage, window)
         if p_idle is None or p_run is None:

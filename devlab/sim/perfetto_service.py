@@ -14,6 +14,7 @@ import io
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.internal.decoder import _DecodeVarint32
@@ -143,8 +144,9 @@ def wants(config: TraceConfig, offered: tuple[str, ...]) -> dict[str, bool]:
     }
 
 
-def _event_packets(events: list[SimEvent], wanted: dict[str, bool]) -> list[bytes]:
-    """The framed packets the producers would commit for `events`, in commit order."""
+def _event_packets(events: list[SimEvent], wanted: dict[str, bool], clock: Callable[[int], int]) -> list[bytes]:
+    """The framed packets the producers would commit for `events`, in commit order. `clock` maps the simulator's
+    wall nanoseconds to the phone's trace clock (DeviceState.trace_clock_ns)."""
     body = io.BytesIO()
     writer = TraceWriter(body)
     pids = sorted({e.pid for e in events if e.kind == "slice"})
@@ -153,10 +155,10 @@ def _event_packets(events: list[SimEvent], wanted: dict[str, bool]) -> list[byte
     timed: list[tuple[int, int, int, SimEvent]] = []
     for e in events:
         if e.kind == "slice":
-            timed.append((e.ts_ns, 1, e.depth, e))                    # begins: outer first
-            timed.append((e.ts_ns + e.dur_ns, 0, -e.depth, e))        # ends first at a shared instant, inner first
+            timed.append((clock(e.ts_ns), 1, e.depth, e))                 # begins: outer first
+            timed.append((clock(e.ts_ns + e.dur_ns), 0, -e.depth, e))     # ends first at a shared instant, inner first
         else:
-            timed.append((e.ts_ns, 2, 0, e))
+            timed.append((clock(e.ts_ns), 2, 0, e))
     timed.sort(key=lambda item: item[:3])
     submission = 0
     for ts, phase, _, e in timed:
@@ -177,7 +179,7 @@ def _event_packets(events: list[SimEvent], wanted: dict[str, bool]) -> list[byte
         elif e.kind == "counter" and e.name == "gpufreq" and wanted["gpufreq"] and e.value is not None:
             writer.gpu_frequency(ts, int(e.value // 1000))     # the ftrace event carries kHz
         elif e.kind == "gpu_stage" and wanted["stages"]:
-            writer.gpu_render_stage(ts, e.dur_ns, e.name, submission_id=submission)
+            writer.gpu_render_stage(ts, clock(e.ts_ns + e.dur_ns) - ts, e.name, submission_id=submission)
     writer.flush()
     return _frames(body.getvalue())
 
@@ -192,13 +194,14 @@ def _frames(data: bytes) -> list[bytes]:
 
 
 def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple[str, ...],
-                power: list[bytes] | tuple[bytes, ...] = ()) -> int:
+                power: list[bytes] | tuple[bytes, ...] = (), clock: Callable[[int], int] = lambda ns: ns) -> int:
     """The trace file of a session that saw `events`: trace_config, what fits in buffer 0, trace_stats. Returns
     the packet count. Every producer writes into the first buffer here (the config devlab builds puts ftrace and
     GPU data there); a RING_BUFFER that fills overwrites its oldest chunks, a DISCARD buffer drops what comes
     after, and trace_stats counts it (chunks_overwritten / chunks_discarded), as traced does. `power`: the
-    android.power data source's framed packets (devlab/sim/power_source.py), kept after the events'."""
-    frames = _event_packets(events, wants(config, offered)) + list(power)
+    android.power data source's framed packets (devlab/sim/power_source.py), kept after the events'. `clock`: the
+    phone's trace clock for the events' wall times (DeviceState.trace_clock_ns)."""
+    frames = _event_packets(events, wants(config, offered), clock) + list(power)
     size = config.buffers[0].size_kb * 1024 if config.buffers else 0
     ring = not config.buffers or config.buffers[0].fill_policy != TraceConfig.BufferConfig.DISCARD
     written = sum(len(f) for f in frames)

@@ -20,7 +20,9 @@ that cut. A run started while throttled is that much slower (devlab/sim/commands
 
 Time. Busy intervals are wall times; heat and energy integrate simulated seconds (wall seconds / time scale), so a
 two-minute simulated sustained run heats the phone as two minutes would, in a fraction of a second of real time.
-Rail energy counters integrate the same power over wall time, so power = dE/dt read from a trace is the model's mW.
+Rail energy and battery charge counters integrate over simulated seconds too, and the trace stamps them with the
+phone's trace clock (`DeviceState.trace_clock_ns`, simulated nanoseconds since boot), so power = dE/dt read from a
+trace is the model's mW and an energy window matches the benchmark log's simulated durations.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class PowerModel:
     def __init__(self, device: DeviceState) -> None:
         self.device = device
         self.profile = POWER_PROFILES.get(device.profile.name, POWER_PROFILES["s23"])
-        self.boot_ns = time.monotonic_ns()
+        self.boot_ns = device.boot_ns
         self._busy: list[Busy] = []
         self._lock = threading.Lock()
 
@@ -161,27 +163,31 @@ class PowerModel:
     def idle_mw(self) -> float:
         return sum(r.idle_mw for r in self._rails()) + self.profile.rest_mw
 
-    # --- energy (wall time: what a trace's counters read) ----------------------------------------------------------
+    # --- energy (simulated time: what a trace's counters read) -----------------------------------------------------
+    def _sim_span_s(self, start_ns: int, end_ns: int) -> float:
+        """Simulated seconds between two wall times (0 when end is not after start)."""
+        return max(0, end_ns - start_ns) / 1e9 / (self.device.time_scale or 1.0)
+
     def rail_energy_uws(self, rail: Rail, at_ns: int) -> int:
-        """Energy since boot in uWs (microwatt-seconds), as the ODPM counters accumulate it."""
-        total = rail.idle_mw * 1e3 * max(0, at_ns - self.boot_ns) / 1e9
+        """Energy since boot in uWs (microwatt-seconds), as the ODPM counters accumulate it; at_ns is wall time."""
+        total = rail.idle_mw * 1e3 * self._sim_span_s(self.boot_ns, at_ns)
         for b in self._intervals(at_ns):
-            overlap = max(0, min(b.end_ns, at_ns) - b.start_ns) / 1e9
+            overlap = self._sim_span_s(b.start_ns, min(b.end_ns, at_ns))
             total += rail.active_mw * 1e3 * b.load(rail.driver) * b.factor ** 2 * overlap
         return int(total)
 
     def battery(self, at_ns: int, charging: bool) -> BatteryReading:
         volts = self.device.profile.battery_voltage_mv / 1000.0
         load_mw = self.idle_mw()
-        drawn_uws = load_mw * 1e3 * max(0, at_ns - self.boot_ns) / 1e9
+        drawn_uws = load_mw * 1e3 * self._sim_span_s(self.boot_ns, at_ns)
         for b in self._intervals(at_ns):
             if b.start_ns <= at_ns < b.end_ns:
                 load_mw += self._excess_mw(b)
-            drawn_uws += self._excess_mw(b) * 1e3 * max(0, min(b.end_ns, at_ns) - b.start_ns) / 1e9
+            drawn_uws += self._excess_mw(b) * 1e3 * self._sim_span_s(b.start_ns, min(b.end_ns, at_ns))
         current_ma = (CHARGE_MA if charging else 0.0) - load_mw / volts
         start_uah = self.device.profile.battery_level / 100.0 * BATTERY_MAH * 1000
-        # the counter integrates over wall time like the rails; charging adds what the charger pushed in
-        charged_uah = (CHARGE_MA * 1000 * max(0, at_ns - self.boot_ns) / 3.6e12) if charging else 0.0
+        # the counter integrates over simulated time like the rails; charging adds what the charger pushed in
+        charged_uah = (CHARGE_MA * 1000 * self._sim_span_s(self.boot_ns, at_ns) / 3600) if charging else 0.0
         charge = start_uah - drawn_uws / volts / 3600 + charged_uah
         return BatteryReading(int(current_ma * 1000), int(charge), round(100 * charge / (BATTERY_MAH * 1000), 1),
                               int(volts * 1e6))

@@ -9,8 +9,8 @@ As perfetto's src/traced/probes/power/android_power_data_source.cc does it:
   `collect_power_rails`, one `power_rails` packet: the first one carries the rail descriptors, every one carries
   each rail's accumulated energy (uWs since boot) with its timestamp_ms; a phone without rails writes one rails
   packet with no descriptor on the first tick and none after (rails collection turns itself off);
-- timestamps are the trace clock's (BOOTTIME on a phone; the simulator's monotonic clock here, as for every other
-  packet it writes).
+- timestamps are the trace clock's (BOOTTIME on a phone; here the phone's simulated BOOTTIME,
+  `DeviceState.trace_clock_ns`, as for every other packet it writes).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def power_frames(device: DeviceState, config: TraceConfig, offered: tuple[str, .
     while ts <= end_ns:
         if counters:
             reading = model.battery(ts, plugged_in)
-            packet = TracePacket(trusted_packet_sequence_id=POWER_SEQUENCE, timestamp=ts)
+            packet = TracePacket(trusted_packet_sequence_id=POWER_SEQUENCE, timestamp=device.trace_clock_ns(ts))
             battery = packet.battery
             if AndroidPowerConfig.BATTERY_COUNTER_CHARGE in counters:
                 battery.charge_counter_uah = reading.charge_uah
@@ -79,7 +79,7 @@ def power_frames(device: DeviceState, config: TraceConfig, offered: tuple[str, .
                 battery.voltage_uv = reading.voltage_uv
             writer.write(packet)
         if power.collect_power_rails and (rails or first):
-            packet = TracePacket(trusted_packet_sequence_id=POWER_SEQUENCE, timestamp=ts,
+            packet = TracePacket(trusted_packet_sequence_id=POWER_SEQUENCE, timestamp=device.trace_clock_ns(ts),
                                  sequence_flags=SEQ_NEEDS_INCREMENTAL_STATE)
             packet.power_rails.session_uuid = 1
             if first:
@@ -87,7 +87,7 @@ def power_frames(device: DeviceState, config: TraceConfig, offered: tuple[str, .
                     packet.power_rails.rail_descriptor.add(index=index, rail_name=rail.name,
                                                            subsys_name=rail.subsys, sampling_rate=1000)
             for index, rail in enumerate(rails):
-                packet.power_rails.energy_data.add(index=index, timestamp_ms=ts // 1_000_000,
+                packet.power_rails.energy_data.add(index=index, timestamp_ms=device.trace_clock_ns(ts) // 1_000_000,
                                                    energy=model.rail_energy_uws(rail, ts))
             writer.write(packet)
         first = False

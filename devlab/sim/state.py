@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,6 +40,7 @@ class DeviceState:
         self.fs = fs
         fs.all_cpus = (1 << (profile.cost.max_cpu_threads * 2)) - 1   # the CPUs /proc/cpuinfo lists (setup.py)
         self.time_scale = time_scale
+        self.boot_ns = time.monotonic_ns()     # the simulator's wall clock when this phone "booted"
         self.timeline = Timeline()
         self._props = dict(profile.props)
         self._lock = threading.Lock()
@@ -51,6 +53,13 @@ class DeviceState:
                                                     "system": {"screen_brightness": "102",
                                                                "screen_brightness_mode": "0"},
                                                     "secure": {}}
+
+    def trace_clock_ns(self, wall_ns: int) -> int:
+        """The phone's trace clock (BOOTTIME: nanoseconds since boot) at the simulator's wall time `wall_ns`.
+        The phone lives in simulated time: a benchmark sleeps its simulated time times the time scale, so wall
+        nanoseconds since boot divided by the scale are the phone's. Every timestamp its perfetto writes goes
+        through here, so a trace's slices last what the benchmark's log says they took."""
+        return int((wall_ns - self.boot_ns) / (self.time_scale or 1.0))
 
     # --- system properties -------------------------------------------------------------------------------------
     def getprop(self, key: str, default: str = "") -> str:

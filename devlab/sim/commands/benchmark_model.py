@@ -21,7 +21,8 @@ Profiled runs (op profiling, or ATrace via `debug.tflite.trace=1`) run the GPU g
 OpenCL delegate does, so they are slower. With `debug.tflite.trace=1` (and no op profiling, which replaces ATrace)
 each run appends SimEvents to the phone's timeline: `Invoke@0/0`, `<OP>@<node>/0`, `<delegate>@<node>/0`,
 one `gpu_stage` per kernel (label as above) and a `gpufreq` counter sample per run; timestamps and durations are
-wall time (simulated time times the time scale).
+wall time (simulated time times the time scale), and the simulated perfetto writes them on the phone's trace clock
+(DeviceState.trace_clock_ns), so a traced Invoke lasts the simulated time the log reports.
 """
 
 from __future__ import annotations
