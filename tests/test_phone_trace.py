@@ -18,6 +18,7 @@ import pytest
 
 from cli_helpers import REPO, devlab_script, run_devlab
 from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.op_profile import parse_op_profile_csv
 from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import read_tflite
@@ -90,7 +91,10 @@ def test_every_variant_has_a_kernel_table_that_sums_to_the_clean_mean(traced_run
                 assert k["unit"] == "CPU" and len(k["ops"]) == 1 and k["p50_ms"] is not None
         freq = kernels["gpu_frequency"]    # the s23 profile's GPU runs at 680 MHz throughout
         assert (freq["min_khz"], freq["mean_khz"], freq["max_khz"]) == (680_000, 680_000, 680_000)
-        assert freq["samples"] >= 3 and freq["throttled"] is False and freq["source"] == "trace"
+        # a simulated phone's trace numbers are the simulator's, and say so
+        assert freq["samples"] >= 3 and freq["throttled"] is False and freq["source"] == "simulated"
+        assert len(freq["series"]) == freq["samples"] and freq["series"][0][0] == 0.0
+        assert all(khz == 680_000 for _, khz in freq["series"])
         assert len(kernels["top_kernels"]) == 5
         trace_info = row["extra"]["trace"]
         assert "gpu.renderstages.adreno" in trace_info["offered"] and "gpu.renderstages.adreno" in trace_info["used"]
@@ -267,3 +271,30 @@ def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_
                                                                               abs=0.002)
     total = sum(k["ms_per_inference"] for k in kernels["rows"])
     assert total == pytest.approx(row["timing"]["latency_ms"]["mean_ms"], rel=0.01)
+
+
+def test_trace_invokes_last_what_the_benchmark_log_says(traced_run) -> None:
+    """The phone's trace clock is simulated time: an Invoke slice lasts what the trace run's own log reports, at any
+    time scale (the suite runs the simulator 500x faster than a phone; its trace must not be 500x shorter)."""
+    record, run_dir, _, _, _ = traced_run
+    row = record["variants"][0]
+    log = parse_benchmark_log((run_dir / row["logs"]["trace-run"]).read_text())
+    logged_ms = log.runs[-1].inference.avg_us / 1000
+    invokes = next(s for s in analyze(run_dir / row["logs"]["trace"]).slices if s.name == "Invoke@0/0")
+    assert invokes.p50_ms == pytest.approx(logged_ms, rel=0.05)
+
+
+def test_per_inference_latency_comes_from_the_trace_runs_invokes(traced_run) -> None:
+    record, run_dir, result, _, _ = traced_run
+    row = record["variants"][0]
+    summary = analyze(run_dir / row["logs"]["trace"])
+    invokes = next(s for s in summary.slices if s.name == "Invoke@0/0")
+    latency = row["kernels"]["invoke_latency"]
+    assert latency["source"] == "simulated" and "profiled" in latency["run"]
+    assert latency["count"] == invokes.count == len(latency["samples_ms"])
+    assert latency["samples_ms"] == [round(v, 4) for v in invokes.samples_ms]     # in run order
+    assert latency["max_ms"] == pytest.approx(max(latency["samples_ms"]), abs=1e-4)
+    assert latency["min_ms"] <= latency["p50_ms"] <= latency["p90_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    # a profiled run runs the GPU graph twice: slower than the clean run it is shown beside
+    assert latency["mean_ms"] > row["timing"]["latency_ms"]["mean_ms"]
+    assert f"trace run Invokes (profiled, not the clean latency): p50 {latency['p50_ms']:.3f}" in result.stderr

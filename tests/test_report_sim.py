@@ -114,3 +114,25 @@ def test_report_lists_the_runtimes_delegation_per_subgraph(sim_run_dir: Path, tm
     assert table.count("<tr>") == len(subgraphs) + 1      # header + one row per logged line, none collapsed
     for sg in subgraphs:
         assert f'<td>{sg["delegate_name"]}</td>' in table and f'data-v="{sg["nodes_replaced"]}"' in table
+
+
+def test_simulated_report_shows_each_invoke_of_the_trace_run(sim_run_dir: Path, tmp_path: Path) -> None:
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    page = load_in_chromium(sim_run_dir / "report.html", tmp_path)
+    assert page.console == []
+    section = page.dom.split('<section id="invokes">')[1].split("</section>")[0]
+    assert "Per-inference latency on the phone" in section and "profiled" in section
+    traced = [v for v in record["variants"] if (v.get("kernels") or {}).get("invoke_latency")]
+    assert traced, "the simulated farm run traced no variant"
+    for v in traced:
+        latency = v["kernels"]["invoke_latency"]
+        key = f'{v["variant"]}-{v["accelerator"]}'
+        row = section.split(f'data-variant="{key}" data-count="{latency["count"]}"')[1].split("</tr>")[0]
+        assert f'{latency["p50_ms"]:.3f}' in row and f'{latency["max_ms"]:.3f}' in row and "simulated" in row
+        assert f'{v["kernels"]["clean_mean_ms"]:.3f}' in row         # the clean mean beside the profiled one
+        order = section.split(f'class="invoke-order" data-variant="{key}"')[1]
+        assert f'data-points="{len(latency["samples_ms"])}"' in order and "<svg" in order
+    assert section.count('class="dot"') == sum(len(v["kernels"]["invoke_latency"]["samples_ms"]) for v in traced)
+    # the trace's GPU clock over the run is drawn too, from the stored series (not only min/mean/max)
+    series = traced[0]["kernels"]["gpu_frequency"]["series"]
+    assert len(series) >= 2 and "<title>GPU frequency, MHz</title>" in page.dom

@@ -71,6 +71,11 @@ def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
             table.caption = (f"GPU frequency (trace): {freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
                              f"{freq['max_khz'] / 1000:.0f} MHz min/mean/max over {freq['samples']} samples, "
                              f"throttled: {_yes_no(freq['throttled'])}")
+        invokes = kernels.get("invoke_latency")
+        if invokes:
+            table.caption = ((table.caption + "\n") if table.caption else "") + (
+                f"trace run Invokes (profiled, not the clean latency): p50 {invokes['p50_ms']:.3f} / p90 "
+                f"{invokes['p90_ms']:.3f} / max {invokes['max_ms']:.3f} ms over {invokes['count']}")
         tables.append(table)
     return tables
 

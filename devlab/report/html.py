@@ -22,6 +22,7 @@ from devlab.report.delegation_map import delegation_section
 from devlab.report.energy_html import energy_section, sustained_section
 from devlab.report.headline import BREAKDOWN_PARTS, Headline, breakdowns, headlines
 from devlab.report.html_parts import num, src, table
+from devlab.report.invoke_html import invoke_section
 from devlab.report.run_record import load_run
 from devlab.report.svg import Distribution, distributions_svg, series_svg
 
@@ -160,7 +161,7 @@ def _latency_section(record: dict[str, Any]) -> list[str]:
         out += ["<h3>Distribution of the timed runs</h3>",
                 '<p class="sub">Every timed run is a dot; the box spans p25 to p75, the black line is the median.</p>',
                 chart]
-    return out
+    return out + invoke_section(record)
 
 
 def _numerics_cell(v: dict[str, Any]) -> str:

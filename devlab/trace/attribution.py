@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from devlab.bench.op_profile import OpProfile
+from devlab.bench.stats import percentile
 from devlab.build.gpu_compat import DelegationPlan
 from devlab.build.tflite_graph import TfliteGraph
 from devlab.errors import ParseError, UsageError
-from devlab.provenance import ESTIMATED, OP_PROFILE, TRACE, Source
+from devlab.provenance import ESTIMATED, OP_PROFILE, SIMULATED, TRACE, Source
 from devlab.trace.atrace import (CPU_DELEGATES, TFLITE_RUNTIME_TAGS, is_gpu_delegate, is_main_invoke,
                                  tflite_slice_name)
 from devlab.trace.summary import CounterAggregate, DurationAggregate, TraceSummary
@@ -55,6 +56,26 @@ class GpuFrequency:
     samples: int
     throttled: bool | None      # None when too few samples to tell
     source: Source = TRACE
+    series: tuple[tuple[float, float], ...] = ()     # (seconds since the first sample, kHz), thinned evenly
+
+
+@dataclass(frozen=True)
+class InvokeLatency:
+    """Per-inference latency of the trace run: its main-graph `Invoke@…/0` slices in the order they ran (every one
+    up to the summary's sample cap, evenly thinned beyond). The trace run is a profiled run (ATrace on; the GPU
+    delegate's profiling pass; its warm-ups included), so this is the spread and shape of the phone's inferences,
+    not the clean latency: the report says so wherever it shows it."""
+
+    count: int                  # Invokes in the trace
+    mean_ms: float              # exact, over all of them
+    max_ms: float               # exact
+    min_ms: float               # over the samples
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    samples_ms: tuple[float, ...]
+    run: str = "trace run (profiled: ATrace on, warm-ups included)"
+    source: Source = TRACE
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,7 @@ class KernelTable:
     top_kernels: tuple[str, ...]
     notes: tuple[str, ...]
     inputs: tuple[str, ...] = ()   # what it was built from: clean run, op-profile, trace, model graph
+    invoke_latency: InvokeLatency | None = None     # the trace run's per-inference distribution, where traced
 
     def total_ms(self) -> float:
         return sum(row.ms_per_inference for row in self.rows)
@@ -256,7 +278,8 @@ def _trace_spread(measured: list[_Measured], trace: TraceSummary, notes: list[st
     return out
 
 
-def gpu_frequency(trace: TraceSummary | None) -> GpuFrequency | None:
+def gpu_frequency(trace: TraceSummary | None, source: Source = TRACE) -> GpuFrequency | None:
+    """The gpufreq counter's range, throttling verdict and series; source `simulated` for a simulated phone's."""
     counter: CounterAggregate | None = trace.counter("gpufreq") if trace is not None else None
     if counter is None or counter.samples == 0:
         return None
@@ -267,7 +290,24 @@ def gpu_frequency(trace: TraceSummary | None) -> GpuFrequency | None:
         first_peak = max(values[: len(values) // 2])
         tail = values[-(len(values) // 4):]
         throttled = sum(tail) / len(tail) < THROTTLE_RATIO * first_peak
-    return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled)
+    start = counter.series[0][0] if counter.series else 0
+    series = tuple((round((ts - start) / 1e9, 4), value) for ts, value in counter.series)
+    return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled, source, series)
+
+
+def invoke_latency(trace: TraceSummary | None, source: Source = TRACE) -> InvokeLatency | None:
+    """The trace run's per-inference distribution from its main-graph Invoke slices (the name with the most);
+    source `simulated` for a simulated phone's trace."""
+    invokes = [agg for agg in trace.slices if is_main_invoke(agg.name)] if trace is not None else []
+    if not invokes:
+        return None
+    agg = max(invokes, key=lambda a: a.count)
+    samples = tuple(round(v, 4) for v in agg.samples_ms)
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return InvokeLatency(agg.count, agg.mean_ms, agg.max_ms, ordered[0], percentile(ordered, 50),
+                         percentile(ordered, 90), percentile(ordered, 99), samples, source=source)
 
 
 def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile | None = None,
@@ -322,5 +362,8 @@ def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile 
                          "report this with the run folder: the attribution inputs disagree")
     ranked = sorted((r for r in rows if r.kind in ("gpu_kernel", "gpu_delegate", "cpu_op")),
                     key=lambda r: -r.ms_per_inference)
+    # a simulated phone's trace is the simulator's: its numbers say so, as the clean run's do
+    traced: Source = SIMULATED if clean_source == SIMULATED else TRACE
     return KernelTable(tuple(rows), clean_mean_ms, clean_source, profiled_ms, scale, basis,
-                       gpu_frequency(trace), tuple(r.kernel for r in ranked[:top]), tuple(notes), tuple(inputs))
+                       gpu_frequency(trace, traced), tuple(r.kernel for r in ranked[:top]), tuple(notes),
+                       tuple(inputs), invoke_latency(trace, traced))

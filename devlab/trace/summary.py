@@ -109,6 +109,8 @@ class DurationAggregate:
     max_ms: float
     p50_ms: float | None
     p90_ms: float | None
+    # durations in trace order, every one up to SAMPLE_CAP, evenly thinned beyond (for distributions)
+    samples_ms: tuple[float, ...] = field(repr=False, default=())
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def _durations(stats: dict[str, _DurationStats]) -> tuple[DurationAggregate, ...
         ordered = sorted(s.samples.values)
         p50, p90 = (percentile(ordered, q) / NS_PER_MS if ordered else None for q in (50, 90))
         out.append(DurationAggregate(name, s.count, s.total / NS_PER_MS, s.total / s.count / NS_PER_MS,
-                                     s.max / NS_PER_MS, p50, p90))
+                                     s.max / NS_PER_MS, p50, p90, tuple(v / NS_PER_MS for v in s.samples.values)))
     return tuple(sorted(out, key=lambda a: (-a.total_ms, a.name)))
 
 

@@ -1,0 +1,68 @@
+"""report.html: a phone's per-inference latency, from the trace run's `Invoke@…/0` slices.
+
+A phone's clean run prints a mean and a spread per run of benchmark_model, not each inference; the trace run has a
+slice per inference (TFLite's ATrace profiler). Those are a profiled run's (ATrace on, the GPU delegate's
+profiling pass, warm-ups included), so this section says so and shows the clean mean beside them, never in place of
+it. Read from `kernels.invoke_latency` (devlab.trace.attribution.InvokeLatency) in run.json.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from devlab.report.html_parts import num, src, table
+from devlab.report.svg import Distribution, distributions_svg, series_svg
+
+HEADERS = ["variant", "Invokes", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "source", "clean mean ms",
+           "profiled / clean"]
+
+
+def _label(variant: dict[str, Any]) -> str:
+    return f"{variant['variant']} on {variant['accelerator']}"
+
+
+def _key(variant: dict[str, Any]) -> str:
+    """The row's DOM key: a variant runs on more than one accelerator."""
+    return escape(f"{variant['variant']}-{variant['accelerator']}")
+
+
+def invoke_section(record: dict[str, Any]) -> list[str]:
+    """The section, or nothing when no variant was traced."""
+    traced = [(v, v["kernels"]["invoke_latency"]) for v in record["variants"]
+              if (v.get("kernels") or {}).get("invoke_latency")]
+    if not traced:
+        return []
+    rows, dists, orders = [], [], []
+    for variant, inv in traced:
+        clean = (variant["kernels"] or {}).get("clean_mean_ms")
+        ratio = None if not clean else inv["mean_ms"] / clean
+        rows.append(f'<tr class="invoke-row" data-variant="{_key(variant)}" '
+                    f'data-count="{inv["count"]}"><td>{escape(_label(variant))}</td>{num(inv["count"])}'
+                    f'{num(inv["mean_ms"])}{num(inv["p50_ms"])}{num(inv["p90_ms"])}{num(inv["p99_ms"])}'
+                    f'{num(inv["max_ms"])}<td>{src(inv.get("source"))}</td>{num(clean)}'
+                    f'{num(ratio, 2, "x")}</tr>')
+        samples = tuple(float(x) for x in inv.get("samples_ms") or ())
+        dists.append(Distribution(_label(variant), samples, inv.get("source") or "trace"))
+        thinned = len(samples) < inv["count"]
+        points = [(float(i + 1), ms) for i, ms in enumerate(samples)]
+        svg = series_svg(points, x_unit="Invoke, in run order" + (" (evenly thinned)" if thinned else ""),
+                         y_unit="ms", title=f"{_label(variant)}: each Invoke of the trace run, ms")
+        if svg:
+            orders.append(f'<div class="invoke-order" data-variant="{_key(variant)}" '
+                          f'data-points="{len(points)}"><h4>{escape(_label(variant))}</h4>{svg}</div>')
+    run = escape(traced[0][1].get("run") or "trace run")
+    out = ['<section id="invokes"><h3>Per-inference latency on the phone</h3>',
+           f'<p class="sub">Each main-graph <code>Invoke</code> of the {run}, from its ATrace slices. A profiled run '
+           "is slower than the clean run (the clean mean is beside it); read it for the spread, the warm-up and any "
+           "drift, not for the latency.</p>",
+           table(HEADERS, rows)]
+    chart = distributions_svg(dists)
+    if chart:
+        out += ['<p class="sub">Every Invoke is a dot; the box spans p25 to p75, the black line is the median.</p>',
+                chart]
+    if orders:
+        out.append('<details class="invoke-orders" open><summary>In run order</summary>' + "".join(orders)
+                   + "</details>")
+    out.append("</section>")
+    return out
