@@ -391,3 +391,13 @@ def test_compare_html_page_shows_both_headlines_and_every_delta(baseline_dir: Pa
         assert f'{delta["delta_pct"]:.1f} %' in row and delta["verdict"] in row
         assert f'{delta["ci_low_pct"]:+.1f} %' in row and f'{delta["ci_high_pct"]:+.1f} %' in row
     assert "http://" not in page.dom.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_merged_rounds_say_whose_per_inference_samples_they_show(baseline_dir: Path) -> None:
+    record = _in_rounds(_load(baseline_dir), 2)
+    for round_index, row in enumerate(record["variants"]):
+        row["kernels"] = {"source": "estimated", "rows": [{"kernel": "k", "ms_per_inference": 1.0 + round_index}],
+                          "invoke_latency": {"count": 3, "samples_ms": [1.0, 2.0, 3.0], "run": "trace run (profiled)"}}
+    merged = merge_rounds(record["variants"])[0]["kernels"]
+    assert merged["invoke_latency"]["run"] == "trace run (profiled) (round 1 of 2)"
+    assert merged["invoke_latency"]["samples_ms"] == [1.0, 2.0, 3.0]       # one trace run's, never averaged

@@ -92,6 +92,9 @@ def _mean_kernels(tables: list[dict[str, Any] | None]) -> dict[str, Any] | None:
         values = by_kernel.get(row["kernel"])
         if values:
             row["ms_per_inference"] = sum(values) / len(values)
+    if len(present) > 1 and merged.get("invoke_latency"):
+        # per-inference samples are one trace run's: they are not averaged, so say which round they are
+        merged["invoke_latency"]["run"] += f" (round 1 of {len(present)})"
     return merged
 
 
