@@ -298,3 +298,22 @@ def test_per_inference_latency_comes_from_the_trace_runs_invokes(traced_run) -> 
     # a profiled run runs the GPU graph twice: slower than the clean run it is shown beside
     assert latency["mean_ms"] > row["timing"]["latency_ms"]["mean_ms"]
     assert f"trace run Invokes (profiled, not the clean latency): p50 {latency['p50_ms']:.3f}" in result.stderr
+
+
+def test_each_thermal_zone_over_the_trace_run_from_the_kernels_events(traced_run) -> None:
+    """thermal/thermal_temperature is in devlab's config; the simulated kernel updates every zone of the profile
+    from its heat model, so the zones are the profile's, each no cooler than its idle temperature."""
+    record, run_dir, result, _, _ = traced_run
+    row = record["variants"][0]
+    profile = get_profile("s23")
+    zones = {z["zone"]: z for z in row["kernels"]["temperatures"]}
+    assert set(zones) == {zone.type for zone in profile.thermal_zones}
+    for zone in profile.thermal_zones:
+        z = zones[zone.type]
+        assert z["source"] == "simulated" and z["samples"] >= 2 and len(z["series"]) == z["samples"]
+        assert zone.temp_millic / 1000 - 0.05 <= z["min_c"] <= z["mean_c"] <= z["max_c"] < zone.temp_millic / 1000 + 30
+    assert [z["max_c"] for z in row["kernels"]["temperatures"]] == \
+        sorted((z["max_c"] for z in zones.values()), reverse=True)       # hottest first
+    summary = analyze(run_dir / row["logs"]["trace"])
+    assert {c.name for c in summary.counters if c.name.startswith("temp.")} == {f"temp.{z}" for z in zones}
+    assert "temperatures (simulated): hottest zone" in result.stderr

@@ -136,3 +136,18 @@ def test_simulated_report_shows_each_invoke_of_the_trace_run(sim_run_dir: Path, 
     # the trace's GPU clock over the run is drawn too, from the stored series (not only min/mean/max)
     series = traced[0]["kernels"]["gpu_frequency"]["series"]
     assert len(series) >= 2 and "<title>GPU frequency, MHz</title>" in page.dom
+
+
+def test_simulated_report_draws_each_thermal_zone_over_the_trace_run(sim_run_dir: Path, tmp_path: Path) -> None:
+    record = json.loads((sim_run_dir / "run.json").read_text())
+    page = load_in_chromium(sim_run_dir / "report.html", tmp_path)
+    assert page.console == []
+    gpu = next(v for v in record["variants"] if v["accelerator"] == "gpu" and v["variant"] == "fp32")
+    zones = gpu["kernels"]["temperatures"]
+    assert zones, "the simulated s23's trace run recorded no thermal zone"
+    section = page.dom.split('id="kernels-fp32-gpu"')[1].split('<div class="temperatures">')[1].split("</div>")[0]
+    for z in zones:
+        row = section.split(f'data-zone="{z["zone"]}"')[1].split("</tr>")[0]
+        assert f'{z["min_c"]:.1f}' in row and f'{z["max_c"]:.1f}' in row and "simulated" in row
+    drawn = [z["zone"] for z in zones[:6]]
+    assert [line.split('"')[0] for line in section.split('data-line="')[1:]] == drawn

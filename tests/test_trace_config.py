@@ -87,7 +87,7 @@ def test_default_config_parses_and_uses_generic_names() -> None:
     assert data_source_names(config) == ("linux.ftrace", "linux.process_stats", "gpu.counters", "gpu.renderstages")
     ftrace = config.data_sources[0].config.ftrace_config
     assert list(ftrace.ftrace_events) == ["sched/sched_switch", "power/cpu_frequency", "power/gpu_frequency",
-                                          "gpu_mem/gpu_mem_total", "ftrace/print"]
+                                          "gpu_mem/gpu_mem_total", "thermal/thermal_temperature", "ftrace/print"]
     assert list(ftrace.atrace_apps) == ["*"] and list(ftrace.atrace_categories) == ["gfx"]
     assert config.data_sources[1].config.target_buffer == 1
     assert config.data_sources[2].config.gpu_counter_config.counter_period_ns == 1_000_000

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _write_trace(path: Path, runs: int) -> None:
     """Every form the scanner reads and the ones it must hand back: ATrace B/E on several CPUs, counters and async
-    slices, an unmatched end, sched switches, cpu/gpu frequency, interned and named GPU stages, compact sched, a
+    slices, an unmatched end, sched switches, cpu/gpu frequency, thermal zones, interned and named GPU stages, compact sched, a
     GPU sequence with its own clock."""
     with open(path, "wb") as out:
         w = TraceWriter(out, bundle_events=16)
@@ -34,6 +34,7 @@ def _write_trace(path: Path, runs: int) -> None:
             w.sched_switch(cpu, t, (0, f"swapper/{cpu}"), (100 + run % 2, "app" if run % 2 == 0 else "worker"))
             w.cpu_frequency(cpu, t + 5, 1_800_000 + run)
             w.gpu_frequency(t + 6, 585_000 if run % 5 else 490_000, gpu_id=run % 2)
+            w.thermal_temperature(t + 7, f"zone-{run % 3}", run % 3, 40_000 + run * 7, 40_000 + run * 7 - 3)
             w.atrace_begin(cpu, t, 100, 100 + run % 2, "Invoke")
             w.atrace_begin((cpu + 1) % 3, t + 1_000, 100, 100 + run % 2, f"OP@{run % 4}/0")
             w.atrace_end((cpu + 1) % 3, t + 90_000 + run, 100, 100 + run % 2)
@@ -83,6 +84,9 @@ def test_generated_trace_same_summary_both_paths(tmp_path: Path, monkeypatch: py
     assert fast == slow
     assert {s["name"] for s in fast["gpu_render_stages"]} == {"kernel 0", "kernel 1", "kernel 2", "named stage"}
     assert fast["sched"]["switches"] == 3000 + 300 * 2
+    zones = {c["name"]: c for c in fast["counters"] if c["name"].startswith("temp.")}
+    assert set(zones) == {"temp.zone-0", "temp.zone-1", "temp.zone-2"}       # millidegrees read as °C
+    assert zones["temp.zone-0"]["unit"] == "°C" and zones["temp.zone-0"]["min"] == 40.0
     assert any("end without begin" in e for e in fast["errors"])
 
 

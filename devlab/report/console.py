@@ -68,9 +68,16 @@ def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
             _kernel_row(table, row)
         freq = kernels.get("gpu_frequency")
         if freq:
-            table.caption = (f"GPU frequency (trace): {freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
+            table.caption = (f"GPU frequency ({freq.get('source') or 'trace'}): "
+                             f"{freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
                              f"{freq['max_khz'] / 1000:.0f} MHz min/mean/max over {freq['samples']} samples, "
                              f"throttled: {_yes_no(freq['throttled'])}")
+        zones = kernels.get("temperatures") or []
+        if zones:
+            hottest = zones[0]
+            table.caption = ((table.caption + "\n") if table.caption else "") + (
+                f"temperatures ({hottest.get('source')}): hottest zone {hottest['zone']} {hottest['min_c']:.1f}-"
+                f"{hottest['max_c']:.1f} °C over the trace run ({len(zones)} zones in run.json)")
         invokes = kernels.get("invoke_latency")
         if invokes:
             table.caption = ((table.caption + "\n") if table.caption else "") + (

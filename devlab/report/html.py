@@ -25,6 +25,7 @@ from devlab.report.html_parts import num, src, table
 from devlab.report.invoke_html import invoke_section
 from devlab.report.run_record import load_run
 from devlab.report.svg import Distribution, distributions_svg, series_svg
+from devlab.report.thermal_html import temperatures_section
 
 REPORT_HTML = "report.html"
 TRACE_SUFFIXES = (".perfetto-trace", ".pftrace", ".trace", ".perfetto", ".pb")
@@ -230,6 +231,7 @@ def _kernel_table(variant: dict[str, Any]) -> list[str]:
                    f'{table(KERNEL_HEADERS, rows[KERNEL_ROWS_SHOWN:])}</details>')
     out += [f'<div class="banner note">{escape(note)}</div>' for note in k.get("notes", [])]
     out += _gpu_frequency(k.get("gpu_frequency"))
+    out += temperatures_section(k.get("temperatures"))
     return out
 
 

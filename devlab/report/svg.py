@@ -87,13 +87,28 @@ def distributions_svg(rows: list[Distribution]) -> str:
 
 def series_svg(points: list[tuple[float, float]], *, x_unit: str, y_unit: str, title: str) -> str:
     """A line chart of (x, y) points, e.g. GPU frequency (MHz) over time (s)."""
-    if len(points) < 2:
+    return lines_svg([("", points)], x_unit=x_unit, y_unit=y_unit, title=title)
+
+
+def lines_svg(lines: list[tuple[str, list[tuple[float, float]]]], *, x_unit: str, y_unit: str, title: str,
+              y_from_zero: bool = True) -> str:
+    """Several named lines on shared axes (e.g. each thermal zone's °C over time), each labelled at its end;
+    y_from_zero=False fits the y axis to the data (temperatures sit far from 0)."""
+    lines = [(name, points) for name, points in lines if len(points) >= 2]
+    if not lines:
         return ""
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    xs = [x for _, points in lines for x, _ in points]
+    ys = [y for _, points in lines for _, y in points]
     x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
-    y_low, y_high = 0.0, max(ys) * 1.08 or 1.0
+    if y_from_zero:
+        y_low, y_high = 0.0, max(ys) * 1.08 or 1.0
+    else:
+        pad = (max(ys) - min(ys)) * 0.1 or 0.5
+        y_low, y_high = min(ys) - pad, max(ys) + pad
+    named = any(name for name, _ in lines)
+    right = _RIGHT + (90 if named else 0)
     left, width, height, top, bottom = 70, _WIDTH, 220, 10, 36
-    plot_w, plot_h = width - left - _RIGHT, height - top - bottom
+    plot_w, plot_h = width - left - right, height - top - bottom
 
     def px(value: float) -> float:
         return left + (value - x_low) / (x_high - x_low) * plot_w
@@ -104,13 +119,19 @@ def series_svg(points: list[tuple[float, float]], *, x_unit: str, y_unit: str, t
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for tick in _nice_ticks(y_low, y_high, 4):
-        parts.append(f'<line class="grid" x1="{left}" y1="{py(tick):.1f}" x2="{width - _RIGHT}" y2="{py(tick):.1f}"/>'
+        parts.append(f'<line class="grid" x1="{left}" y1="{py(tick):.1f}" x2="{width - right}" y2="{py(tick):.1f}"/>'
                      f'<text class="tick" x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
     for tick in _nice_ticks(x_low, x_high, 6):
         parts.append(f'<text class="tick" x="{px(tick):.1f}" y="{height - 18}" text-anchor="middle">{_fmt(tick)}'
                      f'</text>')
-    parts.append(f'<text class="tick" x="{width - _RIGHT}" y="{height - 3}" text-anchor="end">{escape(x_unit)}</text>'
+    parts.append(f'<text class="tick" x="{width - right}" y="{height - 3}" text-anchor="end">{escape(x_unit)}</text>'
                  f'<text class="tick" x="4" y="{top + 8}">{escape(y_unit)}</text>')
-    path = " ".join(f"{'M' if i == 0 else 'L'}{px(a):.1f},{py(b):.1f}" for i, (a, b) in enumerate(points))
-    parts.append(f'<path class="line" d="{path}"/></svg>')
+    for name, points in lines:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{px(a):.1f},{py(b):.1f}" for i, (a, b) in enumerate(points))
+        attrs, label = (f' data-line="{escape(name)}"', f"<title>{escape(name)}</title>") if name else ("", "")
+        parts.append(f'<path class="line" d="{path}"{attrs}>{label}</path>')
+        if name:
+            x_end, y_end = points[-1]
+            parts.append(f'<text class="label" x="{px(x_end) + 4:.1f}" y="{py(y_end) + 4:.1f}">{escape(name)}</text>')
+    parts.append("</svg>")
     return "".join(parts)

@@ -21,6 +21,8 @@ from google.protobuf.internal.decoder import _DecodeVarint32
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (FtraceStats, TraceConfig, TracePacket, TraceStats,
                                                                TracingServiceState)
 
+from devlab.sim.power import power_model
+from devlab.sim.state import DeviceState
 from devlab.sim.timeline import SimEvent
 from devlab.trace.writer import TRUSTED_SEQUENCE, TraceWriter
 
@@ -29,6 +31,9 @@ BACKGROUND_WAIT_SINCE = 22      # `--background-wait` from v22
 CHUNK_BYTES = 4096              # traced's shared-memory chunk: buffers fill and overwrite chunk by chunk
 BENCH_CPU = 4                   # the simulated benchmark thread stays on one big core
 SHELL_UID = 2000
+# **guess**: how often the thermal core updates a zone. Device trees set a polling delay per zone (and a shorter
+# passive delay past a trip); 250 ms of simulated time gives a trace run a handful of readings per zone.
+THERMAL_POLL_MS = 250
 _SERVICE_PRODUCER = 1
 _VENDOR_PRODUCER = 2
 
@@ -140,13 +145,41 @@ def wants(config: TraceConfig, offered: tuple[str, ...]) -> dict[str, bool]:
         "atrace": "linux.ftrace" in names and ("ftrace/print" in events or bool(apps)) and "*" in apps,
         "sched": "linux.ftrace" in names and "sched/sched_switch" in events,
         "gpufreq": "linux.ftrace" in names and "power/gpu_frequency" in events,
+        "thermal": "linux.ftrace" in names and "thermal/thermal_temperature" in events,
         "stages": any(name.startswith("gpu.renderstages") for name in names),
     }
 
 
-def _event_packets(events: list[SimEvent], wanted: dict[str, bool], clock: Callable[[int], int]) -> list[bytes]:
-    """The framed packets the producers would commit for `events`, in commit order. `clock` maps the simulator's
-    wall nanoseconds to the phone's trace clock (DeviceState.trace_clock_ns)."""
+@dataclass(frozen=True)
+class ThermalSample:
+    """One `thermal/thermal_temperature` ftrace event: the kernel's thermal core updating a zone."""
+
+    ts_ns: int              # the simulator's wall time
+    zone: str               # the zone's type (`gpuss-0`), as the event names it
+    zone_id: int            # its thermal_zoneN index
+    millicelsius: int
+    previous: int           # the zone's previous reading (temp_prev)
+
+
+def thermal_samples(device: DeviceState, start_ns: int, end_ns: int) -> list[ThermalSample]:
+    """The thermal_temperature events between two wall times: every zone updated each THERMAL_POLL_MS of simulated
+    time (its polling delay), reading the phone's heat model (devlab/sim/power.py)."""
+    model = power_model(device)
+    step = max(1, int(THERMAL_POLL_MS * 1e6 * (device.time_scale or 1.0)))
+    previous: dict[str, int] = {}
+    out = []
+    for ts in range(start_ns, end_ns + 1, step):
+        for zone_id, (zone, _, celsius) in enumerate(model.temperatures(ts)):
+            millicelsius = int(round(celsius * 1000))
+            out.append(ThermalSample(ts, zone, zone_id, millicelsius, previous.get(zone, millicelsius)))
+            previous[zone] = millicelsius
+    return out
+
+
+def _event_packets(events: list[SimEvent], wanted: dict[str, bool], clock: Callable[[int], int],
+                   thermal: list[ThermalSample] | tuple[ThermalSample, ...] = ()) -> list[bytes]:
+    """The framed packets the producers would commit for `events` (and the kernel's thermal updates), in commit
+    order. `clock` maps the simulator's wall nanoseconds to the phone's trace clock (DeviceState.trace_clock_ns)."""
     body = io.BytesIO()
     writer = TraceWriter(body)
     pids = sorted({e.pid for e in events if e.kind == "slice"})
@@ -159,10 +192,14 @@ def _event_packets(events: list[SimEvent], wanted: dict[str, bool], clock: Calla
             timed.append((clock(e.ts_ns + e.dur_ns), 0, -e.depth, e))     # ends first at a shared instant, inner first
         else:
             timed.append((clock(e.ts_ns), 2, 0, e))
+    if wanted["thermal"]:
+        timed.extend((clock(t.ts_ns), 2, 0, t) for t in thermal)
     timed.sort(key=lambda item: item[:3])
     submission = 0
     for ts, phase, _, e in timed:
-        if e.kind == "slice":
+        if isinstance(e, ThermalSample):
+            writer.thermal_temperature(ts, e.zone, e.zone_id, e.millicelsius, e.previous)
+        elif e.kind == "slice":
             runs = e.depth == 0          # an outermost slice is one Invoke of the interpreter: the thread is on CPU
             if phase == 1:
                 if runs and wanted["sched"]:
@@ -194,14 +231,16 @@ def _frames(data: bytes) -> list[bytes]:
 
 
 def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple[str, ...],
-                power: list[bytes] | tuple[bytes, ...] = (), clock: Callable[[int], int] = lambda ns: ns) -> int:
+                power: list[bytes] | tuple[bytes, ...] = (), clock: Callable[[int], int] = lambda ns: ns,
+                thermal: list[ThermalSample] | tuple[ThermalSample, ...] = ()) -> int:
     """The trace file of a session that saw `events`: trace_config, what fits in buffer 0, trace_stats. Returns
     the packet count. Every producer writes into the first buffer here (the config devlab builds puts ftrace and
     GPU data there); a RING_BUFFER that fills overwrites its oldest chunks, a DISCARD buffer drops what comes
     after, and trace_stats counts it (chunks_overwritten / chunks_discarded), as traced does. `power`: the
     android.power data source's framed packets (devlab/sim/power_source.py), kept after the events'. `clock`: the
-    phone's trace clock for the events' wall times (DeviceState.trace_clock_ns)."""
-    frames = _event_packets(events, wants(config, offered), clock) + list(power)
+    phone's trace clock for the events' wall times (DeviceState.trace_clock_ns); `thermal`: the kernel's thermal
+    zone updates over the session (`thermal_samples`), written where the config asks for them."""
+    frames = _event_packets(events, wants(config, offered), clock, thermal) + list(power)
     size = config.buffers[0].size_kb * 1024 if config.buffers else 0
     ring = not config.buffers or config.buffers[0].fill_policy != TraceConfig.BufferConfig.DISCARD
     written = sum(len(f) for f in frames)

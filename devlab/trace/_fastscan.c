@@ -19,10 +19,10 @@ enum {
     F_PKT_FTRACE, F_PKT_STAGE, F_PKT_TIMESTAMP, F_PKT_SEQ_ID, F_PKT_SEQ_FLAGS, F_PKT_CLOCK_ID, F_PKT_DEFAULTS,
     F_PKT_INTERNED,
     F_BUNDLE_CPU, F_BUNDLE_EVENT, F_BUNDLE_COMPACT,
-    F_EV_TIMESTAMP, F_EV_PID, F_EV_PRINT, F_EV_SWITCH, F_EV_CPUFREQ, F_EV_GPUFREQ,
+    F_EV_TIMESTAMP, F_EV_PID, F_EV_PRINT, F_EV_SWITCH, F_EV_CPUFREQ, F_EV_GPUFREQ, F_EV_THERMAL,
     F_PRINT_BUF,
     F_SW_PREV_PID, F_SW_NEXT_COMM, F_SW_NEXT_PID,
-    F_CPUFREQ_STATE, F_CPUFREQ_CPU, F_GPUFREQ_ID, F_GPUFREQ_STATE,
+    F_CPUFREQ_STATE, F_CPUFREQ_CPU, F_GPUFREQ_ID, F_GPUFREQ_STATE, F_THERMAL_TEMP, F_THERMAL_ZONE,
     F_ST_DURATION, F_ST_HWQ_IID, F_ST_STAGE_IID, F_ST_CONTEXT, F_ST_SUBMISSION, F_ST_NAME, F_ST_SPECS,
     F_ST_HWQ_ID, F_ST_STAGE_ID,
     N_FIELDS
@@ -36,6 +36,7 @@ static Py_ssize_t event_oneof_len = 0;
 static int configured = 0;
 static PyObject *s_khz = NULL;
 static PyObject *s_gpufreq = NULL;
+static PyObject *s_celsius = NULL;
 
 typedef const uint8_t *ptr;
 
@@ -142,7 +143,7 @@ typedef struct {
 } Out;
 
 /* Appends (ts, pid, buf) for a print, (cpu, ts, prev, next, comm) for sched_switch, (name, unit, ts, value) for
-   frequencies; other event kinds are skipped, as the Python path skips them. */
+   frequencies and thermal zone temperatures; other event kinds are skipped, as the Python path skips them. */
 static int ftrace_event(ptr p, ptr end, PyObject *cpu, Out *out, uint64_t *ts_out) {
     PyObject *prints = out->prints, *direct = out->direct;
     uint32_t number, kind = 0;
@@ -227,6 +228,27 @@ static int ftrace_event(ptr p, ptr end, PyObject *cpu, Out *out, uint64_t *ts_ou
         else name = PyUnicode_FromFormat(gpu ? "gpufreq.gpu%u" : "cpufreq.cpu%u", (unsigned)id);
         if (name == NULL) return FAILED;
         PyObject *item = Py_BuildValue("(NOKd)", name, s_khz, (unsigned long long)ts, (double)state);
+        if (item == NULL) return FAILED;
+        int rc = PyList_Append(direct, item);
+        Py_DECREF(item);
+        return rc ? FAILED : OK;
+    }
+    if (kind == fields[F_EV_THERMAL]) {
+        /* thermal/thermal_temperature: `temp` in millidegrees C of the zone named by its type (`gpuss-0`) */
+        ptr zone = NULL, zone_end = NULL;
+        int32_t temp = 0;
+        p = body;
+        while (p < body_end) {
+            NEXT_FIELD(p, body_end);
+            if (number == fields[F_THERMAL_TEMP]) { EXPECT(0); temp = (int32_t)(uint32_t)scalar; }
+            else if (number == fields[F_THERMAL_ZONE]) { EXPECT(2); zone = d; zone_end = de; }
+        }
+        PyObject *z = zone ? text(zone, zone_end) : PyUnicode_New(0, 0);
+        if (z == NULL) return PyErr_Occurred() ? FAILED : FALLBACK;
+        PyObject *name = PyUnicode_FromFormat("temp.%U", z);
+        Py_DECREF(z);
+        if (name == NULL) return FAILED;
+        PyObject *item = Py_BuildValue("(NOKd)", name, s_celsius, (unsigned long long)ts, temp / 1000.0);
         if (item == NULL) return FAILED;
         int rc = PyList_Append(direct, item);
         Py_DECREF(item);
@@ -699,6 +721,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastscan", "Hot-pac
 PyMODINIT_FUNC PyInit__fastscan(void) {
     s_khz = PyUnicode_InternFromString("kHz");
     s_gpufreq = PyUnicode_InternFromString("gpufreq");
-    if (s_khz == NULL || s_gpufreq == NULL) return NULL;
+    s_celsius = PyUnicode_InternFromString("\u00b0C");
+    if (s_khz == NULL || s_gpufreq == NULL || s_celsius == NULL) return NULL;
     return PyModule_Create(&module);
 }

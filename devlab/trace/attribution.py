@@ -27,6 +27,7 @@ Unit = Literal["GPU", "CPU", "-"]
 RowKind = Literal["gpu_kernel", "gpu_delegate", "cpu_op", "copy_sync", "unattributed"]
 SUM_TOLERANCE = 0.01
 THROTTLE_RATIO = 0.85
+TEMP_PREFIX = "temp."     # the trace reader's counter per thermal zone (thermal/thermal_temperature), in °C
 COPY_SYNC = "CPU<->GPU copies + sync"
 UNATTRIBUTED = "unattributed"
 _LABEL_IDS = re.compile(r" (\d+)(?= ->|$)")
@@ -57,6 +58,19 @@ class GpuFrequency:
     throttled: bool | None      # None when too few samples to tell
     source: Source = TRACE
     series: tuple[tuple[float, float], ...] = ()     # (seconds since the first sample, kHz), thinned evenly
+
+
+@dataclass(frozen=True)
+class ZoneTemperature:
+    """One thermal zone over the trace run, from the kernel's `thermal/thermal_temperature` events."""
+
+    zone: str                   # the zone's type, as the kernel names it (`gpuss-0`, `BIG`, `skin-therm`)
+    min_c: float
+    mean_c: float
+    max_c: float
+    samples: int
+    series: tuple[tuple[float, float], ...]     # (seconds since the run's first zone reading, °C), thinned evenly
+    source: Source = TRACE
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class KernelTable:
     notes: tuple[str, ...]
     inputs: tuple[str, ...] = ()   # what it was built from: clean run, op-profile, trace, model graph
     invoke_latency: InvokeLatency | None = None     # the trace run's per-inference distribution, where traced
+    temperatures: tuple[ZoneTemperature, ...] = ()  # each thermal zone over the trace run, where the kernel traced it
 
     def total_ms(self) -> float:
         return sum(row.ms_per_inference for row in self.rows)
@@ -295,6 +310,18 @@ def gpu_frequency(trace: TraceSummary | None, source: Source = TRACE) -> GpuFreq
     return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled, source, series)
 
 
+def temperatures(trace: TraceSummary | None, source: Source = TRACE) -> tuple[ZoneTemperature, ...]:
+    """Each thermal zone the trace has readings of (`temp.<zone>` counters), hottest first, on one time origin."""
+    zones = [c for c in (trace.counters if trace is not None else ()) if c.name.startswith(TEMP_PREFIX) and c.samples]
+    if not zones:
+        return ()
+    start = min(c.series[0][0] for c in zones if c.series) if any(c.series for c in zones) else 0
+    out = [ZoneTemperature(c.name[len(TEMP_PREFIX):], c.min, c.mean, c.max, c.samples,
+                           tuple((round((ts - start) / 1e9, 4), value) for ts, value in c.series), source)
+           for c in zones]
+    return tuple(sorted(out, key=lambda z: (-z.max_c, z.zone)))
+
+
 def invoke_latency(trace: TraceSummary | None, source: Source = TRACE) -> InvokeLatency | None:
     """The trace run's per-inference distribution from its main-graph Invoke slices (the name with the most);
     source `simulated` for a simulated phone's trace."""
@@ -366,4 +393,4 @@ def attribute(clean_mean_ms: float, clean_source: Source, *, profile: OpProfile 
     traced: Source = SIMULATED if clean_source == SIMULATED else TRACE
     return KernelTable(tuple(rows), clean_mean_ms, clean_source, profiled_ms, scale, basis,
                        gpu_frequency(trace, traced), tuple(r.kernel for r in ranked[:top]), tuple(notes),
-                       tuple(inputs), invoke_latency(trace, traced))
+                       tuple(inputs), invoke_latency(trace, traced), temperatures(trace, traced))

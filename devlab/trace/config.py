@@ -33,6 +33,7 @@ class TraceOptions:
     cpu_frequency: bool = True
     gpu_frequency: bool = True
     gpu_mem_total: bool = True
+    thermal_temperature: bool = True              # each thermal zone's temperature as the kernel updates it
     ftrace_print: bool = True
     extra_ftrace_events: tuple[str, ...] = ()     # e.g. "kgsl/*" on Adreno, "mali/*" on Mali
     atrace_categories: tuple[str, ...] = ("gfx",)
@@ -140,6 +141,7 @@ def _ftrace_block(options: TraceOptions, name: str) -> str:
         (options.cpu_frequency, "power/cpu_frequency"),
         (options.gpu_frequency, "power/gpu_frequency"),
         (options.gpu_mem_total, "gpu_mem/gpu_mem_total"),
+        (options.thermal_temperature, "thermal/thermal_temperature"),
         (options.ftrace_print, "ftrace/print"),
     ) if flag] + list(options.extra_ftrace_events)
     body = [f"ftrace_events: {_quote(e)}" for e in events]
@@ -172,7 +174,8 @@ def build_config(options: TraceOptions = TraceOptions(),
         raise ConfigError("duration and buffer sizes must be positive",
                           "pass --duration-ms and buffer sizes greater than 0")
     wanted_ftrace = any((options.sched_switch, options.cpu_frequency, options.gpu_frequency,
-                         options.gpu_mem_total, options.ftrace_print, options.extra_ftrace_events,
+                         options.gpu_mem_total, options.thermal_temperature, options.ftrace_print,
+                         options.extra_ftrace_events,
                          options.atrace_categories))
     asked = tuple(generic for generic, flag in ((FTRACE, wanted_ftrace),
                                                  (PROCESS_STATS, options.process_stats),

@@ -12,7 +12,8 @@ from types import ModuleType
 
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (CpuFrequencyFtraceEvent, FtraceEvent, FtraceEventBundle,
                                                                GpuFrequencyFtraceEvent, GpuRenderStageEvent,
-                                                               PrintFtraceEvent, SchedSwitchFtraceEvent, TracePacket)
+                                                               PrintFtraceEvent, SchedSwitchFtraceEvent,
+                                                               ThermalTemperatureFtraceEvent, TracePacket)
 
 # (message, field, protobuf type) in the order of the C enum; the type is checked so a proto change that would
 # make the C reading wrong disables the scanner instead.
@@ -26,12 +27,13 @@ FIELDS = (
     (FtraceEventBundle, "compact_sched", _T_MESSAGE),
     (FtraceEvent, "timestamp", _T_UINT64), (FtraceEvent, "pid", _T_UINT32), (FtraceEvent, "print", _T_MESSAGE),
     (FtraceEvent, "sched_switch", _T_MESSAGE), (FtraceEvent, "cpu_frequency", _T_MESSAGE),
-    (FtraceEvent, "gpu_frequency", _T_MESSAGE),
+    (FtraceEvent, "gpu_frequency", _T_MESSAGE), (FtraceEvent, "thermal_temperature", _T_MESSAGE),
     (PrintFtraceEvent, "buf", _T_STRING),
     (SchedSwitchFtraceEvent, "prev_pid", _T_INT32), (SchedSwitchFtraceEvent, "next_comm", _T_STRING),
     (SchedSwitchFtraceEvent, "next_pid", _T_INT32),
     (CpuFrequencyFtraceEvent, "state", _T_UINT32), (CpuFrequencyFtraceEvent, "cpu_id", _T_UINT32),
     (GpuFrequencyFtraceEvent, "gpu_id", _T_UINT32), (GpuFrequencyFtraceEvent, "state", _T_UINT32),
+    (ThermalTemperatureFtraceEvent, "temp", _T_INT32), (ThermalTemperatureFtraceEvent, "thermal_zone", _T_STRING),
     (GpuRenderStageEvent, "duration", _T_UINT64), (GpuRenderStageEvent, "hw_queue_iid", _T_UINT64),
     (GpuRenderStageEvent, "stage_iid", _T_UINT64), (GpuRenderStageEvent, "context", _T_UINT64),
     (GpuRenderStageEvent, "submission_id", _T_UINT32), (GpuRenderStageEvent, "name", _T_STRING),
@@ -51,7 +53,7 @@ def _numbers() -> tuple[int, ...] | None:
     # the C code reads these as members of their oneofs; a proto where they are not would be read wrongly
     for message, oneof, members in ((TracePacket, "data", ("ftrace_events", "gpu_render_stage_event")),
                                     (FtraceEvent, "event", ("print", "sched_switch", "cpu_frequency",
-                                                            "gpu_frequency"))):
+                                                            "gpu_frequency", "thermal_temperature"))):
         if any(message.DESCRIPTOR.fields_by_name[m].containing_oneof is not message.DESCRIPTOR.oneofs_by_name[oneof]
                for m in members):
             return None
@@ -70,7 +72,10 @@ def _load() -> ModuleType | None:
     numbers = _numbers()
     if numbers is None:
         return None
-    _fastscan.configure(numbers, _oneof(TracePacket, "data"), _oneof(FtraceEvent, "event"))
+    try:
+        _fastscan.configure(numbers, _oneof(TracePacket, "data"), _oneof(FtraceEvent, "event"))
+    except ValueError:      # a stale build of the scanner (another field list): the Python path reads alike
+        return None
     return _fastscan
 
 

@@ -220,6 +220,9 @@ class TraceReader(ScannerPath, GpuEvents):
                     freq = event.gpu_frequency
                     name = "gpufreq" if freq.gpu_id == 0 else f"gpufreq.gpu{freq.gpu_id}"
                     sink.counter(name, "kHz", event.timestamp, float(freq.state))
+                elif kind == "thermal_temperature":      # millidegrees C of the zone named by its type
+                    thermal = event.thermal_temperature
+                    sink.counter(f"temp.{thermal.thermal_zone}", "\u00b0C", event.timestamp, thermal.temp / 1000.0)
         if bundle.HasField("compact_sched"):
             self._compact_sched(cpu, bundle.compact_sched)
 

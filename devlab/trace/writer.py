@@ -79,6 +79,12 @@ class TraceWriter:
         freq = self._event(0, ts_ns, 0).gpu_frequency
         freq.gpu_id, freq.state = gpu_id, khz
 
+    def thermal_temperature(self, ts_ns: int, zone: str, zone_id: int, millicelsius: int,
+                            previous_millicelsius: int) -> None:
+        thermal = self._event(0, ts_ns, 0).thermal_temperature
+        thermal.thermal_zone, thermal.id = zone, zone_id
+        thermal.temp, thermal.temp_prev = millicelsius, previous_millicelsius
+
     def _flush_cpu(self, cpu: int) -> None:
         events = self._bundles.pop(cpu, [])
         if not events:

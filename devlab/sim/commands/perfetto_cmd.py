@@ -145,7 +145,8 @@ def perfetto(ctx: CommandContext) -> int:
             events = ctx.device.timeline.between(recording_from, stopped)
             power = power_frames(ctx.device, config, offered, recording_from, stopping)
             with open(target, "wb") as out:
-                service.write_trace(out, config, events, offered, power, ctx.device.trace_clock_ns)
+                service.write_trace(out, config, events, offered, power, ctx.device.trace_clock_ns,
+                                    service.thermal_samples(ctx.device, recording_from, stopping))
         finally:
             started.set()
             service.close_session(ctx.device, session)
