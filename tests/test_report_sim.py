@@ -5,6 +5,7 @@ Explorer overlay, checked against the graph Model Explorer's own TFLite adapter 
 from __future__ import annotations
 
 import html
+import shutil
 import json
 from pathlib import Path
 
@@ -151,3 +152,33 @@ def test_simulated_report_draws_each_thermal_zone_over_the_trace_run(sim_run_dir
         assert f'{z["min_c"]:.1f}' in row and f'{z["max_c"]:.1f}' in row and "simulated" in row
     drawn = [z["zone"] for z in zones[:6]]
     assert [line.split('"')[0] for line in section.split('data-line="')[1:]] == drawn
+
+
+def test_compare_html_shows_both_runs_per_inference_distributions(sim_run_dir: Path, tmp_path: Path) -> None:
+    """A candidate whose every traced Invoke is 20 % slower: the page puts both distributions side by side."""
+    candidate = tmp_path / "candidate"
+    shutil.copytree(sim_run_dir, candidate)
+    record = json.loads((candidate / "run.json").read_text())
+    record["run_id"] += "-candidate"
+    traced = [v for v in record["variants"] if (v.get("kernels") or {}).get("invoke_latency")]
+    for v in traced:
+        latency = v["kernels"]["invoke_latency"]
+        latency["samples_ms"] = [round(x * 1.2, 4) for x in latency["samples_ms"]]
+        for key in ("mean_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p99_ms"):
+            latency[key] *= 1.2
+    (candidate / "run.json").write_text(json.dumps(record))
+    page_path = tmp_path / "compare.html"
+    result = devlab("compare", str(sim_run_dir), str(candidate), "--html", str(page_path))
+    assert result.returncode == 0, result.stderr
+    page = load_in_chromium(page_path, tmp_path)
+    assert page.console == []
+    section = page.dom.split('id="invokes"')[1]
+    base = {f'{v["variant"]}-{v["accelerator"]}': v["kernels"]["invoke_latency"]
+            for v in json.loads((sim_run_dir / "run.json").read_text())["variants"]
+            if (v.get("kernels") or {}).get("invoke_latency")}
+    assert base
+    for key, latency in base.items():
+        row = section.split(f'class="invoke-delta" data-variant="{key}"')[1].split("</tr>")[0]
+        assert f'{latency["p50_ms"]:.3f}' in row and f'{latency["p50_ms"] * 1.2:.3f}' in row
+        assert f'{latency["p50_ms"] * 0.2:.3f}' in row                       # the p50 delta
+    assert section.count('class="dot"') == 2 * sum(len(v["samples_ms"]) for v in base.values())

@@ -1,6 +1,6 @@
 """`devlab compare A B --html PAGE`: the comparison as a self-contained page, with the same parts as a run's
 report.html: each run's headline, the per-variant deltas with their intervals and verdicts, each run's time
-breakdown as stacked bars, and the per-kernel deltas (top rows, the rest folded). Built from the Comparison and the
+breakdown as stacked bars, phones' per-inference distributions side by side, and the per-kernel deltas (top rows, the rest folded). Built from the Comparison and the
 two run.json records only; nothing is fetched."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from devlab.report.compare import Comparison, KernelDelta, VariantDelta
 from devlab.report.html import breakdown_section, headline_section, page
 from devlab.report.html_parts import num, src, table
+from devlab.report.invoke_html import invoke_comparison
 
 KERNEL_ROWS_SHOWN = 15
 _VERDICT_CLASS = {"slower": "error", "faster": "better"}
@@ -38,6 +39,7 @@ def render_comparison(comparison: Comparison, baseline: dict[str, Any], candidat
         bars = breakdown_section(record)
         if bars:
             body += [f'<h2 id="breakdown-{label}">{label}: where the time goes</h2>', *bars[1:]]
+    body += invoke_comparison(baseline, candidate)
     body += _kernel_section(comparison.kernels)
     return page(title, "\n".join(body))
 

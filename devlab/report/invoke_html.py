@@ -66,3 +66,36 @@ def invoke_section(record: dict[str, Any]) -> list[str]:
                    + "</details>")
     out.append("</section>")
     return out
+
+
+def _traced(record: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    return {_key(v): (v, v["kernels"]["invoke_latency"]) for v in record["variants"]
+            if (v.get("kernels") or {}).get("invoke_latency")}
+
+
+def invoke_comparison(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
+    """`compare --html`: the two runs' per-inference distributions side by side, per variant traced in both."""
+    base, cand = _traced(baseline), _traced(candidate)
+    common = [key for key in base if key in cand]
+    if not common:
+        return []
+    rows, dists = [], []
+    for key in common:
+        (variant, b), (_, c) = base[key], cand[key]
+        label = _label(variant)
+        rows.append(f'<tr class="invoke-delta" data-variant="{key}"><td>{escape(label)}</td>'
+                    f'{num(b["p50_ms"])}{num(c["p50_ms"])}{num(c["p50_ms"] - b["p50_ms"])}'
+                    f'{num(b["p90_ms"])}{num(c["p90_ms"])}{num(b["max_ms"])}{num(c["max_ms"])}'
+                    f'<td>{src(b.get("source"))} → {src(c.get("source"))}</td></tr>')
+        dists += [Distribution(f"{label}, baseline", tuple(float(x) for x in b.get("samples_ms") or ()),
+                               b.get("source") or "trace"),
+                  Distribution(f"{label}, candidate", tuple(float(x) for x in c.get("samples_ms") or ()),
+                               c.get("source") or "trace")]
+    out = ['<h2 id="invokes">Per-inference latency on the phone: baseline vs candidate</h2>',
+           '<p class="sub">Each main-graph <code>Invoke</code> of each run\'s trace run (a profiled run: read it for '
+           "a shift in the whole distribution or only in its tail, not for the latency; the verdicts above come from "
+           "the clean runs).</p>",
+           table(["variant", "baseline p50 ms", "candidate p50 ms", "p50 delta ms", "baseline p90 ms",
+                  "candidate p90 ms", "baseline max ms", "candidate max ms", "sources"], rows)]
+    chart = distributions_svg(dists)
+    return out + ([chart] if chart else [])
