@@ -10,6 +10,10 @@ arm64-v8a = "tools/android_aarch64_benchmark_model"
 
 [adb]
 servers = ["127.0.0.1:5038"]   # more adb servers (phones plugged into other machines, ports forwarded)
+
+[farm]                     # the runs `devlab farm` starts on every phone
+check_outputs = true       # each row's outputs vs the fp32 reference (as `devlab run --check-outputs`)
+inputs = "inputs.npz"      # the inputs for that check (relative paths: from this file's folder); implies the check
 ```
 """
 
@@ -28,7 +32,7 @@ else:  # pragma: no cover - Python 3.10
 from devlab.errors import ConfigError
 
 CONFIG_NAME = "devlab.toml"
-_TOP_LEVEL = ("devices", "benchmark_model", "adb")
+_TOP_LEVEL = ("devices", "benchmark_model", "adb", "farm")
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,28 @@ class DeviceAlias:
 
 
 @dataclass(frozen=True)
+class FarmSettings:
+    """`[farm]`: what `devlab farm` runs on every phone besides the timing (its flags override these)."""
+    check_outputs: bool = False
+    inputs: Path | None = None     # absolute (a relative path in the file is from the file's folder)
+    config_path: Path | None = None
+
+    def inputs_file(self) -> Path | None:
+        """The inputs .npz, checked here and not at load time: a missing file must not break other commands."""
+        if self.inputs is not None and not self.inputs.is_file():
+            raise _fail(self.config_path or Path("devlab.toml"), "farm.inputs", f"names {self.inputs}, which is not "
+                        "a file", 'write inputs = "path/to/inputs.npz" (relative to this file\'s folder), '
+                        "an .npz written with numpy.savez")
+        return self.inputs
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     devices: tuple[DeviceAlias, ...] = ()
     benchmark_model: dict[str, str] | None = None   # ABI -> absolute path
     adb_servers: tuple[str, ...] = ()
+    farm: FarmSettings = FarmSettings()
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -113,4 +134,23 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     servers = adb.get("servers", [])
     if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
         raise _fail(path, "adb.servers", "must be a list of \"host:port\" strings", 'write servers = ["host:5037"]')
-    return Config(path=path, devices=tuple(aliases), benchmark_model=binaries or None, adb_servers=tuple(servers))
+    return Config(path=path, devices=tuple(aliases), benchmark_model=binaries or None, adb_servers=tuple(servers),
+                  farm=_farm(path, _table(path, data, "farm")))
+
+
+def _farm(path: Path, farm: dict[str, Any]) -> FarmSettings:
+    extra = sorted(set(farm) - {"check_outputs", "inputs"})
+    if extra:
+        raise _fail(path, f"farm.{extra[0]}", "is not a farm setting", "use check_outputs and/or inputs")
+    check = farm.get("check_outputs", False)
+    if not isinstance(check, bool):
+        raise _fail(path, "farm.check_outputs", f"must be true or false (got {check!r})",
+                    "write check_outputs = true (no quotes)")
+    raw = farm.get("inputs")
+    if raw is not None and (not isinstance(raw, str) or not raw.strip()):
+        raise _fail(path, "farm.inputs", "must be a path string", 'write inputs = "path/to/inputs.npz"')
+    inputs = None
+    if raw is not None:
+        given = Path(raw).expanduser()
+        inputs = given if given.is_absolute() else path.parent / given
+    return FarmSettings(check_outputs=check or inputs is not None, inputs=inputs, config_path=path)

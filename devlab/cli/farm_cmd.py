@@ -29,11 +29,17 @@ def farm_command(
                                                                      "process holds, then fail."),
     out: Path = typer.Option(Path("traces"), "--out", help="Root folder for run folders."),
     seed: int = typer.Option(0, "--seed", help="Seed of the run order."),
+    check_outputs: Optional[bool] = typer.Option(None, "--check-outputs/--no-check-outputs",
+                                                 help="Compare each row's outputs with the fp32 reference (host "
+                                                      "CPU); overrides devlab.toml's [farm] check_outputs."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="--check-outputs: an .npz of name -> array; "
+                                          "overrides [farm] inputs (default: seeded random inputs)."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: a case per device x variant."),
     json_out: bool = typer.Option(False, "--json", help="Print farm.json on stdout."),
 ) -> None:
     """Run the model's variants on every phone in parallel; exit 1 if any phone or variant failed."""
     from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.config import load_config
     from devlab.cli.progress import rich_progress
     from devlab.errors import DeviceError, UsageError
     from devlab.farm.farm import FarmRequest, farm_json, run_farm
@@ -45,12 +51,17 @@ def farm_command(
     accelerators = {"all": ("gpu", "cpu"), "cpu": ("cpu",), "gpu": ("gpu",)}.get(accelerator)
     if accelerators is None:
         raise UsageError(f"unknown accelerator '{accelerator}'", "use --accelerator gpu, cpu or all")
+    if check_outputs is False and inputs is not None:
+        raise UsageError("--no-check-outputs and --inputs contradict each other", "pass one of them")
+    farm_settings = load_config().farm   # devlab.toml's [farm]; the flags win
+    check = (farm_settings.check_outputs if check_outputs is None else check_outputs) or inputs is not None
+    check_inputs = (inputs.absolute() if inputs is not None else farm_settings.inputs_file()) if check else None
     request = FarmRequest(
         devices=tuple(d.strip() for d in devices.split(",") if d.strip()), model=model or DEFAULT_MODEL,
         variants=variants, out_root=out, adb_servers=tuple(adb_server),
         bench=PhoneBenchOptions(accelerators=accelerators, num_runs=runs, min_secs=min_secs), rounds=rounds,
         cooldown_s=cooldown, max_temp_c=max_temp, thermal_timeout_s=thermal_timeout, lease_timeout_s=lease_timeout,
-        seed=seed)
+        seed=seed, check_outputs=check, inputs=check_inputs)
     request.validate()
     with rich_progress() as progress:
         _, manifest = build_for_request(RunRequest(model=request.model, variants=variants, seed=seed), progress)

@@ -6,6 +6,9 @@ before each; the battery temperature before and after every step, and when the s
 began, one clock for all devices), go into the step's record. Each device writes
 its own run folder under <farm run>/devices/<device>/ (run.json + report.html, readable by compare and gate);
 farm.json at the top holds the per-device table. A device that fails, at any point, costs only its own results.
+With `check_outputs` (devlab.toml's [farm] or --check-outputs) every step's row also gets its `numerics` block, as
+`devlab run --check-outputs` gives it: one OutputCheck (inputs, fp32 reference outputs) made before any phone work
+and shared read-only by the device threads.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from devlab.devices.leases import DeviceLease
 from devlab.farm.schedule import Step, interleaved_steps
 from devlab.farm.thermal import battery_temp_c, wait_until_cool
 from devlab.fsutil import atomic_write_json, path_slug
+from devlab.numerics.check import OutputCheck
+from devlab.numerics.metrics import worst_rel_error
 from devlab.report.farm_html import write_farm_report
 from devlab.report.html import write_report
 from devlab.report.run_record import RunRecord, VariantRun, new_run_dir, utc_now_iso
@@ -48,6 +53,8 @@ class FarmRequest:
     thermal_timeout_s: float = 300.0
     lease_timeout_s: float = 0.0
     seed: int = 0
+    check_outputs: bool = False       # each row's outputs vs the fp32 reference on the host CPU (devlab.numerics)
+    inputs: Path | None = None        # the .npz for that check (else devlab's seeded random inputs)
 
     def validate(self) -> None:
         if not self.devices or any(not d.strip() for d in self.devices):
@@ -84,8 +91,10 @@ class FarmOutcome:
 class _DeviceRun:
     """One device's whole job, run in its own thread."""
 
-    def __init__(self, request: FarmRequest, manifest: Manifest, farm_dir: Path, on_step: StepCallback) -> None:
+    def __init__(self, request: FarmRequest, manifest: Manifest, farm_dir: Path, on_step: StepCallback,
+                 check: OutputCheck | None = None) -> None:
         self.request, self.manifest, self.farm_dir, self.on_step = request, manifest, farm_dir, on_step
+        self.check = check
         self.started = time.monotonic()   # step times are stored as seconds since the farm began, on one clock
 
     def __call__(self, name: str) -> DeviceResult:
@@ -125,7 +134,8 @@ class _DeviceRun:
                 gate = wait_until_cool(device, self.request.max_temp_c, self.request.thermal_timeout_s)
                 one = replace(self.manifest, variants=(variant,))
                 options = replace(self.request.bench, accelerators=(step.accelerator,))
-                results, step_notes = run_manifest_on_phone(device, one, options, device_dir, tool)
+                results, step_notes = run_manifest_on_phone(device, one, options, device_dir, tool,
+                                                            check=self.check)
                 after = battery_temp_c(device)
                 thermal = {"before_c": gate.before_c, "after_c": after, "waited_s": gate.waited_s,
                            "cooled_below_max": gate.cooled, "max_c": self.request.max_temp_c,
@@ -154,7 +164,8 @@ class _DeviceRun:
                          "order_seed": seed},
                 "variants": [v.name for v in self.manifest.variants], "accelerators": list(r.bench.accelerators),
                 "num_runs": r.bench.num_runs, "warmup_runs": r.bench.warmup_runs, "min_secs": r.bench.min_secs,
-                "num_threads": r.bench.num_threads}
+                "num_threads": r.bench.num_threads, "seed": r.seed, "check_outputs": self.check is not None,
+                **({"inputs": str(r.inputs)} if self.check is not None and r.inputs else {})}
 
 
 def _failed(variant, step: Step, error: str) -> VariantRun:
@@ -166,8 +177,12 @@ def run_farm(request: FarmRequest, manifest: Manifest,
              on_step: StepCallback = lambda name, step, result: None) -> FarmOutcome:
     """Every device at once; returns when all are done (or failed). The manifest is built once, before."""
     request.validate()
+    check = None
+    if request.check_outputs or request.inputs is not None:   # a bad .npz fails here, before any phone is touched
+        check = OutputCheck(manifest, request.seed, request.inputs)
+        check.prepare_all()
     farm_dir = new_run_dir(request.out_root, "farm", manifest.model.name)
-    outcomes = run_each(_DeviceRun(request, manifest, farm_dir, on_step), list(request.devices))
+    outcomes = run_each(_DeviceRun(request, manifest, farm_dir, on_step, check), list(request.devices))
     devices = tuple(o.value if o.value is not None else DeviceResult(o.item, None, None, None, o.error)
                     for o in outcomes)
     outcome = FarmOutcome(farm_dir, devices)
@@ -199,7 +214,19 @@ def _cell(variant: dict[str, Any]) -> dict[str, Any]:
     return {"variant": variant["variant"], "accelerator": variant["accelerator"], "status": variant["status"],
             "error": variant.get("error"), "median_ms": latency.get("median_ms"), "mean_ms": latency.get("mean_ms"),
             "source": timing.get("source"), "thermal": (variant.get("extra") or {}).get("thermal"),
-            "order": ((variant.get("extra") or {}).get("farm_step") or {}).get("order")}
+            "order": ((variant.get("extra") or {}).get("farm_step") or {}).get("order"),
+            "numerics": _numerics_cell(variant.get("numerics"))}
+
+
+def _numerics_cell(numerics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The row's output check in short: its status, the worst output relative error (None where an output was not
+    finite or nothing was compared), and where the outputs came from; None when the row was not checked."""
+    if not numerics:
+        return None
+    worst = worst_rel_error(numerics) if numerics.get("outputs") else None
+    return {"status": numerics["status"], "source": numerics.get("source"),
+            "worst_rel_error": worst if worst is not None and worst != float("inf") else None,
+            "non_finite": worst == float("inf"), "reason": numerics.get("reason")}
 
 
 def _tools() -> dict[str, Any]:

@@ -28,7 +28,10 @@ def farm_table(outcome: FarmOutcome) -> Table:
                 values.append(f"[red]{cell['status']}[/]")
             else:
                 ms = cell["median_ms"] if cell["median_ms"] is not None else cell["mean_ms"]
-                values.append("-" if ms is None else f"{ms:.3f} ({cell['source']})")
+                numerics = cell.get("numerics") or {}
+                check = {"ok": ", numerics ok", "exceeded": ", [red]numerics exceeded[/]",
+                         "unavailable": ", numerics unavailable"}.get(numerics.get("status"), "")
+                values.append(("-" if ms is None else f"{ms:.3f} ({cell['source']})") + check)
         name = row["device"] + (" [sim]" if row["simulated"] else "")
         status = row["status"] if not row["error"] else f"failed: {row['error'][:60]}"
         table.add_row(escape(name), escape(row["model"] or "-"), escape(status), *values)

@@ -1,6 +1,7 @@
 """The farm's report.html: every phone side by side with the parts of a run's report — a table of each device x
-variant (median or mean, with its source), then per device its headline and its time breakdown as stacked bars,
-with a link to the device's own report. Built from farm.json and the devices' run.json records only."""
+variant (median or mean, with its source, and the output check's verdict where the farm ran one), then per device
+its headline and its time breakdown as stacked bars, with a link to the device's own report. Built from farm.json
+and the devices' run.json records only."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ def _matrix(devices: list[dict[str, Any]]) -> str:
             else:
                 value = cell["median_ms"] if cell.get("median_ms") is not None else cell.get("mean_ms")
                 shown = "-" if value is None else f"{value:.3f}"
-                out.append(f'<td class="num" data-v="{value}">{shown} {src(cell.get("source"))}</td>')
+                out.append(f'<td class="num" data-v="{value}">{shown} {src(cell.get("source"))}'
+                           f'{_numerics(cell.get("numerics"))}</td>')
         rows.append(f'<tr id="farm-{escape(d["device"])}">{"".join(out)}</tr>')
     return table(["device", *[f"{k} (ms)" for k in keys]], rows) or '<p class="sub">No device ran.</p>'
+
+
+def _numerics(numerics: dict[str, Any] | None) -> str:
+    """farm.json's short form of a row's output check (devlab.farm.farm._numerics_cell); exceeded rows in red."""
+    if not numerics:
+        return ""
+    status = str(numerics["status"])
+    if status == "unavailable":
+        return (f'<div class="numerics unavailable" title="{escape(str(numerics.get("reason") or ""))}">'
+                "numerics unavailable</div>")
+    worst = numerics.get("worst_rel_error")
+    figure = "non-finite" if numerics.get("non_finite") else ("-" if worst is None else f"{worst:.2g}")
+    return (f'<div class="numerics {escape(status)}" title="worst relative error of an output vs the fp32 '
+            f'reference">numerics {escape(status)} · {figure}</div>')
