@@ -7,6 +7,11 @@ run.json replaces the old one atomically, so a resume that dies half-way leaves 
 Why the variants are taken from the run's own build entries when their files are still there with the same
 sha256: a resumed row must measure the very model bytes the kept rows measured; a rebuild is only the fallback
 (from another working folder, say), and a rebuild that produces other bytes is said in the notes.
+
+A run made with `--check-outputs` (settings.check_outputs) checks its resumed rows too, against the same reference
+variant, with the same inputs: the recorded inputs file (or `--inputs`), else the same seeded random inputs. The
+kept rows' `numerics.inputs_sha256` is the proof: inputs that hash otherwise are refused before anything runs, since
+rows checked on other inputs would sit side by side in one record as if comparable.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from devlab.build.sources import ModelSource
 from devlab.devices.resolve import AdbOptions
 from devlab.errors import UsageError
 from devlab.fsutil import atomic_write_json, sha256_file
+from devlab.numerics.check import REFERENCE_VARIANTS, OutputCheck
 from devlab.progress import NoProgress, ProgressSink
 from devlab.report.run_record import PARTIAL_NOTE, RUN_JSON, VariantRun, load_run, utc_now_iso
 
@@ -43,7 +49,8 @@ def pending(data: dict[str, Any]) -> list[Pair]:
 
 
 def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOptions = AdbOptions(),
-               lease_timeout_s: float = 0.0) -> ResumeOutcome:
+               lease_timeout_s: float = 0.0, inputs: Path | None = None) -> ResumeOutcome:
+    """`inputs`: the --check-outputs .npz to use instead of the one the run recorded (the same content only)."""
     from devlab.config import load_config
     from devlab.devices.adb import AdbDevice
     from devlab.devices.resolve import resolve_device
@@ -53,6 +60,10 @@ def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOpt
     data = load_run(run_dir)
     if run_dir.is_file():
         run_dir = run_dir.parent
+    checked = bool((data.get("settings") or {}).get("check_outputs"))
+    if inputs is not None and not checked:
+        raise UsageError(f"{run_dir} was run without --check-outputs: --inputs has nothing to check on resume",
+                         "resume without --inputs, or start a new run with --check-outputs --inputs", stage="resume")
     todo = pending(data)
     if not todo:
         return ResumeOutcome(run_dir, data, ())
@@ -69,10 +80,14 @@ def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOpt
         notes.append("resume: GPU runs skipped again: no GPU adapter that LiteRT can use on this machine")
         if not todo:
             return ResumeOutcome(run_dir, data, ())
-    manifest = _manifest(data, sorted({v for v, _ in todo}), notes)
+    names = {v for v, _ in todo}
+    if checked:   # the reference variants too: a resumed row is checked against the reference the kept rows had
+        names |= _reference_names(data)
+    manifest = _manifest(data, sorted(names), notes)
+    check = _output_check(data, manifest, inputs, notes) if checked else None
     lease = DeviceLease(device.info.serial, lease_timeout_s) if isinstance(device, AdbDevice) else nullcontext()
     with lease:
-        fresh = _measure(device, data, manifest, todo, run_dir, progress, notes)
+        fresh = _measure(device, data, manifest, todo, run_dir, progress, notes, check)
     merged = _merge(data, fresh, todo)
     kept_notes = [n for n in data.get("notes", []) if n != PARTIAL_NOTE]   # the record is complete now
     merged["notes"] = [*kept_notes, *(n for n in notes if n not in kept_notes),
@@ -83,7 +98,7 @@ def resume_run(run_dir: Path, progress: ProgressSink = NoProgress(), adb: AdbOpt
 
 
 def _measure(device, data: dict[str, Any], manifest: Manifest, todo: list[Pair], run_dir: Path,
-             progress: ProgressSink, notes: list[str]) -> list[VariantRun]:
+             progress: ProgressSink, notes: list[str], check: OutputCheck | None = None) -> list[VariantRun]:
     """The pending pairs, grouped by accelerator so each plan call runs just the variants missing on it."""
     from devlab.devices.adb import AdbDevice
     settings = data["settings"]
@@ -98,7 +113,7 @@ def _measure(device, data: dict[str, Any], manifest: Manifest, todo: list[Pair],
             options = _phone_options(settings.get("phone") or {}, accelerator)
             recorded_tool = (data.get("tools") or {}).get("benchmark_model") or {}
             tool = prepare_benchmark_tool(device, recorded_tool.get("local_path"))
-            runs, more = run_manifest_on_phone(device, subset, options, run_dir, tool, progress=step)
+            runs, more = run_manifest_on_phone(device, subset, options, run_dir, tool, progress=step, check=check)
         else:
             from devlab.bench.host_plan import run_manifest_on_host
             from devlab.bench.host_runtime import HostBenchOptions
@@ -106,10 +121,52 @@ def _measure(device, data: dict[str, Any], manifest: Manifest, todo: list[Pair],
                                         if f.name in settings})
             missing = None if device.has_gpu else "no GPU adapter that LiteRT can use on this machine"
             runs, more = run_manifest_on_host(subset, [accelerator], bench, run_dir, progress=step,  # type: ignore
-                                              gpu_missing_reason=missing)
+                                              gpu_missing_reason=missing, check=check)
         results += runs
         notes += [n for n in more if n not in notes]
     return results
+
+
+def _reference_names(data: dict[str, Any]) -> set[str]:
+    """The variants the run's output check could take as its reference, and those its rows name as theirs."""
+    planned = set((data.get("settings") or {}).get("variants") or [])
+    named = {((row.get("numerics") or {}).get("reference") or {}).get("variant") for row in data.get("variants", [])}
+    return (planned & set(REFERENCE_VARIANTS)) | (planned & {n for n in named if n})
+
+
+def _output_check(data: dict[str, Any], manifest: Manifest, inputs: Path | None, notes: list[str]) -> OutputCheck:
+    """The run's output check again: its inputs (`inputs`, else the recorded file, else the seeded random ones),
+    checked against the sha256 the kept rows recorded, before anything runs."""
+    settings = data["settings"]
+    recorded_path = settings.get("inputs")
+    if inputs is None and recorded_path:
+        inputs = Path(recorded_path)
+        if not inputs.is_file():
+            raise UsageError(f"the run checked outputs on --inputs {recorded_path}, which is not there now",
+                             "pass --inputs with that file (the same content) to resume", stage="resume")
+    seed = int(settings.get("seed", 0))
+    given = f"the inputs in {inputs}" if inputs is not None else f"devlab's seeded random inputs (seed {seed})"
+    limits = {((row.get("numerics") or {}).get("tolerance") or {}).get("max_rel_error")
+              for row in data.get("variants", [])} - {None}
+    check = OutputCheck(manifest, seed, inputs, **({"max_rel_error": limits.pop()} if len(limits) == 1 else {}))
+    check.prepare_all()
+    recorded = {row["variant"]: row["numerics"]["inputs_sha256"] for row in data.get("variants", [])
+                if (row.get("numerics") or {}).get("inputs_sha256")}
+    matched = []
+    for variant in manifest.variants:
+        before, now = recorded.get(variant.name), check.for_variant(variant).inputs_sha256
+        if before and before != now:
+            raise UsageError(f"{given} hash to inputs sha256 {now} for {variant.name}, but the run checked its rows "
+                             f"on inputs sha256 {before}", "pass --inputs with the file the run used (the same "
+                             "content), or start a new run with these inputs", stage="resume")
+        if before:
+            matched.append(variant.name)
+    if not matched and inputs is not None and not recorded_path:   # nothing to compare: the settings decide
+        raise UsageError(f"the run checked outputs on devlab's seeded random inputs (seed {seed}), not on --inputs "
+                         f"{inputs}", "resume without --inputs, or start a new run with these inputs", stage="resume")
+    proof = f" (the same inputs sha256 as the kept rows of {', '.join(matched)})" if matched else ""
+    notes.append(f"resume: the resumed rows' outputs checked too, on {given}{proof}")
+    return check
 
 
 def _phone_options(recorded: dict[str, Any], accelerator: str):

@@ -58,7 +58,8 @@ def run_command(
     lease_timeout: float = typer.Option(0.0, "--lease-timeout",
                                         help="Phone: wait this long for a phone another devlab process is using."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Finish run folder RUN: keep its ok variants, "
-                                          "run the rest on the same device with the same settings."),
+                                          "run the rest on the same device with the same settings (a --check-outputs "
+                                          "run checks them too, on the same inputs; --inputs: the file if moved)."),
 ) -> None:
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
@@ -101,9 +102,9 @@ def run_command(
                          inputs=inputs)
     from devlab.report.junit import junit_for_run
     with junit_for_run(junit, device) as junit_sink, rich_progress() as progress:
-        if resume is not None:   # the run's own device and settings; the options above are not used
+        if resume is not None:   # the run's own device and settings; of the options above only --inputs is used
             from devlab.resume import resume_run
-            resumed = resume_run(resume, progress, request.adb, lease_timeout)
+            resumed = resume_run(resume, progress, request.adb, lease_timeout, inputs)
             run_dir, data = resumed.run_dir, resumed.data
         else:
             outcome = run(request, progress)
