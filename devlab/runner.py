@@ -188,7 +188,8 @@ def _measure(device, manifest: Manifest, request: RunRequest, run_dir: Path, pro
 def _settings(request: RunRequest, specs) -> dict[str, object]:
     bench = request.bench
     return {"variants": [s.name for s in specs], "accelerators": list(request.accelerators),
-            "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "min_secs": bench.min_secs,
+            "num_runs": bench.num_runs, "warmup_runs": bench.warmup_runs, "warmup_min_secs": bench.warmup_min_secs,
+            "min_secs": bench.min_secs,
             "max_secs": bench.max_secs, "num_threads": bench.num_threads, "seed": request.seed,
             "constant_weights": request.constant_weights, "check_outputs": request.check_outputs,
             **({"inputs": str(request.inputs)} if request.inputs else {}),

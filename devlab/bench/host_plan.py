@@ -13,6 +13,7 @@ from typing import Callable
 
 from devlab.bench.host_child import run_in_child
 from devlab.bench.host_runtime import NO_GPU_REASON, Accelerator, GpuUnavailable, HostBenchOptions
+from devlab.bench.settling import settle_in
 from devlab.build.pipeline import Manifest
 from devlab.errors import DevlabError, DeviceError
 from devlab.numerics.check import OutputCheck
@@ -77,10 +78,15 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
             numerics = None
             if check is not None:   # one more short run in its own child: the timed runs stay clean
                 numerics, logs["outputs"] = check_on_host(check, variant, accelerator, options, run_dir)
+            extra: dict = {"threads": result.threads}
+            settling = settle_in(result.latency.samples_ms)
+            if settling is not None:   # measured two regimes: said on the row and in the run's notes
+                extra["settling"] = settling.to_json()
+                notes.append(f"{variant.name} on {accelerator}: {settling.note(result.latency.count)}")
             results.add(VariantRun(
                 status="ok",
                 timing=Timing(MEASURED, result.init_ms, result.first_run_ms, result.latency),
-                delegation_reported=reported, logs=logs, extra={"threads": result.threads}, numerics=numerics,
+                delegation_reported=reported, logs=logs, extra=extra, numerics=numerics,
                 **base,
             ))
     if tracks:

@@ -43,7 +43,9 @@ class HostBenchOptions:
     warmup_runs: int = 2
     min_secs: float = 0.5
     max_secs: float = 20.0
-    warmup_min_secs: float = 0.0
+    # benchmark_model's default (--warmup_min_secs 0.5): a GPU can take a few hundred ms after its first runs to
+    # settle (devlab/bench/settling.py), and two warm-up runs of a fast model are over long before that
+    warmup_min_secs: float = 0.5
     num_threads: int = 0           # 0: the runtime decides (the Python default of 1 thread would understate CPUs)
     seed: int = 0
 
