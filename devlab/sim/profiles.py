@@ -32,7 +32,7 @@ class CostModel:
     max_cpu_threads: int
     gpu_init_ms: float            # delegate init: compiling GPU programs
     gpu_init_per_kernel_ms: float
-    serialized_init_factor: float  # init with --delegate_serialize_dir warm (fraction of a cold init)
+    serialized_init_factor: float  # GPU init's compile part when the programs are read from the cache (fraction)
     noise_rel: float              # relative std of the seeded per-run noise
     gpu_freq_hz: int              # reported in gpufreq counter samples
 

@@ -34,6 +34,7 @@ import time
 from devlab.build.gpu_compat import plan_gpu_delegation
 from devlab.build.tflite_graph import TfliteGraph, read_tflite
 from devlab.errors import ModelError
+from devlab.sim.bench_cache import program_cache
 from devlab.sim.bench_flags import BenchFlags, parse_flags, usage
 from devlab.numerics.model_io import read_model_io
 from devlab.sim.bench_litert import CC, FAILED, LiteRtTool
@@ -187,6 +188,7 @@ class _Run(LiteRtTool):
         self.delegate_name = "LITERT_CL" if self.litert else "TfLiteGpuDelegateV2"
         self.power = power_model(ctx.device)   # load, heat and throttling (devlab/sim/power.py)
         self.freq_factor = 1.0                  # the GPU clock factor of the current phase
+        self.cache_state = "off"                # the GPU program cache (devlab/sim/bench_cache.py)
 
     # -- phases ---------------------------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -269,9 +271,11 @@ class _Run(LiteRtTool):
             pass
 
     def _delegate(self):
+        """The GPU delegate's own lines go through the runtime's minimal logger (stderr + logcat), the tool's through
+        TFLITE_LOG (stdout): delegate.cc TFLITE_LOG_PROD(_ONCE) vs benchmark_tflite_model.cc TFLITE_LOG."""
         log, graph = self.log, self.graph
         plan = plan_gpu_delegation(graph, max(1, int(self.flags.number("max_delegated_partitions"))))
-        log.info("Created TensorFlow Lite delegate for GPU.")
+        log.runtime("INFO", "Created TensorFlow Lite delegate for GPU.")
         log.info("GPU delegate created.")
         rejected = [v for v in plan.verdicts if not v.on_gpu]
         if rejected:
@@ -290,10 +294,12 @@ class _Run(LiteRtTool):
             log.runtime("VERBOSE", f"Replacing {len(plan.delegated)} out of {len(graph.ops)} node(s) with delegate "
                                    f"(TfLiteGpuDelegateV2) node, yielding {flips + 1} partitions for subgraph 0 "
                                    f"(main).")
-            cached = self._serialized_cache(check_only=True)
-            backend = "OpenGL" if self.flags.text("gpu_backend") == "gl" else "OpenCL"
-            log.info(f"Initialized {backend}-based API" + (" from serialized data." if cached else "."))
-            log.info("Created 1 GPU delegate kernels.")
+            if not self._initialize_gpu_api(plan):
+                log.runtime("INFO", "Created 0 GPU delegate kernels.")
+                log.error("Failed to apply GPU delegate.")
+                log.error(_FAILED)
+                return None
+            log.runtime("INFO", "Created 1 GPU delegate kernels.")
         if plan.applied == "full":
             log.info("Explicitly applied GPU delegate, and the model graph will be completely executed by the delegate.")
         elif plan.applied == "partial":
@@ -307,24 +313,30 @@ class _Run(LiteRtTool):
             return None
         return plan
 
-    def _serialized_cache(self, check_only: bool = False) -> bool:
-        if not self.flags.has("delegate_serialize_dir"):
-            return False
-        folder, token = self.flags.text("delegate_serialize_dir"), self.flags.text("delegate_serialize_token")
-        if not folder or not token:
-            return False
-        cache = self.ctx.fs.resolve(f"{folder.rstrip('/')}/{token}_{self.sha[:16]}.bin", self.ctx.cwd)
-        if cache.is_file():
-            return True
-        if not check_only and cache.parent.is_dir():
-            cache.write_bytes(b"devlab-sim serialized GPU programs " + self.sha.encode() + b"\n")
-        return False
+    def _initialize_gpu_api(self, plan) -> bool:
+        """delegate.cc DelegateKernelCore::Setup: OpenCL (with the program cache), else OpenGL when asked for or
+        when OpenCL failed; with --gpu_backend=cl a failed OpenCL init fails the delegate."""
+        backend = self.flags.text("gpu_backend")
+        if backend != "gl":
+            self.cache_state = program_cache(self.ctx.fs, self.ctx.cwd, self.flags, self.graph, plan, self.sha,
+                                             self.log.runtime)
+            if self.cache_state != "save_failed":
+                self.log.runtime("INFO", "Initialized OpenCL-based API" +
+                                 (" from serialized data." if self.cache_state == "read" else "."))
+                return True
+            if backend == "cl":
+                self.log.runtime("ERROR", "TfLiteGpuDelegate Init: Failed to save serialized data")
+                return False
+            self.log.runtime("ERROR", "Failed to save serialized data")
+            self.log.runtime("ERROR", "Falling back to OpenGL")
+        self.log.runtime("INFO", "Initialized OpenGL-based API.")
+        return True
 
     def _init_ms(self, costs: CostPlan, gpu: bool) -> float:
         init = 4.0 + 1.5 * self.model_mb
         if gpu and costs.kernels:
             compile_ms = self.cost.gpu_init_ms + self.cost.gpu_init_per_kernel_ms * len(costs.kernels)
-            if self._serialized_cache():
+            if self.cache_state == "read":   # programs loaded, not compiled
                 compile_ms *= self.cost.serialized_init_factor
             init += compile_ms
         return init * (1.0 + self.cost.noise_rel * self.rng.uniform(-1, 1))
