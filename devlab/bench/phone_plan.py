@@ -7,6 +7,10 @@ from the clean run only, the op-profile run gives shares, and the trace run give
 slices, the delegate slice, GPU kernels, GPU frequency). Op profiling replaces the ATrace profiler, so the last two
 cannot share a run. On a simulated phone every number is `simulated`, never `measured`. One variant failing never
 loses the others, and a failed op-profile or trace run never loses the clean timing.
+
+A GPU variant also gets two short runs for the GPU delegate's program cache, cold then warm (devlab/bench/gpu_cache.py).
+Between one variant's runs devlab waits `cooldown_s` (the previous run's heat), then reads the thermal status: a run
+that starts above `none` says so in the row's notes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from devlab.bench.flags import BenchmarkOptions, GpuBackend, GpuPrecision, tool_argv
+from devlab.bench.gpu_cache import INIT_MS_NOTE, clear_caches, measure_cache, with_cache_timing
 from devlab.bench.litert_profile import read_litert_profile
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.log_result import BenchmarkRun, Delegation
@@ -27,6 +32,7 @@ from devlab.bench.tool_dialect import ToolDialect, probe
 from devlab.bench.op_profile import OpProfile, parse_op_profile_csv
 from devlab.build.pipeline import BuiltVariant, Manifest
 from devlab.devices.adb import DEVICE_ROOT, AdbDevice
+from devlab.devices.adb_info import parse_thermal_status
 from devlab.devices.base import ShellResult
 from devlab.errors import DevlabError, ToolError
 from devlab.numerics.check import OutputCheck
@@ -60,6 +66,8 @@ class PhoneBenchOptions:
     timeout_s: float = 900.0                      # per benchmark_model invocation
     energy: bool = False                          # the energy run (devlab/energy/record.py)
     sustained_s: float | None = None              # the sustained run's duration (devlab/sustained/run.py)
+    cooldown_s: float = 0.0                       # wait between one variant's runs (`devlab run --cooldown`: 2 s)
+    clear_cache: bool = False                     # remove every devlab GPU program cache on the phone first
 
     def benchmark_options(self, graph: str, accelerator: PhoneAccelerator, token: str) -> BenchmarkOptions:
         """The clean run's options (validated on creation)."""
@@ -130,6 +138,8 @@ class _VariantBench:
         self.trace_name = variant.name if len(options.accelerators) == 1 else self.stem
         self.logs: dict[str, str] = {}
         self.extra: dict[str, object] = {"benchmark_wall_s": {}}
+        self.notes: list[str] = []     # the row's own notes (extra.notes)
+        self.runs_started = 0
 
     def invoke(self, options: BenchmarkOptions, name: str) -> tuple[BenchmarkRun, int]:
         argv = self.tool.argv(options)
@@ -202,6 +212,19 @@ class _VariantBench:
                                         f"they disagree")
         else:
             self.extra["text_check"] = "ok"
+
+    def pace(self, name: str) -> None:
+        """Before each of this variant's runs: the cooldown after the one before, then the thermal status."""
+        if self.runs_started and self.options.cooldown_s > 0:
+            time.sleep(self.options.cooldown_s)
+        self.runs_started += 1
+        try:
+            status = parse_thermal_status(self.device.shell(["dumpsys", "thermalservice"], timeout=30).stdout)
+        except DevlabError:
+            status = None
+        if status not in (None, "none"):
+            self.notes.append(f"thermal status {status} before the {name} run: the phone was already throttling "
+                              f"or warm, so its numbers may be slower")
 
     def _wall(self, name: str, started: float) -> None:
         self.extra["benchmark_wall_s"][name] = round(time.monotonic() - started, 4)  # type: ignore[index]
@@ -333,29 +356,39 @@ class _VariantBench:
             if self.tool.dialect is not None and self.tool.dialect.kind == "litert" and clean.delegate_serialize_dir \
                     and not self.tool.dialect.takes("gpu_serialization_dir"):
                 # LiteRT builds up to 2.2.0 have no GPU program cache flag: run without it, and say so
-                self.extra["gpu_cache"] = "this LiteRT build has no --gpu_serialization_dir: runs without the cache"
+                self.extra["delegate_serialize_dir"] = ("this LiteRT build has no --gpu_serialization_dir: runs "
+                                                        "without the cache")
                 clean = replace(clean, delegate_serialize_dir=None, delegate_serialize_token=None)
+            self.pace("clean")
             run, timing, runtime_delegation = self.clean_run(clean)
         except DevlabError as exc:
-            return VariantRun(status="failed", error=exc.one_line(), logs=self.logs, extra=self.extra, **base)
+            return VariantRun(status="failed", error=exc.one_line(), logs=self.logs, extra=self._extra(), **base)
         reported = None
         if self.accelerator == "gpu":
             delegation = runtime_delegation or run.delegation
             reported = {"source": self.source, **asdict(delegation)}
         if self.options.energy:   # right after the clean run, before the profiled runs heat the phone
+            self.pace("energy")
             self.extra["energy"] = self.energy_run(clean, run)
+        if self.accelerator == "gpu":   # cold and warm init with the program cache; the clean timing stays as it is
+            cache = measure_cache(self.device, self.tool.dialect, clean, self.variant.sha256, self.source,
+                                  self.invoke, self.pace)
+            self.extra["gpu_cache"] = cache
+            timing = with_cache_timing(timing, cache)
         profile: OpProfile | None = None
         trace: TraceSummary | None = None
         # A failed op-profile or trace run costs only what it would have added: the clean timing stands, and the
         # row says why the rest is missing.
         if self.options.op_profile:
             try:
+                self.pace("op-profile")
                 profile = self.op_profile(clean)
                 self.extra["op_profile"] = {"source": OP_PROFILE, "rows": [asdict(r) for r in profile.run_rows()]}
             except DevlabError as exc:
                 self.extra["op_profile_error"] = exc.one_line()
         if self.options.trace:
             try:
+                self.pace("trace")
                 trace = self.trace_run(clean)
             except DevlabError as exc:
                 self.extra["trace_error"] = exc.one_line()
@@ -366,16 +399,21 @@ class _VariantBench:
             except DevlabError as exc:
                 self.extra["attribution_error"] = exc.one_line()
         numerics = None
-        if self.check is not None:   # one more short run (1 run, no warm-up): the runs above stay clean
+        # one more short run (1 run, no warm-up): the runs above stay clean; never timed, so no cooldown before it
+        if self.check is not None:
             from devlab.numerics.phone_outputs import check_on_phone
             numerics, log_name = check_on_phone(self.check, self.variant, self.device, self.tool, clean, self.stem,
                                                 self.run_dir, self.options.timeout_s, self.source)
             if log_name is not None:
                 self.logs["outputs"] = log_name
         if self.options.sustained_s:   # last: it heats the phone on purpose
+            self.pace("sustained")
             self.extra["sustained"] = self.sustained_run(clean)
         return VariantRun(status="ok", timing=timing, delegation_reported=reported, kernels=kernels, logs=self.logs,
-                          extra=self.extra, numerics=numerics, **base)
+                          extra=self._extra(), numerics=numerics, **base)
+
+    def _extra(self) -> dict[str, object]:
+        return {**self.extra, "notes": list(self.notes)} if self.notes else self.extra
 
 
 def _record(device: AdbDevice, tool: BenchmarkTool, options: PhoneBenchOptions, run_dir: Path, name: str,
@@ -416,6 +454,12 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
             device.mkdir(options.delegate_serialize_dir)
         except DevlabError as exc:
             notes.append(f"GPU delegate cache folder not created, runs go on without it: {exc.one_line()}")
+    if options.clear_cache:   # before anything is measured; each GPU variant's own folder is emptied anyway
+        try:
+            notes.append(clear_caches(device, options.delegate_serialize_dir if "gpu" in options.accelerators
+                                      else None, [v.sha256 for v in manifest.variants]))
+        except DevlabError as exc:
+            notes.append(f"--clear-cache failed, runs go on: {exc.one_line()}")
     for variant in manifest.variants:
         remote = variant_remote_path(manifest.model.name, variant)
         push_error: str | None = None
@@ -438,5 +482,12 @@ def run_manifest_on_phone(device: AdbDevice, manifest: Manifest, options: PhoneB
             except DevlabError as exc:   # the device dropped mid-variant: record it, go on with the next
                 results.add(VariantRun(variant=variant.name, accelerator=accelerator, status="failed",
                                           model_sha256=variant.sha256, model_bytes=variant.bytes,
-                                          error=exc.one_line(), logs=bench.logs, extra=bench.extra))
-    return results.rows, notes
+                                          error=exc.one_line(), logs=bench.logs, extra=bench._extra()))
+    return results.rows, notes + _cache_notes(results.rows)
+
+
+def _cache_notes(rows: list[VariantRun]) -> list[str]:
+    """Which run `init ms` is, where cold / warm inits were measured; why not, where the tool cannot."""
+    blocks = [row.extra.get("gpu_cache") for row in rows if isinstance(row.extra.get("gpu_cache"), dict)]
+    notes = [INIT_MS_NOTE] if any(b.get("status") != "unsupported" for b in blocks) else []
+    return notes + sorted({b["reason"] for b in blocks if b.get("status") == "unsupported"})

@@ -43,7 +43,11 @@ def run_command(
     require_full_delegation: bool = typer.Option(False, "--require-full-delegation",
                                                  help="Phone: fail a variant the GPU delegate does not fully take."),
     serialize_dir: Optional[str] = typer.Option(None, "--delegate-serialize-dir",
-                                                help="Phone: folder on the device for the GPU delegate's cache."),
+                                                help="Phone: folder on the device for the GPU delegate's cache in "
+                                                     "the clean run (cold / warm init use devlab's own)."),
+    clear_cache: bool = typer.Option(False, "--clear-cache", help="Phone: first remove every GPU program cache "
+                                     "devlab made on the phone (and this run's in --delegate-serialize-dir)."),
+    cooldown: float = typer.Option(2.0, "--cooldown", help="Phone: seconds to wait between one variant's runs."),
     op_profile: bool = typer.Option(True, "--op-profile/--no-op-profile", help="Phone: run the op-profile run."),
     trace: bool = typer.Option(True, "--trace/--no-trace", help="Phone: record a Perfetto trace run per variant."),
     energy: bool = typer.Option(False, "--energy", help="Phone: energy per inference (Perfetto android.power: "
@@ -85,6 +89,11 @@ def run_command(
     if (energy or sustained) and on_host:
         raise UsageError("--energy and --sustained measure a phone's power and heat",
                          "pass --device with a phone (or a simulated one: devlab sim start)")
+    if clear_cache and on_host:
+        raise UsageError("--clear-cache removes the GPU delegate's program caches on a phone",
+                         "pass --device with a phone, or leave --clear-cache out")
+    if not 0 <= cooldown < float("inf"):
+        raise UsageError(f"--cooldown must be a number of seconds >= 0, got {cooldown:g}", "pass e.g. --cooldown 2")
     from devlab.sustained.series import parse_duration
     sustained_s = parse_duration(sustained) if sustained else None
     phone = PhoneBenchOptions(accelerators=accelerators, gpu_precision=gpu_precision, gpu_backend=gpu_backend,
@@ -92,7 +101,7 @@ def run_command(
                               num_threads=threads or None, taskset_mask=taskset,
                               require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
                               op_profile=op_profile, trace=trace, timeout_s=timeout, energy=energy,
-                              sustained_s=sustained_s)
+                              sustained_s=sustained_s, cooldown_s=cooldown, clear_cache=clear_cache)
     phone.benchmark_options("/data/local/tmp/devlab/check.tflite", "gpu", "check")   # bad flags fail before any work
     request = RunRequest(model=model or DEFAULT_MODEL, device=device, variants=variants, out_root=out,
                          bench=bench, accelerators=accelerators, seed=seed, phone=phone,
@@ -126,6 +135,9 @@ def run_command(
         console.print(line, markup=False, soft_wrap=True)
     for note in data["notes"]:
         console.print(f"note: {note}", markup=False)
+    for row in data["variants"]:   # a row's own notes (a run that started with the phone throttling)
+        for note in (row.get("extra") or {}).get("notes", []):
+            console.print(f"note: {row['variant']} on {row['accelerator']}: {note}", markup=False, soft_wrap=True)
     console.print(f"run folder: {run_dir}", markup=False)
     failed = [v for v in data["variants"] if v["status"] == "failed"]
     if failed:   # exit 1: the run failed for these; the run folder keeps what finished

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from devlab.bench.gpu_cache import component_inits
 from devlab.bench.phone_plan import PhoneBenchOptions
 from devlab.bench.stats import LatencyStats
 from devlab.build.pipeline import BuiltVariant, Manifest, build_notes, build_variants, default_build_dir
@@ -38,9 +39,6 @@ PHONE_MEMORY = {"source": None, "bytes": None,
 HOST_RUN_BUDGET_S = 3600.0   # the full-size pipeline on a CPU takes minutes per UNet step
 GPU_WARM_INIT = "none: ai-edge-litert's GpuOptions has no program cache (serialization) option"
 CPU_WARM_INIT = "XNNPACK weight cache (CpuOptions.xnnpack_weight_cache_path), written by the cold load"
-PHONE_WARM_INIT = ("not measured: pass --delegate-serialize-dir DIR (the GPU delegate's program cache) to load each "
-                   "component a second time from the cache its first run wrote")
-PHONE_CACHE_INIT = "GPU delegate program cache (--delegate_serialize_dir), written by the component's first run"
 
 
 @dataclass(frozen=True)
@@ -224,20 +222,16 @@ def _compose_on_phone(request: PipelineRequest, built, progress: ProgressSink) -
         outcome = run(component_request, progress)
         device_info = outcome.record.device
         row = _timed_row(component, outcome, request.device)
-        warm_ms, warm_init = None, PHONE_WARM_INIT
-        if request.phone.delegate_serialize_dir and request.accelerator == "gpu":
-            # the first run wrote the program cache; a second load of the same file reads it
-            warm = run(component_request, progress)
-            warm_row = _timed_row(component, warm, request.device)
-            warm_ms, warm_init = ((None, warm_row.extra["gpu_cache"]) if warm_row.extra.get("gpu_cache")
-                                  else (warm_row.timing.init_ms, PHONE_CACHE_INIT))
+        # the phone plan's cold and warm runs with the GPU program cache (devlab.bench.gpu_cache)
+        cold_ms, warm_ms, warm_init = component_inits(row)
         component_runs[component.role] = str(outcome.run_dir.resolve())
         sources.append(row.timing.source)
         median = row.timing.latency.median_ms or row.timing.latency.mean_ms
         rows.append(replace(row, extra={**row.extra, "component": component.role, "model_name": component.model}))
         _, variant = built[component.role]
         components.append(_component_json(component, variant, row.timing, median, component.invocations, {
-            "init_warm_ms": warm_ms, "warm_init": warm_init, "run": str(outcome.run_dir.resolve()),
+            "init_cold_ms": cold_ms, "init_warm_ms": warm_ms, "warm_init": warm_init,
+            "run": str(outcome.run_dir.resolve()),
             "peak_memory": PHONE_MEMORY, "timing_source": row.timing.source}))
     total = sum(c["total_ms"] for c in components)
     section = {
