@@ -16,8 +16,11 @@ def variants_table(record: dict[str, Any]) -> Table:
     if device.get("simulated"):
         title += " — SIMULATED phone: numbers come from a cost model, not a phone"
     show_delegation = any(v["accelerator"] == "gpu" for v in record["variants"])
+    # a phone's GPU rows: init with the GPU program cache, cold (first launch) and warm (devlab.bench.gpu_cache)
+    show_cache = any("init_cold_ms" in (v.get("timing") or {}) for v in record["variants"])
     table = Table(title=title, title_justify="left")
-    columns = ["variant", "unit", "mean ms", "median ms", "p90 ms", "min ms", "runs", "init ms", "source"]
+    columns = ["variant", "unit", "mean ms", "median ms", "p90 ms", "min ms", "runs", "init ms",
+               *(["cold init ms", "warm init ms"] if show_cache else []), "source"]
     if show_delegation:
         columns.append("GPU ops (predicted)")
     for column in columns:
@@ -28,9 +31,12 @@ def variants_table(record: dict[str, Any]) -> Table:
         if timing:
             latency = timing["latency_ms"]
             row += [_ms(latency["mean_ms"]), _ms(latency["median_ms"]), _ms(latency["p90_ms"]),
-                    _ms(latency["min_ms"]), str(latency["count"]), _ms(timing.get("init_ms")), timing["source"]]
+                    _ms(latency["min_ms"]), str(latency["count"]), _ms(timing.get("init_ms")),
+                    *([_ms(timing.get("init_cold_ms")), _ms(timing.get("init_warm_ms"))] if show_cache else []),
+                    timing["source"]]
         else:
-            row += [f"{variant['status']}: {variant.get('error') or ''}"[:60], "", "", "", "", "", ""]
+            row += [f"{variant['status']}: {variant.get('error') or ''}"[:60], "", "", "", "", "", "",
+                    *(["", ""] if show_cache else [])]
         if show_delegation:
             predicted = (variant.get("delegation") or {}).get("predicted")
             row.append(_delegation_text(predicted) if variant["accelerator"] == "gpu" else "")

@@ -140,29 +140,46 @@ def _variant_label(variant: dict[str, Any]) -> str:
 
 def _latency_section(record: dict[str, Any]) -> list[str]:
     rows, dists = [], []
+    # a phone's GPU rows: init with the GPU program cache, cold (first launch) and warm (devlab.bench.gpu_cache)
+    cache = any("init_cold_ms" in (v.get("timing") or {}) for v in record["variants"])
     for v in record["variants"]:
         timing = v.get("timing")
         label = escape(_variant_label(v))
         if not timing:
             rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
-                        f'<td>{escape(v["status"])}</td><td colspan="10" class="error">{escape(v.get("error") or "")}'
-                        f'</td></tr>')
+                        f'<td>{escape(v["status"])}</td><td colspan="{12 if cache else 10}" class="error">'
+                        f'{escape(v.get("error") or "")}</td></tr>')
             continue
         lat = timing["latency_ms"]
         rows.append(f'<tr id="latency-{escape(v["variant"])}-{escape(v["accelerator"])}"><td>{label}</td>'
                     f'<td>{escape(v["status"])}</td>{num(lat["mean_ms"])}{num(lat["median_ms"])}{num(lat["p90_ms"])}'
                     f'{num(lat["min_ms"])}{num(lat["max_ms"])}{num(lat["std_ms"])}{num(lat["count"])}'
-                    f'{num(timing.get("init_ms"))}<td>{src(timing["source"])}</td>{_numerics_cell(v)}</tr>')
+                    f'{num(timing.get("init_ms"))}{_cache_cells(v) if cache else ""}<td>{src(timing["source"])}</td>'
+                    f'{_numerics_cell(v)}</tr>')
         dists.append(Distribution(_variant_label(v), tuple(lat.get("samples_ms") or ()), timing["source"]))
     out = ["<h2 id=\"latency\">Latency per variant</h2>",
            table(["variant", "status", "mean ms", "median ms", "p90 ms", "min ms", "max ms", "std ms", "runs",
-                  "init ms", "source", "numerics"], rows)]
+                  "init ms", *(["cold init ms", "warm init ms"] if cache else []), "source", "numerics"], rows)]
     chart = distributions_svg(dists)
     if chart:
         out += ["<h3>Distribution of the timed runs</h3>",
                 '<p class="sub">Every timed run is a dot; the box spans p25 to p75, the black line is the median.</p>',
                 chart]
     return out + invoke_section(record)
+
+
+def _cache_cells(v: dict[str, Any]) -> str:
+    """Cold and warm init, each with its source badge; a missing one says why (extra.gpu_cache) on hover."""
+    timing, block = v["timing"], (v.get("extra") or {}).get("gpu_cache") or {}
+    cells = []
+    for key, part in (("init_cold_ms", "cold"), ("init_warm_ms", "warm")):
+        value = timing.get(key)
+        if value is None:
+            why = (block.get(part) or {}).get("reason") or block.get("reason") or block.get("error") or ""
+            cells.append(f'<td class="num" data-v="" title="{escape(why)}">-</td>')
+        else:
+            cells.append(f'<td class="num" data-v="{value}">{value:.3f} {src(timing["source"])}</td>')
+    return "".join(cells)
 
 
 def _numerics_cell(v: dict[str, Any]) -> str:
