@@ -19,4 +19,5 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
         reported = (row.get("delegation") or {}).get("reported") or {}
         print(f"{path.stem} {row['accelerator']}: {row['status']} median={latency.get('median_ms')} "
               f"p90={latency.get('p90_ms')} runs={latency.get('count')} predicted={on_gpu}/{on_gpu + on_cpu} "
-              f"fully_accelerated={reported.get('fully_accelerated')} error={(row.get('error') or '')[:160]}")
+              f"fully_accelerated={reported.get('fully_accelerated')} init_ms={(row.get('timing') or {}).get('init_ms')} "
+              f"settling={(row.get('extra') or {}).get('settling')} error={(row.get('error') or '')[:160]}")
