@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
+from cli_helpers import one_error_line, run_devlab
 from devlab.bench.settling import settle_in
 
 # SD 1.4's text encoder (gpu variant) on the lent H200 after a 2-run warm-up, `devlab run --runs 50 --min-secs 1`,
@@ -35,3 +37,15 @@ def test_a_settled_series_with_noise_and_outliers_is_not_flagged():
 def test_short_series_and_a_slow_end_are_not_settling():
     assert settle_in(H200_TEXT_ENCODER[:9]) is None                 # too few runs to tell a start from a rest
     assert settle_in(list(reversed(H200_TEXT_ENCODER))) is None     # slowing down at the end is not a settle-in
+
+
+def test_warmup_secs_reaches_the_run_and_a_bad_value_is_one_line(tmp_path, real_fixtures):
+    model = real_fixtures / "models/poco_x3/mnv3_seg_float.tflite"
+    env = {"DEVLAB_HOME": str(tmp_path / "home")}
+    bad = run_devlab("run", "--model", str(model), "--warmup-secs", "-1", cwd=tmp_path, env=env, timeout=120)
+    assert bad.exit_code == 2 and "--warmup-secs must be a number of seconds >= 0" in one_error_line(bad.stderr)
+    ok = run_devlab("run", "--model", str(model), "--variants", "as-is", "--accelerator", "cpu", "--runs", "3",
+                    "--min-secs", "0", "--warmup", "0", "--warmup-secs", "0.3", "--json", cwd=tmp_path, env=env,
+                    timeout=300)
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["settings"]["warmup_min_secs"] == 0.3

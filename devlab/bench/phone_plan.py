@@ -55,6 +55,7 @@ class PhoneBenchOptions:
     gpu_backend: GpuBackend | None = None
     num_runs: int | None = None
     warmup_runs: int | None = None
+    warmup_min_secs: float | None = None          # None: the tool's default (0.5 s in benchmark_model)
     min_secs: float | None = None
     max_secs: float | None = None
     num_threads: int | None = None
@@ -73,7 +74,8 @@ class PhoneBenchOptions:
         """The clean run's options (validated on creation)."""
         gpu = accelerator == "gpu"
         return BenchmarkOptions(
-            graph=graph, num_runs=self.num_runs, warmup_runs=self.warmup_runs, min_secs=self.min_secs,
+            graph=graph, num_runs=self.num_runs, warmup_runs=self.warmup_runs, warmup_min_secs=self.warmup_min_secs,
+            min_secs=self.min_secs,
             max_secs=self.max_secs, num_threads=self.num_threads, use_gpu=gpu,
             gpu_precision=self.gpu_precision if gpu else None, gpu_backend=self.gpu_backend if gpu else None,
             require_full_delegation=self.require_full_delegation and gpu,

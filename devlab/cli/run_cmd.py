@@ -21,6 +21,9 @@ def run_command(
                                               help="cpu, gpu or all (default: all on host, gpu on a phone)."),
     runs: int = typer.Option(20, "--runs", help="Timed runs (at least)."),
     warmup: int = typer.Option(2, "--warmup", help="Warm-up runs."),
+    warmup_secs: Optional[float] = typer.Option(None, "--warmup-secs",
+                                                help="Warm up for at least this long (default 0.5 s, as "
+                                                     "benchmark_model)."),
     min_secs: float = typer.Option(0.5, "--min-secs", help="Minimum timed duration per variant."),
     max_secs: float = typer.Option(20.0, "--max-secs", help="Stop timing a variant after this long."),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0: the runtime decides)."),
@@ -80,8 +83,12 @@ def run_command(
         accelerator or ("all" if on_host else "gpu"))
     if accelerators is None:
         raise UsageError(f"unknown accelerator '{accelerator}'", "use --accelerator cpu, gpu or all")
+    if warmup_secs is not None and not 0 <= warmup_secs < float("inf"):
+        raise UsageError(f"--warmup-secs must be a number of seconds >= 0, got {warmup_secs:g}",
+                         "pass e.g. --warmup-secs 2")
     bench = HostBenchOptions(num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
-                             num_threads=threads, seed=seed)
+                             num_threads=threads, seed=seed,
+                             **({} if warmup_secs is None else {"warmup_min_secs": warmup_secs}))
     bench.validate()
     if timeout <= 0 or lease_timeout < 0:
         raise UsageError(f"--timeout must be > 0 and --lease-timeout >= 0 (got {timeout:g}, {lease_timeout:g})",
@@ -97,7 +104,8 @@ def run_command(
     from devlab.sustained.series import parse_duration
     sustained_s = parse_duration(sustained) if sustained else None
     phone = PhoneBenchOptions(accelerators=accelerators, gpu_precision=gpu_precision, gpu_backend=gpu_backend,
-                              num_runs=runs, warmup_runs=warmup, min_secs=min_secs, max_secs=max_secs,
+                              num_runs=runs, warmup_runs=warmup, warmup_min_secs=warmup_secs, min_secs=min_secs,
+                              max_secs=max_secs,
                               num_threads=threads or None, taskset_mask=taskset,
                               require_full_delegation=require_full_delegation, delegate_serialize_dir=serialize_dir,
                               op_profile=op_profile, trace=trace, timeout_s=timeout, energy=energy,
