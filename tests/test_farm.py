@@ -180,3 +180,19 @@ def test_farm_report_shows_every_phone_side_by_side(farm, tmp_path: Path) -> Non
                 assert cell["status"] in matrix_row            # the dropped phone's failed step is shown, not hidden
         assert f'href="{row["run_dir"]}/report.html"' in page.dom
     assert page.dom.count('class="card"') >= len(data["devices"]) - 1   # a headline per phone that measured
+    # every phone's trace run side by side: its per-inference distribution, GPU clock and hottest zone
+    section = page.dom.split('<h2 id="invokes">')[1]
+    traced = 0
+    for device in farm.outcome.devices:
+        for v in (device.record or {"variants": []})["variants"]:
+            latency = (v.get("kernels") or {}).get("invoke_latency")
+            if not latency:
+                continue
+            traced += 1
+            row = section.split(f'data-device="{device.name}" data-variant="{v["variant"]}-{v["accelerator"]}"')[1]
+            row = row.split("</tr>")[0]
+            assert f'{latency["p50_ms"]:.3f}' in row and f'{v["kernels"]["temperatures"][0]["max_c"]:.1f}' in row
+            assert v["kernels"]["temperatures"][0]["zone"] in row and "simulated" in row
+    assert traced >= 3 and section.count('class="dot"') == sum(
+        len(v["kernels"]["invoke_latency"]["samples_ms"]) for d in farm.outcome.devices
+        for v in (d.record or {"variants": []})["variants"] if (v.get("kernels") or {}).get("invoke_latency"))

@@ -1,5 +1,6 @@
 """The farm's report.html: every phone side by side with the parts of a run's report — a table of each device x
-variant (median or mean, with its source, and the output check's verdict where the farm ran one), then per device
+variant (median or mean, with its source, and the output check's verdict where the farm ran one), every phone's
+trace run (per-inference distribution, GPU clock, hottest thermal zone), then per device
 its headline and its time breakdown as stacked bars, with a link to the device's own report. Built from farm.json
 and the devices' run.json records only."""
 
@@ -12,6 +13,7 @@ from typing import Any
 from devlab.fsutil import atomic_write_text
 from devlab.report.html import REPORT_HTML, breakdown_section, headline_section, page
 from devlab.report.html_parts import src, table
+from devlab.report.invoke_html import farm_invokes
 
 
 def write_farm_report(farm_dir: Path, farm: dict[str, Any], records: dict[str, dict[str, Any] | None]) -> Path:
@@ -31,6 +33,7 @@ def render_farm(farm: dict[str, Any], records: dict[str, dict[str, Any] | None])
         body.append('<div class="banner simulated" id="simulated-banner">SIMULATED phones in this farm: their '
                     "timings come from the simulator's cost model, not from phones.</div>")
     body += ['<h2 id="side-by-side">Side by side</h2>', _matrix(devices)]
+    body += farm_invokes(records)
     for d in devices:
         name = escape(d["device"])
         link = (f' · <a href="{escape(d["run_dir"])}/{REPORT_HTML}">its report</a>' if d.get("run_dir") else "")

@@ -99,3 +99,34 @@ def invoke_comparison(baseline: dict[str, Any], candidate: dict[str, Any]) -> li
                   "candidate p90 ms", "baseline max ms", "candidate max ms", "sources"], rows)]
     chart = distributions_svg(dists)
     return out + ([chart] if chart else [])
+
+
+def farm_invokes(records: dict[str, dict[str, Any] | None]) -> list[str]:
+    """The farm's report: every phone's trace run side by side — per-inference distribution per variant, with the
+    GPU clock and the hottest thermal zone of the same run."""
+    rows, dists = [], []
+    for device, record in records.items():
+        for key, (variant, inv) in _traced(record or {"variants": []}).items():
+            kernels = variant["kernels"]
+            freq = kernels.get("gpu_frequency") or {}
+            hottest = (kernels.get("temperatures") or [None])[0]
+            label = f"{_label(variant)} · {device}"
+            rows.append(f'<tr class="farm-invokes" data-device="{escape(device)}" data-variant="{key}">'
+                        f'<td>{escape(device)}</td><td>{escape(_label(variant))}</td>{num(inv["count"])}'
+                        f'{num(inv["p50_ms"])}{num(inv["p90_ms"])}{num(inv["max_ms"])}'
+                        f'{num(kernels.get("clean_mean_ms"))}'
+                        f'{num(None if freq.get("mean_khz") is None else freq["mean_khz"] / 1000, 0)}'
+                        f'<td>{"-" if hottest is None else escape(hottest["zone"])}</td>'
+                        f'{num(None if hottest is None else hottest["max_c"], 1)}<td>{src(inv.get("source"))}</td></tr>')
+            dists.append(Distribution(label, tuple(float(x) for x in inv.get("samples_ms") or ()),
+                                      inv.get("source") or "trace"))
+    if not rows:
+        return []
+    out = ['<h2 id="invokes">Every phone\'s trace run</h2>',
+           '<p class="sub">Each main-graph <code>Invoke</code> of each phone\'s trace run (a profiled run: its spread '
+           "and warm-up, not the latency; the clean mean is beside it), with the GPU clock and the hottest thermal "
+           "zone over the same run.</p>",
+           table(["device", "variant", "Invokes", "p50 ms", "p90 ms", "max ms", "clean mean ms", "GPU MHz (mean)",
+                  "hottest zone", "its max °C", "source"], rows)]
+    chart = distributions_svg(dists)
+    return out + ([chart] if chart else [])
