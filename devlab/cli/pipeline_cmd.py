@@ -38,8 +38,8 @@ def run_cmd(
     trace: bool = typer.Option(False, "--trace/--no-trace", help="Phone: a Perfetto trace run per component."),
     op_profile: bool = typer.Option(False, "--op-profile/--no-op-profile", help="Phone: op-profile runs."),
     serialize_dir: Optional[str] = typer.Option(None, "--delegate-serialize-dir",
-                                                help="Phone: a device folder for the GPU delegate's program cache; "
-                                                     "each component is loaded again from it (warm init)."),
+                                                help="Phone: a device folder for the GPU delegate's program cache in "
+                                                     "the clean runs (cold / warm init come from devlab's own)."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
 ) -> None:
     """Build the pipeline's components and run it; writes traces/<timestamp>-<device>-<pipeline>/run.json."""
