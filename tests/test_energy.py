@@ -27,7 +27,8 @@ from sim_fixtures import adb_server, start_phone, stop_phone  # noqa: F401  (fix
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
 MODEL = "models/poco_x3/mnv3_seg_float.tflite"
-QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5", "--no-op-profile", "--no-trace")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5", "--no-op-profile", "--no-trace",
+         "--cooldown", "0")
 ENERGY_SCALE = 0.05      # 10 simulated s of energy run = 0.5 s: adb's round trips stay small next to it
 SHARE = RunShare(init_ms=0.0, inference_ms=1000.0, mean_latency_ms=2.0, inferences=500)
 

@@ -16,7 +16,8 @@ from numerics_models import overflow_model, two_output_model
 from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa: F401  (fixtures)
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
-QUICK = ("--runs", "2", "--warmup", "0", "--min-secs", "0", "--max-secs", "2", "--no-op-profile", "--no-trace")
+QUICK = ("--runs", "2", "--warmup", "0", "--min-secs", "0", "--max-secs", "2", "--no-op-profile", "--no-trace",
+         "--cooldown", "0")
 
 
 def _run(tmp_path: Path, env: dict[str, str], serial: str, *extra: str) -> dict:

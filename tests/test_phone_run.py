@@ -21,7 +21,7 @@ from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa:
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
 MODEL = "models/poco_x3/mnv3_seg_float.tflite"
-QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5", "--cooldown", "0")
 
 
 @pytest.fixture()

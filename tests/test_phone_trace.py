@@ -31,7 +31,7 @@ from sim_fixtures import adb_server, free_port, sim_phone, start_phone, stop_pho
 
 SCHEMA = json.loads((REPO / "devlab" / "schemas" / "run.schema.json").read_text())
 CONFORMER = "models/litert/torchaudio_conformer.tflite"     # 100 ops on the GPU, 38 CPU fallbacks
-QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5", "--cooldown", "0")
 UI = "https://ui.perfetto.dev"
 
 

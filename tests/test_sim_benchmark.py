@@ -147,7 +147,7 @@ from devlab.bench.tool_dialect import read_help  # noqa: E402
 from sim_fixtures import start_phone, stop_phone  # noqa: E402
 
 MNV3 = "models/poco_x3/mnv3_seg_float.tflite"
-QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-secs", "0.05", "--max-secs", "5", "--cooldown", "0")
 
 
 @pytest.fixture(scope="module", params=["litert", "classic-legacy"])
