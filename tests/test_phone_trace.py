@@ -317,3 +317,30 @@ def test_each_thermal_zone_over_the_trace_run_from_the_kernels_events(traced_run
     summary = analyze(run_dir / row["logs"]["trace"])
     assert {c.name for c in summary.counters if c.name.startswith("temp.")} == {f"temp.{z}" for z in zones}
     assert "temperatures (simulated): hottest zone" in result.stderr
+
+
+def test_an_ftrace_event_the_phone_refuses_is_said_not_lost(adb_server, tmp_path, real_fixtures) -> None:  # noqa: F811
+    """A user build may not let perfetto enable thermal/thermal_temperature: traced_probes lists it in the
+    START_OF_TRACE ftrace_stats' failed_ftrace_events and records none. The trace stays complete; run.json, the
+    console and the report say the temperatures are absent because the phone refused them."""
+    phone = start_phone(adb_server, tmp_path / "phone",
+                        fault_props={"devlab.fault.ftrace_refused": "thermal/thermal_temperature"})
+    try:
+        env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
+               "DEVLAB_BENCHMARK_MODEL": ""}
+        model = tmp_path / "conformer.tflite"
+        shutil.copyfile(real_fixtures / CONFORMER, model)
+        result = run_devlab("run", "--device", phone.serial, "--model", str(model), "--variants", "as-is",
+                            "--no-op-profile", *QUICK, "--json", cwd=tmp_path, env=env, timeout=300)
+    finally:
+        stop_phone(phone)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    jsonschema.validate(record, SCHEMA)
+    row = record["variants"][0]
+    refusal = "thermal/thermal_temperature: failed to enable (permissions, or a conflicting option)"
+    assert row["extra"]["trace"]["refused"] == [refusal] and row["extra"]["trace"]["status"] == "complete"
+    assert row["kernels"]["temperatures"] == [] and row["kernels"]["gpu_frequency"]["samples"] >= 3
+    assert f"the phone would not record {refusal}" in " ".join(result.stderr.split())
+    page = (tmp_path / "traces" / record["run_id"] / "report.html").read_text()
+    assert f'class="sub temperatures-refused">Temperatures: not recorded: the phone refused {refusal}' in page

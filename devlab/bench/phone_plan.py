@@ -299,6 +299,9 @@ class _VariantBench:
         if recording.path is not None:
             self.logs["trace"] = recording.path.relative_to(self.run_dir).as_posix()
         self.extra["trace"] = {"source": TRACE, **recording.to_json()}
+        if recording.summary is not None and recording.summary.refused:
+            self.notes.append("the phone would not record " + "; ".join(recording.summary.refused)
+                              + " (what devlab reads from those is absent from this run)")
         if recording.benchmark is not None and not recording.benchmark.ok:
             raise ToolError(f"trace run failed: benchmark_model exited {recording.benchmark.exit_code}",
                             "see the trace log in the run folder", device=self.device.label, stage="trace run")

@@ -248,7 +248,7 @@ def _kernel_table(variant: dict[str, Any]) -> list[str]:
                    f'{table(KERNEL_HEADERS, rows[KERNEL_ROWS_SHOWN:])}</details>')
     out += [f'<div class="banner note">{escape(note)}</div>' for note in k.get("notes", [])]
     out += _gpu_frequency(k.get("gpu_frequency"))
-    out += temperatures_section(k.get("temperatures"))
+    out += temperatures_section(k.get("temperatures"), ((variant.get("extra") or {}).get("trace") or {}).get("refused"))
     return out
 
 

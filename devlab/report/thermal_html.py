@@ -12,10 +12,18 @@ from devlab.report.svg import lines_svg
 ZONES_DRAWN = 6     # the hottest zones get a line each; the table lists every zone
 
 
-def temperatures_section(zones: list[dict[str, Any]] | None) -> list[str]:
+THERMAL_EVENT = "thermal/thermal_temperature"
+
+
+def temperatures_section(zones: list[dict[str, Any]] | None, refused: list[str] | None = None) -> list[str]:
+    """The zones' table and lines; without zones, why not (the phone's own refusal where the trace says it)."""
     if not zones:
+        why = next((line for line in refused or [] if line.startswith(THERMAL_EVENT)), None)
+        if why is not None:
+            return [f'<p class="sub temperatures-refused">Temperatures: not recorded: the phone refused {escape(why)}.'
+                    "</p>"]
         return ['<p class="sub">Temperatures: not recorded in this run (needs a trace with the kernel\'s '
-                "thermal/thermal_temperature events; some kernels do not let perfetto enable them).</p>"]
+                f"{THERMAL_EVENT} events).</p>"]
     rows = [f'<tr class="zone" data-zone="{escape(z["zone"])}"><td>{escape(z["zone"])}</td>{num(z.get("min_c"), 1)}'
             f'{num(z.get("mean_c"), 1)}{num(z.get("max_c"), 1)}'
             f'{num(None if z.get("max_c") is None else z["max_c"] - z["min_c"], 1)}{num(z.get("samples"))}'

@@ -26,6 +26,9 @@ Keys (`devlab.fault.<key>`):
 - `screen_off=1`: the screen is off (`mWakefulness=Asleep`) unless stay-awake holds it on while plugged in.
 - `charging=1|0`: the battery is (1) or is not (0) being charged, whatever `unplugged` says (unset: charging while
   USB powers it). `dumpsys battery` and the `android.power` battery counters follow it (devlab/sim/power.py).
+- `ftrace_refused=group/event[,group/event...]`: perfetto fails to enable these ftrace events (as a user build's
+  permissions can make it): they are listed in the START_OF_TRACE ftrace_stats' `failed_ftrace_events` and none
+  of them is recorded.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ DATA_FREE = PREFIX + "data_free"
 UNPLUGGED = PREFIX + "unplugged"
 SCREEN_OFF = PREFIX + "screen_off"
 CHARGING = PREFIX + "charging"
+FTRACE_REFUSED = PREFIX + "ftrace_refused"
 KNOWN = ("drop_after_bytes", "hang", "offline", "no_shell_v2", "thermal_status", "data_free", "unplugged",
-         "screen_off", "charging")
+         "screen_off", "charging", "ftrace_refused")
 
 
 def is_set(value: str) -> bool:

@@ -132,14 +132,19 @@ def query_text(state: TracingServiceState, version: int) -> str:
 
 
 # --- the trace a session writes -----------------------------------------------------------------------------------
-def wants(config: TraceConfig, offered: tuple[str, ...]) -> dict[str, bool]:
-    """What of the simulated events the config asks for (and the device offers)."""
+def ftrace_events(config: TraceConfig) -> list[str]:
+    """The ftrace events the config asks for, in its order."""
+    return [e for ds in config.data_sources if ds.config.name == "linux.ftrace"
+            for e in ds.config.ftrace_config.ftrace_events]
+
+
+def wants(config: TraceConfig, offered: tuple[str, ...], refused: tuple[str, ...] = ()) -> dict[str, bool]:
+    """What of the simulated events the config asks for (and the device offers, and did not refuse)."""
     names = {ds.config.name for ds in config.data_sources if ds.config.name in offered}
-    events: set[str] = set()
+    events = set(ftrace_events(config)) - set(refused)
     apps: set[str] = set()
     for ds in config.data_sources:
         if ds.config.name == "linux.ftrace":
-            events.update(ds.config.ftrace_config.ftrace_events)
             apps.update(ds.config.ftrace_config.atrace_apps)
     return {
         "atrace": "linux.ftrace" in names and ("ftrace/print" in events or bool(apps)) and "*" in apps,
@@ -232,15 +237,18 @@ def _frames(data: bytes) -> list[bytes]:
 
 def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple[str, ...],
                 power: list[bytes] | tuple[bytes, ...] = (), clock: Callable[[int], int] = lambda ns: ns,
-                thermal: list[ThermalSample] | tuple[ThermalSample, ...] = ()) -> int:
+                thermal: list[ThermalSample] | tuple[ThermalSample, ...] = (), refused: tuple[str, ...] = ()) -> int:
     """The trace file of a session that saw `events`: trace_config, what fits in buffer 0, trace_stats. Returns
     the packet count. Every producer writes into the first buffer here (the config devlab builds puts ftrace and
     GPU data there); a RING_BUFFER that fills overwrites its oldest chunks, a DISCARD buffer drops what comes
     after, and trace_stats counts it (chunks_overwritten / chunks_discarded), as traced does. `power`: the
     android.power data source's framed packets (devlab/sim/power_source.py), kept after the events'. `clock`: the
     phone's trace clock for the events' wall times (DeviceState.trace_clock_ns); `thermal`: the kernel's thermal
-    zone updates over the session (`thermal_samples`), written where the config asks for them."""
-    frames = _event_packets(events, wants(config, offered), clock, thermal) + list(power)
+    zone updates over the session (`thermal_samples`), written where the config asks for them; `refused`: ftrace
+    events perfetto failed to enable (the `ftrace_refused` fault): never recorded, and listed in the START_OF_TRACE
+    ftrace_stats' failed_ftrace_events, where traced_probes reports its setup errors."""
+    failed = tuple(e for e in ftrace_events(config) if e in refused)
+    frames = _event_packets(events, wants(config, offered, failed), clock, thermal) + list(power)
     size = config.buffers[0].size_kb * 1024 if config.buffers else 0
     ring = not config.buffers or config.buffers[0].fill_policy != TraceConfig.BufferConfig.DISCARD
     written = sum(len(f) for f in frames)
@@ -275,7 +283,7 @@ def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple
     writer.write(header)
     ftrace = "linux.ftrace" in {ds.config.name for ds in config.data_sources}
     if ftrace:      # traced_probes brackets the ftrace data with its kernel buffers' counters (no overrun here)
-        writer.write(_ftrace_stats(FtraceStats.START_OF_TRACE))
+        writer.write(_ftrace_stats(FtraceStats.START_OF_TRACE, failed))
     for frame in kept:
         out.write(frame)
     if ftrace:
@@ -285,8 +293,9 @@ def write_trace(out, config: TraceConfig, events: list[SimEvent], offered: tuple
     return len(kept) + 2 + 2 * ftrace
 
 
-def _ftrace_stats(phase: int) -> TracePacket:
+def _ftrace_stats(phase: int, failed: tuple[str, ...] = ()) -> TracePacket:
     packet = TracePacket(trusted_packet_sequence_id=TRUSTED_SEQUENCE)
     packet.ftrace_stats.phase = phase
+    packet.ftrace_stats.failed_ftrace_events.extend(failed)     # setup errors go with the START_OF_TRACE stats
     packet.ftrace_stats.cpu_stats.add(cpu=BENCH_CPU, overrun=0)
     return packet

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from devlab.trace.reader import TraceReader, protobuf_backend
 from devlab.trace.summary import SummaryBuilder, TraceSummary
-from devlab.trace.trace_stats import lost_data
+from devlab.trace.trace_stats import lost_data, refused
 from devlab.trace.tp_backend import analyze_with_trace_processor
 
 
@@ -30,4 +30,5 @@ def analyze(path: Path, *, trace_processor: str | None = None) -> TraceSummary:
     scanner = " + C scanner" if reader.fast else ""  # which path ran: the results are the same either way
     return builder.build(path=Path(path), backend=f"builtin (protobuf {protobuf_backend()}{scanner})",
                          packets=reader.packets, unknown_packets=reader.unknown_packets, duration_ns=span,
-                         lost_data=lost_data(reader.trace_stats, reader.ftrace_start, reader.ftrace_end))
+                         lost_data=lost_data(reader.trace_stats, reader.ftrace_start, reader.ftrace_end),
+                         refused=refused(reader.ftrace_start))

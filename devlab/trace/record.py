@@ -68,7 +68,9 @@ class TraceRecording:
         return {"asked": list(self.asked), "offered": None if self.offered is None else list(self.offered),
                 "used": list(self.used), "arrived": list(self.arrived), "status": self.status,
                 "incomplete": list(self.incomplete), "started_with": self.started_with,
-                "leftover_sessions": self.leftover_sessions, "errors": list(self.errors)}
+                "leftover_sessions": self.leftover_sessions, "errors": list(self.errors),
+                # what the phone would not record (ftrace_stats setup errors): absent data, said, not a loss
+                "refused": [] if self.summary is None else list(self.summary.refused)}
 
 
 def arrived_kinds(summary: TraceSummary) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 every backend feeds (devlab/trace/analysis.py picks the backend).
 
 `TraceSummary.to_json()` is a public contract (`devlab trace analyze --json`): packets, duration_ms, processes,
-threads, slices, counters, gpu_render_stages, errors, plus sched, config, backend, status and lost_data.
+threads, slices, counters, gpu_render_stages, errors, plus sched, config, backend, status, lost_data and
+refused (what the phone would not record).
 
 `status`: "empty" (no packets: a file pulled before perfetto wrote it, or a recorder that wrote nothing),
 "incomplete" (trace_stats reports lost data: devlab/trace/trace_stats.py) or "complete".
@@ -155,6 +156,7 @@ class TraceSummary:
     sched: SchedSummary
     errors: tuple[str, ...]
     lost_data: tuple[str, ...] = ()    # what trace_stats says was lost (built-in reader)
+    refused: tuple[str, ...] = ()      # ftrace events / atrace categories the phone refused (built-in reader)
 
     @property
     def status(self) -> str:
@@ -188,6 +190,7 @@ class TraceSummary:
             "errors": list(self.errors),
             "status": self.status,
             "lost_data": list(self.lost_data),
+            "refused": list(self.refused),
         }
 
 
@@ -319,7 +322,8 @@ class SummaryBuilder:
         return [msg if n == 1 else f"{msg} (and {n - 1} more like it)" for msg, n in self._problems.values()]
 
     def build(self, *, path: Path, backend: str, packets: int | None, unknown_packets: int | None,
-              duration_ns: int | None, lost_data: tuple[str, ...] = ()) -> TraceSummary:
+              duration_ns: int | None, lost_data: tuple[str, ...] = (), refused: tuple[str, ...] = ()
+              ) -> TraceSummary:
         for stats in self.counters.values():
             stats.fold()
         counters = tuple(CounterAggregate(name, c.unit, c.count, c.min, c.total / c.count, c.max,
@@ -337,7 +341,7 @@ class SummaryBuilder:
             threads=tuple(sorted(((pid, tid, name) for tid, (pid, name) in self.threads.items()),
                                  key=lambda t: t[1])),
             slices=_durations(self.slices), counters=counters, gpu_render_stages=_durations(self.stages),
-            sched=sched, errors=tuple(self.errors), lost_data=lost_data)
+            sched=sched, errors=tuple(self.errors), lost_data=lost_data, refused=refused)
 
 
 def _add_duration(table: dict[str, "_DurationStats"], name: str, dur_ns: int) -> None:

@@ -9,6 +9,12 @@ The kernel's per-CPU ftrace buffers lose events on their own before traced_probe
 packets (protos/perfetto/trace/ftrace/ftrace_stats.proto) carry each CPU's cumulative `overrun` (overwrite mode),
 `dropped_events` (no-overwrite mode) and `commit_overrun`, once at START_OF_TRACE and again at END_OF_TRACE: the
 difference is what this trace lost.
+
+The START_OF_TRACE `ftrace_stats` also says what the phone refused of the config (perfetto's
+src/traced/probes/ftrace/ftrace_stats.cc writes its setup errors there; trace_processor reads them from that phase):
+`unknown_ftrace_events` ("requested by the config but not present on device"), `failed_ftrace_events` ("present on
+device, but which we failed to enable due to permissions ...") and `atrace_errors`. A refused event is not a loss
+(the trace is complete without it), but whatever devlab reads from it is absent for that reason, and says so.
 """
 
 from __future__ import annotations
@@ -61,4 +67,16 @@ def _ftrace_lost(start: FtraceStats | None, end: FtraceStats | None) -> tuple[st
         lost = after - before.get(cpu, after)
         if lost > 0:
             lines.append(f"ftrace CPU {cpu}: {lost} events lost in the kernel buffer (overrun)")
+    return tuple(lines)
+
+
+def refused(ftrace_start: FtraceStats | None) -> tuple[str, ...]:
+    """One line per ftrace event or atrace category the phone refused at the start of the trace."""
+    if ftrace_start is None:
+        return ()
+    lines = [f"{event}: not on this kernel (unknown ftrace event)" for event in ftrace_start.unknown_ftrace_events]
+    lines += [f"{event}: failed to enable (permissions, or a conflicting option)"
+              for event in ftrace_start.failed_ftrace_events]
+    if ftrace_start.atrace_errors:
+        lines.append(f"atrace: {ftrace_start.atrace_errors.strip()}")
     return tuple(lines)

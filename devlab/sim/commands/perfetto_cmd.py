@@ -26,6 +26,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TraceConfig
 
+from devlab.sim import faults
 from devlab.sim import perfetto_service as service
 from devlab.sim.commands import CommandContext, register
 from devlab.sim.power_source import power_frames
@@ -145,8 +146,9 @@ def perfetto(ctx: CommandContext) -> int:
             events = ctx.device.timeline.between(recording_from, stopped)
             power = power_frames(ctx.device, config, offered, recording_from, stopping)
             with open(target, "wb") as out:
+                refused = tuple(e for e in ctx.device.getprop(faults.FTRACE_REFUSED).split(",") if e)
                 service.write_trace(out, config, events, offered, power, ctx.device.trace_clock_ns,
-                                    service.thermal_samples(ctx.device, recording_from, stopping))
+                                    service.thermal_samples(ctx.device, recording_from, stopping), refused)
         finally:
             started.set()
             service.close_session(ctx.device, session)
