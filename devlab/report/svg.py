@@ -126,10 +126,11 @@ def lines_svg(lines: list[tuple[str, list[tuple[float, float]]]], *, x_unit: str
                      f'</text>')
     parts.append(f'<text class="tick" x="{width - right}" y="{height - 3}" text-anchor="end">{escape(x_unit)}</text>'
                  f'<text class="tick" x="4" y="{top + 8}">{escape(y_unit)}</text>')
-    for name, points in lines:
+    for index, (name, points) in enumerate(lines):
         path = " ".join(f"{'M' if i == 0 else 'L'}{px(a):.1f},{py(b):.1f}" for i, (a, b) in enumerate(points))
         attrs, label = (f' data-line="{escape(name)}"', f"<title>{escape(name)}</title>") if name else ("", "")
-        parts.append(f'<path class="line" d="{path}"{attrs}>{label}</path>')
+        colour = f" l{index % 6}" if index % 6 else ""
+        parts.append(f'<path class="line{colour}" d="{path}"{attrs}>{label}</path>')
         if name:
             x_end, y_end = points[-1]
             parts.append(f'<text class="label" x="{px(x_end) + 4:.1f}" y="{py(y_end) + 4:.1f}">{escape(name)}</text>')
