@@ -24,7 +24,7 @@ from sim_fixtures import ADB_BINARY, AdbServer, SimPhone, free_port, stop_phone 
 from devlab.sim.profiles import get_profile  # noqa: E402
 from devlab.sim.server import SimServer  # noqa: E402
 
-from devlab.bench.phone_plan import PhoneBenchOptions  # noqa: E402
+from devlab.bench.phone_tool import PhoneBenchOptions  # noqa: E402
 from devlab.farm.farm import FarmRequest, run_farm  # noqa: E402
 from devlab.progress import NoProgress  # noqa: E402
 from devlab.runner import RunRequest, build_for_request  # noqa: E402

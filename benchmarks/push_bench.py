@@ -70,7 +70,7 @@ def bench_push(adb: list[str], serial: str, device, work: Path, reps: int) -> No
 
 
 def bench_run(model: Path, serial: str, work: Path) -> None:
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.runner import RunRequest, run
     request = RunRequest(model=str(model), device=serial, variants="as-is,int8-dynamic", out_root=work / "traces",
                          build_root=work, phone=PhoneBenchOptions(num_runs=20, warmup_runs=2, min_secs=1.0))

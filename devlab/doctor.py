@@ -196,7 +196,7 @@ def _trace_prop(device: AdbDevice) -> Check:
 
 
 def _benchmark_model(device: AdbDevice, flag_path: str | None, config_table: dict[str, str] | None) -> list[Check]:
-    from devlab.bench.phone_plan import prepare_benchmark_tool
+    from devlab.bench.phone_tool import prepare_benchmark_tool
     # finds it, checks it is an Android build, pushes it (hash cached) and reads its flags from `--help`
     tool = prepare_benchmark_tool(device, flag_path, config_table)
     origin = f"{tool.device_path} ({tool.origin})"

@@ -109,7 +109,8 @@ def _measure(device, data: dict[str, Any], manifest: Manifest, todo: list[Pair],
         names = {v for v, a in todo if a == accelerator}
         subset = replace(manifest, variants=tuple(v for v in manifest.variants if v.name in names))
         if isinstance(device, AdbDevice):
-            from devlab.bench.phone_plan import prepare_benchmark_tool, run_manifest_on_phone
+            from devlab.bench.phone_tool import prepare_benchmark_tool
+            from devlab.bench.phone_plan import run_manifest_on_phone
             options = _phone_options(settings.get("phone") or {}, accelerator)
             recorded_tool = (data.get("tools") or {}).get("benchmark_model") or {}
             tool = prepare_benchmark_tool(device, recorded_tool.get("local_path"))
@@ -170,7 +171,7 @@ def _output_check(data: dict[str, Any], manifest: Manifest, inputs: Path | None,
 
 
 def _phone_options(recorded: dict[str, Any], accelerator: str):
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     known = {f.name for f in fields(PhoneBenchOptions)}
     values = {k: v for k, v in recorded.items() if k in known}
     return PhoneBenchOptions(**{**values, "accelerators": (accelerator,)})

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from devlab.bench.host_runtime import Accelerator, HostBenchOptions
-from devlab.bench.phone_plan import BenchmarkTool, PhoneBenchOptions
+from devlab.bench.phone_tool import BenchmarkTool, PhoneBenchOptions
 from devlab.build.input_shapes import RequestedShape
 from devlab.build.pipeline import Manifest, build_notes, build_variants, default_build_dir
 from devlab.build.sources import ModelSource, resolve_model
@@ -84,7 +84,7 @@ def _run_on(device, source: ModelSource, specs, config, request: RunRequest, pro
     from devlab.devices.adb import AdbDevice
     tool: BenchmarkTool | None = None
     if isinstance(device, AdbDevice):   # a missing benchmark_model fails here, before the build
-        from devlab.bench.phone_plan import prepare_benchmark_tool
+        from devlab.bench.phone_tool import prepare_benchmark_tool
         tool = prepare_benchmark_tool(device, request.benchmark_model, config.benchmark_model if config else None)
     else:   # `--accelerator gpu` on a host without a GPU adapter fails here, before the build
         from devlab.bench.host_plan import require_accelerators

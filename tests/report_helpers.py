@@ -60,7 +60,7 @@ def sim_farm(adb, root: Path, phones: list, victim_index: int | None = 1, **requ
     (the simulator's own fault injection)."""
     import pytest
 
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.farm.farm import FarmRequest, run_farm
     from devlab.progress import NoProgress
     from devlab.runner import RunRequest, build_for_request

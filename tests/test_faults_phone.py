@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run_devlab
-from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.phone_tool import PhoneBenchOptions
 from devlab.devices.resolve import resolve_device
 from devlab.resume import pending, resume_run
 from devlab.runner import RunRequest, run

@@ -15,7 +15,7 @@ from devlab.config import load_config
 from devlab.devices.resolve import resolve_device
 from devlab.errors import DeviceNotFound
 from devlab.runner import RunRequest, run
-from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.phone_tool import PhoneBenchOptions
 from devlab.sim import faults
 from sim_fixtures import adb_server, sim_phone, start_phone, stop_phone  # noqa: F401  (fixtures)
 

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from cli_helpers import REPO, devlab_script, run_devlab
-from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.phone_tool import PhoneBenchOptions
 from devlab.bench.log_parser import parse_benchmark_log
 from devlab.bench.op_profile import parse_op_profile_csv
 from devlab.build.gpu_compat import plan_gpu_delegation

@@ -38,7 +38,7 @@ def farm_command(
     json_out: bool = typer.Option(False, "--json", help="Print farm.json on stdout."),
 ) -> None:
     """Run the model's variants on every phone in parallel; exit 1 if any phone or variant failed."""
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.config import load_config
     from devlab.cli.progress import rich_progress
     from devlab.errors import DeviceError, UsageError

@@ -43,7 +43,7 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout."),
 ) -> None:
     """Build the pipeline's components and run it; writes traces/<timestamp>-<device>-<pipeline>/run.json."""
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.cli.progress import rich_progress
     from devlab.devices.resolve import AdbOptions
     from devlab.errors import UsageError

@@ -70,7 +70,7 @@ def run_command(
 ) -> None:
     """Build variants, run them on the device, and write traces/<timestamp>-<device>-<model>/run.json."""
     from devlab.bench.host_runtime import HostBenchOptions
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.build.input_shapes import parse_input_shapes
     from devlab.devices.resolve import AdbOptions
     from devlab.errors import UsageError

@@ -59,7 +59,8 @@ def record_cmd(device: str = typer.Option(..., "--device", "-d", help="A phone s
                json_out: bool = typer.Option(False, "--json", help="What was recorded, and the summary, on stdout.")
                ) -> None:
     """Build one variant, push it, run benchmark_model under Perfetto with TFLite ATrace on, pull the trace."""
-    from devlab.bench.phone_plan import PhoneBenchOptions, prepare_benchmark_tool, record_variant_trace
+    from devlab.bench.phone_tool import PhoneBenchOptions, prepare_benchmark_tool
+    from devlab.bench.phone_plan import record_variant_trace
     from devlab.build.sources import resolve_model
     from devlab.build.variants import parse_variant
     from devlab.config import load_config

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from devlab.bench.phone_plan import PhoneBenchOptions, prepare_benchmark_tool, run_manifest_on_phone
+from devlab.bench.phone_tool import PhoneBenchOptions, prepare_benchmark_tool
+from devlab.bench.phone_plan import run_manifest_on_phone
 from devlab.build.pipeline import Manifest
 from devlab.devices.resolve import AdbOptions, resolve_device
 from devlab.errors import DevlabError, UsageError

@@ -54,7 +54,7 @@ def run_bisect(request: BisectRequest) -> BisectOutcome:
     phone = isinstance(target, AdbDevice)
     tool = None
     if phone:
-        from devlab.bench.phone_plan import prepare_benchmark_tool
+        from devlab.bench.phone_tool import prepare_benchmark_tool
         from devlab.numerics.phone_outputs import why_unavailable
         tool = prepare_benchmark_tool(target, request.benchmark_model, config.benchmark_model if config else None)
         reason = why_unavailable(tool.dialect)
@@ -96,7 +96,7 @@ def _host_runner(accelerator: str, folder: Path, enforce_f32: bool) -> RunProbe:
 
 
 def _phone_runner(device, tool, request: BisectRequest, folder: Path, model_name: str, variant: str) -> RunProbe:
-    from devlab.bench.phone_plan import PhoneBenchOptions
+    from devlab.bench.phone_tool import PhoneBenchOptions
     from devlab.devices.adb import DEVICE_ROOT
     from devlab.numerics.phone_outputs import outputs_on_phone
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devlab.bench.gpu_cache import component_inits
-from devlab.bench.phone_plan import PhoneBenchOptions
+from devlab.bench.phone_tool import PhoneBenchOptions
 from devlab.bench.stats import LatencyStats
 from devlab.build.pipeline import BuiltVariant, Manifest, build_notes, build_variants, default_build_dir
 from devlab.build.sources import resolve_model
