@@ -108,11 +108,10 @@ def test_the_init_share_of_the_window_is_left_out(tmp_path):
 
 def test_idle_seconds_before_the_run_in_its_window_are_left_out(tmp_path):
     """An old perfetto (no --background-wait) records 2 s of settle time before the run: the run is the window's
-    last inference_ms (the log's own warm-up + timed runs time), whatever came before it, and the host's wall time
-    (here longer: process start, adb) is not used."""
+    last inference_ms (the log's own warm-up + timed runs time), whatever came before it."""
     idle = read_power(_rails_trace(tmp_path / "idle", {"GPU": 0.0}, 2.0))
     run = read_power(_phased_gpu_trace(tmp_path / "run", [0.0] * 40 + [1.0] * 20))   # 2 s idle, 1 s at 1 W
-    share = RunShare(init_ms=0.0, inference_ms=1000.0, mean_latency_ms=2.0, inferences=500, wall_s=1.4)
+    share = RunShare(init_ms=0.0, inference_ms=1000.0, mean_latency_ms=2.0, inferences=500)
     block = energy_per_inference(idle, run, share, Context("trace", False, None))
     assert block["excess_power_mw"] == pytest.approx(1000.0, rel=1e-6)    # not the window's 333 mW
     assert block["mj_per_inference"] == pytest.approx(2.0, rel=1e-6)

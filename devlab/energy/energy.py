@@ -39,7 +39,6 @@ class RunShare:
     inference_ms: float        # warm-up + timed runs
     mean_latency_ms: float
     inferences: int
-    wall_s: float | None = None  # the benchmark's wall time, as the host saw it (recorded, not used for the window)
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,7 @@ def measure_energy(device: Device, argv: list[str], run_dir: Path, name: str, id
                         device=label, stage="energy run")
     share = RunShare(init_ms=(run.init_us or 0.0) / 1e3, inference_ms=_total_ms(run.warmup) + _total_ms(run.inference),
                      mean_latency_ms=run.inference.avg_us / 1e3,
-                     inferences=sum(s.count for s in (run.warmup, run.inference) if s is not None),
-                     wall_s=active.wall_s)
+                     inferences=sum(s.count for s in (run.warmup, run.inference) if s is not None))
     block = energy_per_inference(idle.power, active.power, share,
                                  Context(source, charging, float(volts.group(1)) if volts else None))
     block["window_s"] = {"idle": round(idle.wall_s, 3), "run": round(active.wall_s, 3)}
