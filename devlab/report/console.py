@@ -72,23 +72,24 @@ def kernel_tables(record: dict[str, Any], top: int = 8) -> list[Table]:
             table.add_row(f"({len(ranked) - top} more rows in run.json)", "", "", "", "", "", "", "", "")
         for row in explicit:
             _kernel_row(table, row)
+        caption: list[str] = []
         freq = kernels.get("gpu_frequency")
         if freq:
-            table.caption = (f"GPU frequency ({freq.get('source') or 'trace'}): "
-                             f"{freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
-                             f"{freq['max_khz'] / 1000:.0f} MHz min/mean/max over {freq['samples']} samples, "
-                             f"throttled: {_yes_no(freq['throttled'])}")
+            caption.append(f"GPU frequency ({freq.get('source') or 'trace'}): "
+                           f"{freq['min_khz'] / 1000:.0f}/{freq['mean_khz'] / 1000:.0f}/"
+                           f"{freq['max_khz'] / 1000:.0f} MHz min/mean/max over {freq['samples']} samples, "
+                           f"throttled: {_yes_no(freq['throttled'])}")
         zones = kernels.get("temperatures") or []
         if zones:
             hottest = zones[0]
-            table.caption = ((table.caption + "\n") if table.caption else "") + (
-                f"temperatures ({hottest.get('source')}): hottest zone {hottest['zone']} {hottest['min_c']:.1f}-"
-                f"{hottest['max_c']:.1f} °C over the trace run ({len(zones)} zones in run.json)")
+            caption.append(f"temperatures ({hottest.get('source')}): hottest zone {hottest['zone']} "
+                           f"{hottest['min_c']:.1f}-{hottest['max_c']:.1f} °C over the trace run ({len(zones)} zones "
+                           "in run.json)")
         invokes = kernels.get("invoke_latency")
         if invokes:
-            table.caption = ((table.caption + "\n") if table.caption else "") + (
-                f"trace run Invokes (profiled, not the clean latency): p50 {invokes['p50_ms']:.3f} / p90 "
-                f"{invokes['p90_ms']:.3f} / max {invokes['max_ms']:.3f} ms over {invokes['count']}")
+            caption.append(f"trace run Invokes (profiled, not the clean latency): p50 {invokes['p50_ms']:.3f} / p90 "
+                           f"{invokes['p90_ms']:.3f} / max {invokes['max_ms']:.3f} ms over {invokes['count']}")
+        table.caption = "\n".join(caption) or None
         tables.append(table)
     return tables
 

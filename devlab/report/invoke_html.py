@@ -22,6 +22,10 @@ def _label(variant: dict[str, Any]) -> str:
     return f"{variant['variant']} on {variant['accelerator']}"
 
 
+def _samples(latency: dict[str, Any]) -> tuple[float, ...]:
+    return tuple(float(x) for x in latency.get("samples_ms") or ())
+
+
 def _key(variant: dict[str, Any]) -> str:
     """The row's DOM key: a variant runs on more than one accelerator."""
     return escape(f"{variant['variant']}-{variant['accelerator']}")
@@ -42,7 +46,7 @@ def invoke_section(record: dict[str, Any]) -> list[str]:
                     f'{num(inv["mean_ms"])}{num(inv["p50_ms"])}{num(inv["p90_ms"])}{num(inv["p99_ms"])}'
                     f'{num(inv["max_ms"])}<td>{src(inv.get("source"))}</td>{num(clean)}'
                     f'{num(ratio, 2, "x")}</tr>')
-        samples = tuple(float(x) for x in inv.get("samples_ms") or ())
+        samples = _samples(inv)
         dists.append(Distribution(_label(variant), samples, inv.get("source") or "trace"))
         thinned = len(samples) < inv["count"]
         points = [(float(i + 1), ms) for i, ms in enumerate(samples)]
@@ -87,10 +91,8 @@ def invoke_comparison(baseline: dict[str, Any], candidate: dict[str, Any]) -> li
                     f'{num(b["p50_ms"])}{num(c["p50_ms"])}{num(c["p50_ms"] - b["p50_ms"])}'
                     f'{num(b["p90_ms"])}{num(c["p90_ms"])}{num(b["max_ms"])}{num(c["max_ms"])}'
                     f'<td>{src(b.get("source"))} → {src(c.get("source"))}</td></tr>')
-        dists += [Distribution(f"{label}, baseline", tuple(float(x) for x in b.get("samples_ms") or ()),
-                               b.get("source") or "trace"),
-                  Distribution(f"{label}, candidate", tuple(float(x) for x in c.get("samples_ms") or ()),
-                               c.get("source") or "trace")]
+        dists += [Distribution(f"{label}, baseline", _samples(b), b.get("source") or "trace"),
+                  Distribution(f"{label}, candidate", _samples(c), c.get("source") or "trace")]
     out = ['<h2 id="invokes">Per-inference latency on the phone: baseline vs candidate</h2>',
            '<p class="sub">Each main-graph <code>Invoke</code> of each run\'s trace run (a profiled run: read it for '
            "a shift in the whole distribution or only in its tail, not for the latency; the verdicts above come from "
@@ -118,8 +120,7 @@ def farm_invokes(records: dict[str, dict[str, Any] | None]) -> list[str]:
                         f'{num(None if freq.get("mean_khz") is None else freq["mean_khz"] / 1000, 0)}'
                         f'<td>{"-" if hottest is None else escape(hottest["zone"])}</td>'
                         f'{num(None if hottest is None else hottest["max_c"], 1)}<td>{src(inv.get("source"))}</td></tr>')
-            dists.append(Distribution(label, tuple(float(x) for x in inv.get("samples_ms") or ()),
-                                      inv.get("source") or "trace"))
+            dists.append(Distribution(label, _samples(inv), inv.get("source") or "trace"))
     if not rows:
         return []
     out = ['<h2 id="invokes">Every phone\'s trace run</h2>',
