@@ -227,14 +227,10 @@ def test_trace_record_command(cli_env, sim_phone, tmp_path, real_fixtures) -> No
     assert sim_phone.shell("getprop", TRACE_PROP).stdout.strip() == "0"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("profile, tool", [("s23", "classic"), ("pixel6-a12", "classic"), ("s23", "litert")])
-def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_path, real_fixtures,  # noqa: F811
-                                                                profile, tool) -> None:
-    """`devlab run` with the trace as the only profiled run, on Android 14 (perfetto with --background-wait, table
-    --query) and Android 12 (neither): a complete trace whose kernel table comes from the `Invoke@0/0` slices
-    TFLite's ATrace profiler writes, with the shares of the simulator's cost model."""
-    phone = start_phone(adb_server, tmp_path / "phone", profile=profile, benchmark_tool=tool)
+def _trace_only_run(adb_server, tmp_path: Path, real_fixtures: Path, **phone_options):  # noqa: F811
+    """`devlab run` of the conformer with the trace as the only profiled run, on a fresh simulated phone started
+    with phone_options; (the CLI result, its run.json checked against the schema, the model file)."""
+    phone = start_phone(adb_server, tmp_path / "phone", **phone_options)
     try:
         env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
                "DEVLAB_BENCHMARK_MODEL": ""}
@@ -247,6 +243,18 @@ def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     jsonschema.validate(record, SCHEMA)
+    return result, record, model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile, tool", [("s23", "classic"), ("pixel6-a12", "classic"), ("s23", "litert")])
+def test_trace_only_attribution_comes_from_tflite_invoke_slices(adb_server, tmp_path, real_fixtures,  # noqa: F811
+                                                                profile, tool) -> None:
+    """`devlab run` with the trace as the only profiled run, on Android 14 (perfetto with --background-wait, table
+    --query) and Android 12 (neither): a complete trace whose kernel table comes from the `Invoke@0/0` slices
+    TFLite's ATrace profiler writes, with the shares of the simulator's cost model."""
+    result, record, model = _trace_only_run(adb_server, tmp_path, real_fixtures, profile=profile,
+                                            benchmark_tool=tool)
     row = record["variants"][0]
     trace_info, kernels = row["extra"]["trace"], row["kernels"]
     row["extra"]["trace"] = {**trace_info, "status": "partly"}          # the schema holds the status words
@@ -323,20 +331,8 @@ def test_an_ftrace_event_the_phone_refuses_is_said_not_lost(adb_server, tmp_path
     """A user build may not let perfetto enable thermal/thermal_temperature: traced_probes lists it in the
     START_OF_TRACE ftrace_stats' failed_ftrace_events and records none. The trace stays complete; run.json, the
     console and the report say the temperatures are absent because the phone refused them."""
-    phone = start_phone(adb_server, tmp_path / "phone",
-                        fault_props={"devlab.fault.ftrace_refused": "thermal/thermal_temperature"})
-    try:
-        env = {"ANDROID_ADB_SERVER_PORT": str(adb_server.port), "DEVLAB_HOME": str(tmp_path / "home"),
-               "DEVLAB_BENCHMARK_MODEL": ""}
-        model = tmp_path / "conformer.tflite"
-        shutil.copyfile(real_fixtures / CONFORMER, model)
-        result = run_devlab("run", "--device", phone.serial, "--model", str(model), "--variants", "as-is",
-                            "--no-op-profile", *QUICK, "--json", cwd=tmp_path, env=env, timeout=300)
-    finally:
-        stop_phone(phone)
-    assert result.exit_code == 0, result.stderr
-    record = json.loads(result.stdout)
-    jsonschema.validate(record, SCHEMA)
+    result, record, _ = _trace_only_run(adb_server, tmp_path, real_fixtures,
+                                        fault_props={"devlab.fault.ftrace_refused": "thermal/thermal_temperature"})
     row = record["variants"][0]
     refusal = "thermal/thermal_temperature: failed to enable (permissions, or a conflicting option)"
     assert row["extra"]["trace"]["refused"] == [refusal] and row["extra"]["trace"]["status"] == "complete"
