@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Iterator
 
 from devlab.sim import commands
 from devlab.sim.commands import CommandContext, register
@@ -46,15 +47,21 @@ def _lines_args(ctx: CommandContext, bool_flags: str):
     return flags, count, inputs, status
 
 
+def _with_headers(ctx: CommandContext, inputs: list[tuple[str, bytes]]) -> Iterator[bytes]:
+    """Each input's bytes, after head / tail's `==> name <==` header when there is more than one input."""
+    for index, (name, data) in enumerate(inputs):
+        if len(inputs) > 1:
+            ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
+        yield data
+
+
 @register("head")
 def head(ctx: CommandContext) -> int:
     parsed = _lines_args(ctx, "qv")
     if isinstance(parsed, int):
         return parsed
     flags, count, inputs, status = parsed
-    for index, (name, data) in enumerate(inputs):
-        if len(inputs) > 1:
-            ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
+    for data in _with_headers(ctx, inputs):
         if "c" in flags:
             ctx.stdout.write(data[: int(flags["c"])])
         else:
@@ -68,9 +75,7 @@ def tail(ctx: CommandContext) -> int:
     if isinstance(parsed, int):
         return parsed
     flags, count, inputs, status = parsed
-    for index, (name, data) in enumerate(inputs):
-        if len(inputs) > 1:
-            ctx.stdout.write(("\n" if index else "") + f"==> {name} <==\n")
+    for data in _with_headers(ctx, inputs):
         lines = data.splitlines(keepends=True)
         if flags.get("n", "").startswith("+"):   # tail -n +K: from line K on
             ctx.stdout.write(b"".join(lines[max(0, count - 1):]))
