@@ -121,13 +121,13 @@ class PowerModel:
     def __init__(self, device: DeviceState) -> None:
         self.device = device
         self.profile = POWER_PROFILES.get(device.profile.name, POWER_PROFILES["s23"])
-        self.boot_ns = device.boot_ns
         self._busy: list[Busy] = []
         self._lock = threading.Lock()
 
     # --- time -----------------------------------------------------------------------------------------------------
     def sim_s(self, wall_ns: int) -> float:
-        return (wall_ns - self.boot_ns) / 1e9 / (self.device.time_scale or 1.0)
+        """Simulated seconds since the phone started (its trace clock, DeviceState.trace_clock_ns, in seconds)."""
+        return (wall_ns - self.device.boot_ns) / 1e9 / (self.device.time_scale or 1.0)
 
     # --- load -----------------------------------------------------------------------------------------------------
     def busy(self, start_ns: int, end_ns: int, gpu: float, cpu: float) -> float:
@@ -166,11 +166,11 @@ class PowerModel:
     # --- energy (simulated time: what a trace's counters read) -----------------------------------------------------
     def _sim_span_s(self, start_ns: int, end_ns: int) -> float:
         """Simulated seconds between two wall times (0 when end is not after start)."""
-        return max(0, end_ns - start_ns) / 1e9 / (self.device.time_scale or 1.0)
+        return max(0.0, self.sim_s(end_ns) - self.sim_s(start_ns))
 
     def rail_energy_uws(self, rail: Rail, at_ns: int) -> int:
         """Energy since boot in uWs (microwatt-seconds), as the ODPM counters accumulate it; at_ns is wall time."""
-        total = rail.idle_mw * 1e3 * self._sim_span_s(self.boot_ns, at_ns)
+        total = rail.idle_mw * 1e3 * self._sim_span_s(self.device.boot_ns, at_ns)
         for b in self._intervals(at_ns):
             overlap = self._sim_span_s(b.start_ns, min(b.end_ns, at_ns))
             total += rail.active_mw * 1e3 * b.load(rail.driver) * b.factor ** 2 * overlap
@@ -179,7 +179,7 @@ class PowerModel:
     def battery(self, at_ns: int, charging: bool) -> BatteryReading:
         volts = self.device.profile.battery_voltage_mv / 1000.0
         load_mw = self.idle_mw()
-        drawn_uws = load_mw * 1e3 * self._sim_span_s(self.boot_ns, at_ns)
+        drawn_uws = load_mw * 1e3 * self._sim_span_s(self.device.boot_ns, at_ns)
         for b in self._intervals(at_ns):
             if b.start_ns <= at_ns < b.end_ns:
                 load_mw += self._excess_mw(b)
@@ -187,7 +187,7 @@ class PowerModel:
         current_ma = (CHARGE_MA if charging else 0.0) - load_mw / volts
         start_uah = self.device.profile.battery_level / 100.0 * BATTERY_MAH * 1000
         # the counter integrates over simulated time like the rails; charging adds what the charger pushed in
-        charged_uah = (CHARGE_MA * 1000 * self._sim_span_s(self.boot_ns, at_ns) / 3600) if charging else 0.0
+        charged_uah = (CHARGE_MA * 1000 * self._sim_span_s(self.device.boot_ns, at_ns) / 3600) if charging else 0.0
         charge = start_uah - drawn_uws / volts / 3600 + charged_uah
         return BatteryReading(int(current_ma * 1000), int(charge), round(100 * charge / (BATTERY_MAH * 1000), 1),
                               int(volts * 1e6))
