@@ -10,8 +10,6 @@ from devlab.report.html_parts import num, src, table
 from devlab.report.svg import lines_svg
 
 ZONES_DRAWN = 6     # the hottest zones get a line each; the table lists every zone
-
-
 THERMAL_EVENT = "thermal/thermal_temperature"
 
 

@@ -306,8 +306,13 @@ def gpu_frequency(trace: TraceSummary | None, source: Source = TRACE) -> GpuFreq
         tail = values[-(len(values) // 4):]
         throttled = sum(tail) / len(tail) < THROTTLE_RATIO * first_peak
     start = counter.series[0][0] if counter.series else 0
-    series = tuple((round((ts - start) / 1e9, 4), value) for ts, value in counter.series)
-    return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled, source, series)
+    return GpuFrequency(counter.min, counter.mean, counter.max, counter.samples, throttled, source,
+                        _seconds_since(start, counter.series))
+
+
+def _seconds_since(start_ns: int, series: tuple[tuple[int, float], ...]) -> tuple[tuple[float, float], ...]:
+    """A counter's (ts_ns, value) samples as (seconds since start_ns, value), for the report's time axes."""
+    return tuple((round((ts - start_ns) / 1e9, 4), value) for ts, value in series)
 
 
 def temperatures(trace: TraceSummary | None, source: Source = TRACE) -> tuple[ZoneTemperature, ...]:
@@ -316,8 +321,8 @@ def temperatures(trace: TraceSummary | None, source: Source = TRACE) -> tuple[Zo
     if not zones:
         return ()
     start = min(c.series[0][0] for c in zones if c.series) if any(c.series for c in zones) else 0
-    out = [ZoneTemperature(c.name[len(TEMP_PREFIX):], c.min, c.mean, c.max, c.samples,
-                           tuple((round((ts - start) / 1e9, 4), value) for ts, value in c.series), source)
+    out = [ZoneTemperature(c.name[len(TEMP_PREFIX):], c.min, c.mean, c.max, c.samples, _seconds_since(start, c.series),
+                           source)
            for c in zones]
     return tuple(sorted(out, key=lambda z: (-z.max_c, z.zone)))
 
