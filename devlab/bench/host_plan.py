@@ -81,7 +81,7 @@ def run_manifest_on_host(manifest: Manifest, accelerators: list[Accelerator], op
             extra: dict = {"threads": result.threads}
             settling = settle_in(result.latency.samples_ms)
             if settling is not None:   # measured two regimes: said on the row and in the run's notes
-                extra["settling"] = settling.to_json()
+                extra["settling"] = {"source": MEASURED, **settling.to_json()}   # from the timed runs
                 notes.append(f"{variant.name} on {accelerator}: {settling.note(result.latency.count)}")
             results.add(VariantRun(
                 status="ok",
